@@ -1,0 +1,83 @@
+/**
+ * @module cli/commands/decode
+ * `certgate decode [FILE...|-]`: the certificate decoder.
+ */
+import type { Certificate } from '../../pki/certificate.ts';
+import { analyzeChain } from '../../pki/chain.ts';
+import { type Finding, statusOf } from '../../pki/findings.ts';
+import type { PrivateKey } from '../../pki/keys.ts';
+import { lintCertificate, lintChain } from '../../pki/lint.ts';
+import { parseInput } from '../../pki/parse.ts';
+import { parse, readInput, readPassword } from '../args.ts';
+import { palette } from '../color.ts';
+import type { Io } from '../io.ts';
+import { ARROW, certificateBlock, findingsBlock, keyBlock } from '../render.ts';
+
+export const usage = 'certgate decode [FILE...|-] [--json] [--password-file FILE]';
+
+export async function decode(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(argv, { json: { type: 'boolean' }, 'password-file': { type: 'string' } }, usage);
+  const files = positionals.length ? positionals : ['-'];
+  const password = await readPassword(io, values['password-file'] as string | undefined);
+  const now = new Date();
+  const certs: Array<{ cert: Certificate; source: string }> = [];
+  const keys: Array<{ key: PrivateKey; source: string }> = [];
+  for (const file of files) {
+    const source = file === '-' ? 'stdin' : file;
+    const bytes = await readInput(io, file);
+    const parsed = parseInput(bytes, { source, now, ...(password !== undefined ? { password } : {}) });
+    for (const cert of parsed.certificates) certs.push({ cert, source });
+    for (const key of parsed.keys) keys.push({ key, source });
+  }
+  const list = certs.map((c) => c.cert);
+  const analysis = analyzeChain(list);
+  const findings: Finding[] = [];
+  list.forEach((c, i) => {
+    findings.push(...lintCertificate(c, i, { now, endEntity: i === 0 && c.info.basicConstraints?.ca !== true }));
+  });
+  // A bag of CA certificates (a root bundle) is not a chain; lint the shape only from a leaf.
+  if (list[0] && list[0].info.basicConstraints?.ca !== true) findings.push(...lintChain(list, analysis, { context: 'file' }));
+  const keyMatches = keys.map(({ key }) => {
+    const idx = list.findIndex((c) => c.info.spkiSha256 === key.info.spkiSha256);
+    return idx < 0 ? null : idx;
+  });
+  keys.forEach(({ source }, i) => {
+    if (keyMatches[i] === null && list.length) {
+      findings.push({
+        code: 'KEY_MISMATCH',
+        severity: 'error',
+        certificate: null,
+        message: `the private key in ${source} belongs to none of the certificates given`,
+        fix: 'pair the certificate with the key it was issued for (compare the SPKI pins shown)',
+      });
+    }
+  });
+  const status = statusOf(findings);
+  if (values.json) {
+    io.out(
+      `${JSON.stringify(
+        {
+          status,
+          findings,
+          certificates: certs.map(({ cert, source }, index) => ({ index, source, issuedBy: analysis.issuerOf[index] ?? null, ...cert.info })),
+          keys: keys.map(({ key, source }, i) => ({ source, ...key.info, matchesCertificate: keyMatches[i] ?? null })),
+        },
+        null,
+        2,
+      )}\n`,
+    );
+  } else {
+    const p = palette(io);
+    let s = '';
+    certs.forEach(({ cert, source }, i) => {
+      if (i > 0) s += analysis.issuerOf[i - 1] === i ? ARROW : '\n';
+      s += certificateBlock(cert.info, i, p, now, files.length > 1 ? `  (${source})` : '');
+    });
+    keys.forEach(({ key, source }, i) => {
+      s += `\n${keyBlock(key.info, keyMatches[i] ?? null, source, p)}`;
+    });
+    if (findings.length) s += `\n${findingsBlock(findings, p)}`;
+    io.out(s);
+  }
+  return status === 'fail' ? 1 : 0;
+}

@@ -1,0 +1,14 @@
+/**
+ * @module cli/io
+ * What a command may touch of the outside world. Tests pass a fake; main.ts the process.
+ */
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+  /** All of standard input (for `-`). */
+  readStdin(): Promise<Buffer>;
+  env: Record<string, string | undefined>;
+  cwd: string;
+  /** Standard output is a terminal (colour allowed unless NO_COLOR). */
+  isTTY: boolean;
+}

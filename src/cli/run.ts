@@ -1,0 +1,75 @@
+/**
+ * @module cli/run
+ * The CLI core: `run(argv, io)` returns the exit code and never exits. 0 all good, 1 a problem
+ * was found, 2 a usage or input error. Commands load lazily so `decode` starts fast.
+ */
+import { CertgateError } from '../errors.ts';
+import type { Io } from './io.ts';
+
+export const VERSION = '0.1.0';
+
+const HELP = `certgate ${VERSION}: TLS that just works for self-hosted platforms
+
+usage: certgate <command> [options]
+
+commands:
+  decode [FILE...|-]      decode certificates, chains and keys (PEM, DER, PKCS#7, PKCS#12)
+  inspect HOST[:PORT]     read a live chain, verify it, explain every problem
+  verify --ca BUNDLE URL  check that BUNDLE alone verifies URL (like curl --cacert)
+  version                 print the version
+
+every command takes --json; run certgate <command> --help for its options.
+exit codes: 0 ok, 1 a problem was found, 2 usage or input error.
+`;
+
+type Command = (argv: string[], io: Io) => Promise<number>;
+
+const COMMANDS: Record<string, () => Promise<{ command: Command; usage: string }>> = {
+  decode: async () => {
+    const m = await import('./commands/decode.ts');
+    return { command: m.decode, usage: m.usage };
+  },
+  inspect: async () => {
+    const m = await import('./commands/inspect.ts');
+    return { command: m.inspectCommand, usage: m.inspectUsage };
+  },
+  verify: async () => {
+    const m = await import('./commands/inspect.ts');
+    return { command: m.verifyCommand, usage: m.verifyUsage };
+  },
+};
+
+export function renderError(err: unknown, debug: boolean): string {
+  if (err instanceof CertgateError) {
+    return `error ${err.code}: ${err.message}\n${err.fix ? `  fix: ${err.fix}\n` : ''}${debug && err.stack ? `${err.stack}\n` : ''}`;
+  }
+  const e = err as Error;
+  return `error E_INTERNAL: ${e?.message ?? String(err)}\n  fix: this is a bug in certgate; run again with --debug and report the output\n${debug && e?.stack ? `${e.stack}\n` : ''}`;
+}
+
+export async function run(argv: string[], io: Io): Promise<number> {
+  const debug = argv.includes('--debug');
+  const args = argv.filter((a) => a !== '--debug');
+  const [name, ...rest] = args;
+  try {
+    if (!name || name === 'help' || name === '--help' || name === '-h') {
+      io.out(HELP);
+      return name ? 0 : 2;
+    }
+    if (name === 'version' || name === '--version' || name === '-v') {
+      io.out(`certgate ${VERSION}\n`);
+      return 0;
+    }
+    const load = COMMANDS[name];
+    if (!load) throw new CertgateError('E_USAGE', `unknown command "${name}"`, `run certgate --help; commands: ${Object.keys(COMMANDS).join(', ')}`);
+    const { command, usage } = await load();
+    if (rest.includes('--help') || rest.includes('-h')) {
+      io.out(`usage: ${usage}\n`);
+      return 0;
+    }
+    return await command(rest, io);
+  } catch (err) {
+    io.err(renderError(err, debug));
+    return 2;
+  }
+}

@@ -1,0 +1,238 @@
+/**
+ * @module diagnostics/inspect
+ * Connects, captures the chain as sent, decodes it, verifies it against a trust set and the
+ * hostname, and explains every problem with its fix.
+ */
+import { isIP } from 'node:net';
+import { rootCertificates } from 'node:tls';
+import { CertgateError } from '../errors.ts';
+import { type Certificate, type CertificateInfo, decodeCertificate, toPem } from '../pki/certificate.ts';
+import { analyzeChain, type ChainAnalysis } from '../pki/chain.ts';
+import { type Finding, type Status, statusOf } from '../pki/findings.ts';
+import { lintCertificate, lintChain } from '../pki/lint.ts';
+import { fetchIssuer } from './aia.ts';
+import { type ExplainContext, explainHandshakeError, explainHostname, explainVerifyCode } from './explain.ts';
+import { type ProbeResult, probe } from './probe.ts';
+import { DEFAULT_PORTS, type StartTlsProtocol } from './starttls.ts';
+
+export interface InspectOptions {
+  servername?: string;
+  /** Default 10 000 ms. */
+  timeoutMs?: number;
+  starttls?: StartTlsProtocol;
+  /** Extra trusted CA certificates. */
+  ca?: Certificate[];
+  /** Where `ca` came from, for messages (e.g. "--ca corp.pem"). */
+  caLabel?: string;
+  /** Include Node's bundled Mozilla roots (default true; `verify` turns it off like curl --cacert). */
+  systemRoots?: boolean;
+  clientCert?: string;
+  clientKey?: string;
+  /** Fetch a missing intermediate from its AIA URL (default false). */
+  fetchMissing?: boolean;
+  now?: Date;
+}
+
+export interface ChainEntry extends CertificateInfo {
+  index: number;
+  /** Index of the certificate in this chain that issued this one, when sent. */
+  issuedBy: number | null;
+  pem: string;
+}
+
+export interface InspectResult {
+  target: { host: string; port: number; servername: string | null; address: string | null; starttls: StartTlsProtocol | null };
+  status: Status;
+  findings: Finding[];
+  tls: { protocol: string | null; cipher: string | null; alpn: string | null; handshakeMs: number; chainSource: ProbeResult['chainSource'] } | null;
+  verification: { trusted: boolean; hostnameMatches: boolean | null; opensslCode: string | null; trust: string };
+  chain: ChainEntry[];
+  fetched: ChainEntry[];
+}
+
+/** Splits `host`, `host:port`, `[v6]:port` and `https://host:port/path`. */
+export function parseTarget(input: string, defaultPort: number): { host: string; port: number } {
+  let text = input.trim();
+  if (!text) throw new CertgateError('E_USAGE', 'no host given', 'pass HOST[:PORT], e.g. example.com:443');
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      throw new CertgateError('E_USAGE', `"${input}" is not a valid URL`, 'pass https://host[:port]/ or HOST[:PORT]');
+    }
+    const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : defaultPort;
+    return { host: url.hostname.replace(/^\[|\]$/g, ''), port };
+  }
+  let host = text;
+  let port = defaultPort;
+  const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(text);
+  if (v6) {
+    host = v6[1] as string;
+    if (v6[2]) port = Number(v6[2]);
+  } else if (isIP(text) === 6) {
+    host = text;
+  } else {
+    const idx = text.lastIndexOf(':');
+    if (idx >= 0) {
+      host = text.slice(0, idx);
+      const p = text.slice(idx + 1);
+      if (!/^\d+$/.test(p)) throw new CertgateError('E_USAGE', `"${p}" in "${input}" is not a port number`, 'pass HOST[:PORT], e.g. db.internal:5432');
+      port = Number(p);
+    }
+  }
+  text = host;
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new CertgateError('E_USAGE', `port ${port} is out of range`, 'use a port from 1 to 65535');
+  if (!/^[A-Za-z0-9._:-]+$/.test(text) || text.length > 253) {
+    throw new CertgateError('E_USAGE', `"${text}" is not a valid host name`, 'pass a DNS name or an IP address');
+  }
+  return { host: text, port };
+}
+
+function entries(chain: readonly Certificate[], analysis: ChainAnalysis): ChainEntry[] {
+  return chain.map((c, index) => ({ index, issuedBy: analysis.issuerOf[index] ?? null, ...c.info, pem: toPem(c) }));
+}
+
+function mergeFinding(findings: Finding[], f: Finding): void {
+  const same = findings.find((x) => x.code === f.code && (x.certificate === f.certificate || f.certificate === null || x.certificate === null));
+  if (same) {
+    // OpenSSL's verdict makes a lint warning an error, and its wording is about this server.
+    same.severity = f.severity === 'error' ? 'error' : same.severity;
+    same.message = f.message;
+    same.fix = f.fix;
+    return;
+  }
+  findings.push(f);
+}
+
+/**
+ * Inspects a live TLS server.
+ * @example const r = await inspect('db.internal:5432', { starttls: 'postgres', ca: corpRoots })
+ */
+export async function inspect(target: string, options: InspectOptions = {}): Promise<InspectResult> {
+  const now = options.now ?? new Date();
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const { host, port } = parseTarget(target, DEFAULT_PORTS[options.starttls ?? 'tls']);
+  const servername = options.servername ?? (isIP(host) ? null : host);
+  const checkName = options.servername ?? host;
+  const systemRoots = options.systemRoots ?? true;
+  const extra = options.ca ?? [];
+  const trustParts = [systemRoots ? "Node's bundled roots" : null, extra.length ? (options.caLabel ?? `${extra.length} extra CA certificate(s)`) : null].filter(
+    Boolean,
+  );
+  const trust = trustParts.length ? trustParts.join(' + ') : 'no trusted roots';
+  const ca = [...(systemRoots ? rootCertificates : []), ...extra.map(toPem)];
+  const probeOptions = {
+    host,
+    port,
+    timeoutMs,
+    ca,
+    ...(servername ? { servername } : {}),
+    ...(options.starttls ? { starttls: options.starttls } : {}),
+    ...(options.clientCert ? { clientCert: options.clientCert, clientKey: options.clientKey } : {}),
+  };
+  let result = await probe(probeOptions);
+  const findings: Finding[] = [];
+  if (result.error && result.chain.length === 0) {
+    // Learn what the server would have sent under a permissive policy, to name weak keys and old protocols.
+    const permissive = await probe({ ...probeOptions, minVersion: 'TLSv1', ciphers: 'DEFAULT:@SECLEVEL=0' }).catch(() => null);
+    if (permissive && !permissive.error && permissive.chain.length) {
+      const err = result.error;
+      result = { ...permissive, error: err, authorized: false, authorizationError: null };
+    }
+  }
+  const chain = result.chain.map((der) => decodeCertificate(der, now));
+  const analysis = analyzeChain(chain);
+  const ctx: ExplainContext = {
+    chain,
+    analysis,
+    host: checkName,
+    target: `${host.includes(':') ? `[${host}]` : host}:${port}`,
+    trust,
+    ...(options.starttls ? { starttls: options.starttls } : {}),
+    clientCertGiven: Boolean(options.clientCert),
+    clientCertRequested: result.clientCertRequested,
+  };
+  if (result.error) findings.push(explainHandshakeError(result.error, ctx));
+  chain.forEach((c, i) => {
+    for (const f of lintCertificate(c, i, { now, endEntity: i === 0 })) findings.push(f);
+  });
+  for (const f of lintChain(chain, analysis, { context: 'server' })) mergeFinding(findings, f);
+  let hostnameMatches: boolean | null = null;
+  const leaf = chain[0];
+  if (leaf) {
+    hostnameMatches = isIP(checkName) ? leaf.x509.checkIP(checkName) !== undefined : leaf.x509.checkHost(checkName) !== undefined;
+    if (!hostnameMatches) mergeFinding(findings, explainHostname(ctx));
+  }
+  let trusted = result.authorized && !result.error;
+  let opensslCode = result.authorizationError;
+  const fetched: Certificate[] = [];
+  if (opensslCode && opensslCode !== 'HOSTNAME_MISMATCH' && opensslCode !== 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    if (options.fetchMissing && analysis.missingIssuer?.caIssuersUrls.length && !analysis.endsInSelfSigned) {
+      const url = analysis.missingIssuer.caIssuersUrls[0] as string;
+      try {
+        const got = await fetchIssuer(url, timeoutMs);
+        fetched.push(...got);
+        const retry = await probe({ ...probeOptions, ca: [...ca, ...got.map(toPem)] });
+        const name = got[0]?.info.subjectCommonName ?? got[0]?.info.subject ?? 'the issuer';
+        findings.push({
+          code: 'INTERMEDIATE_FETCHED',
+          severity: 'info',
+          certificate: null,
+          message: `fetched "${name}" from ${url}; with it the chain ${retry.authorized ? 'verifies' : `still fails (${retry.authorizationError})`}`,
+          fix: retry.authorized
+            ? 'the server must still send this intermediate itself: add it to its chain file'
+            : 'the missing issuer is not enough; see the other findings',
+        });
+        if (retry.authorized) {
+          // The verdict for the server stays: clients without AIA fetching (curl, Node, Java) fail.
+          mergeFinding(findings, { ...explainVerifyCode(opensslCode, ctx), code: 'CHAIN_INCOMPLETE' });
+        } else if (retry.authorizationError) {
+          opensslCode = retry.authorizationError;
+          mergeFinding(findings, explainVerifyCode(opensslCode, { ...ctx, chain: [...chain, ...got], analysis: analyzeChain([...chain, ...got]) }));
+        }
+      } catch (err) {
+        const e = err as CertgateError;
+        findings.push({
+          code: 'CHAIN_INCOMPLETE',
+          severity: 'error',
+          certificate: null,
+          message: `could not fetch the missing issuer: ${e.message}`,
+          fix: e.fix ?? 'get the intermediate from the CA',
+        });
+        mergeFinding(findings, explainVerifyCode(opensslCode, ctx));
+      }
+    } else {
+      mergeFinding(findings, explainVerifyCode(opensslCode, ctx));
+    }
+    trusted = false;
+  }
+  if (!leaf && !result.error) {
+    findings.push({
+      code: 'HANDSHAKE_FAILED',
+      severity: 'error',
+      certificate: null,
+      message: 'the server sent no certificate',
+      fix: 'configure a certificate on the server',
+    });
+  }
+  if (result.error) trusted = false;
+  return {
+    target: { host, port, servername, address: result.address, starttls: options.starttls ?? null },
+    status: statusOf(findings),
+    findings: sortFindings(findings),
+    tls:
+      result.error && !result.protocol
+        ? null
+        : { protocol: result.protocol, cipher: result.cipher, alpn: result.alpn, handshakeMs: result.handshakeMs, chainSource: result.chainSource },
+    verification: { trusted, hostnameMatches, opensslCode, trust },
+    chain: entries(chain, analysis),
+    fetched: entries(fetched, analyzeChain(fetched)),
+  };
+}
+
+const ORDER = { error: 0, warning: 1, info: 2 } as const;
+
+function sortFindings(findings: Finding[]): Finding[] {
+  return [...findings].sort((a, b) => ORDER[a.severity] - ORDER[b.severity]);
+}

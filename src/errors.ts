@@ -1,0 +1,52 @@
+/**
+ * @module errors
+ * One error class for everything that reaches a user: a stable code, a message in the
+ * operator's words, and the fix. The CLI prints `error CODE: message` and `fix: ...`.
+ */
+
+/** Every code a CertgateError can carry. Stable: scripts may match on them. */
+export type ErrorCode =
+  // usage and options
+  | 'E_USAGE'
+  | 'E_OPTION'
+  // reading input
+  | 'E_FILE_NOT_FOUND'
+  | 'E_FILE_READ'
+  | 'E_INPUT_EMPTY'
+  | 'E_INPUT_TOO_LARGE'
+  | 'E_INPUT_FORMAT'
+  | 'E_PEM_MALFORMED'
+  | 'E_DER_MALFORMED'
+  | 'E_CERT_MALFORMED'
+  | 'E_PKCS7_MALFORMED'
+  | 'E_PKCS12_MALFORMED'
+  | 'E_PKCS12_PASSWORD'
+  | 'E_KEY_MALFORMED'
+  | 'E_KEY_ENCRYPTED'
+  | 'E_KEY_PASSPHRASE'
+  | 'E_NOT_CERTIFICATE'
+  // network
+  | 'E_DNS'
+  | 'E_CONNECT_REFUSED'
+  | 'E_UNREACHABLE'
+  | 'E_TIMEOUT'
+  | 'E_CONNECTION_RESET'
+  | 'E_STARTTLS'
+  | 'E_FETCH';
+
+export class CertgateError extends Error {
+  readonly code: ErrorCode;
+  /** What to do next, one line. */
+  readonly fix: string | undefined;
+
+  constructor(code: ErrorCode, message: string, fix?: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'CertgateError';
+    this.code = code;
+    this.fix = fix;
+  }
+}
+
+export function isCertgateError(err: unknown): err is CertgateError {
+  return err instanceof CertgateError;
+}

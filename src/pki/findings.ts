@@ -1,0 +1,60 @@
+/**
+ * @module pki/findings
+ * A finding: one problem (or notable fact) with a stable code, the certificate it concerns,
+ * and the fix. Lints, chain analysis and the TLS diagnostics all speak this shape.
+ */
+
+export type Severity = 'error' | 'warning' | 'info';
+
+/** Stable finding codes. Documented in the README; other tools match on them. */
+export type FindingCode =
+  // certificate lints
+  | 'CERT_EXPIRED'
+  | 'CERT_NOT_YET_VALID'
+  | 'CERT_EXPIRING_SOON'
+  | 'WEAK_KEY'
+  | 'WEAK_SIGNATURE'
+  | 'NO_SAN'
+  | 'CA_WITHOUT_KEYCERTSIGN'
+  | 'ISSUER_NOT_CA'
+  | 'NOT_FOR_SERVER_AUTH'
+  // chain shape
+  | 'CHAIN_INCOMPLETE'
+  | 'CHAIN_WRONG_ORDER'
+  | 'CHAIN_EXTRA_CERT'
+  | 'CHAIN_ROOT_SENT'
+  | 'SELF_SIGNED_LEAF'
+  | 'UNTRUSTED_ROOT'
+  | 'SIGNATURE_INVALID'
+  | 'PATH_LENGTH_EXCEEDED'
+  | 'CHAIN_TOO_LONG'
+  | 'CERT_REVOKED'
+  | 'HOSTNAME_MISMATCH'
+  | 'KEY_MISMATCH'
+  | 'VERIFY_FAILED'
+  // connection
+  | 'PLAINTEXT_PORT'
+  | 'CLIENT_CERT_REQUIRED'
+  | 'CLIENT_CERT_REJECTED'
+  | 'SECURITY_LEVEL'
+  | 'PROTOCOL_MISMATCH'
+  | 'HANDSHAKE_FAILED'
+  | 'STARTTLS_REFUSED'
+  | 'INTERMEDIATE_FETCHED';
+
+export interface Finding {
+  code: FindingCode;
+  severity: Severity;
+  /** Index of the certificate concerned in the chain as shown (0 = the server's own), or null. */
+  certificate: number | null;
+  message: string;
+  fix: string;
+}
+
+export type Status = 'ok' | 'warn' | 'fail';
+
+export function statusOf(findings: readonly Finding[]): Status {
+  if (findings.some((f) => f.severity === 'error')) return 'fail';
+  if (findings.some((f) => f.severity === 'warning')) return 'warn';
+  return 'ok';
+}
