@@ -3,7 +3,7 @@
  * Connects, captures the chain as sent, decodes it, verifies it against a trust set and the
  * hostname, and explains every problem with its fix.
  */
-import { isIP } from 'node:net';
+import { isIP, type LookupFunction } from 'node:net';
 import { rootCertificates } from 'node:tls';
 import { CertgateError } from '../errors.ts';
 import { type Certificate, type CertificateInfo, decodeCertificate, toPem } from '../pki/certificate.ts';
@@ -12,7 +12,7 @@ import { type Finding, type Status, statusOf } from '../pki/findings.ts';
 import { lintCertificate, lintChain } from '../pki/lint.ts';
 import { fetchIssuer } from './aia.ts';
 import { type ExplainContext, explainHandshakeError, explainHostname, explainVerifyCode } from './explain.ts';
-import { type ProbeResult, probe } from './probe.ts';
+import { isPostgresPort, type ProbeResult, probe } from './probe.ts';
 import { DEFAULT_PORTS, type StartTlsProtocol } from './starttls.ts';
 
 export interface InspectOptions {
@@ -31,6 +31,8 @@ export interface InspectOptions {
   /** Fetch a missing intermediate from its AIA URL (default false). */
   fetchMissing?: boolean;
   now?: Date;
+  /** A resolver in place of the system's (dns.lookup signature). */
+  lookup?: LookupFunction;
 }
 
 export interface ChainEntry extends CertificateInfo {
@@ -129,6 +131,7 @@ export async function inspect(target: string, options: InspectOptions = {}): Pro
     ca,
     ...(servername ? { servername } : {}),
     ...(options.starttls ? { starttls: options.starttls } : {}),
+    ...(options.lookup ? { lookup: options.lookup } : {}),
     ...(options.clientCert ? { clientCert: options.clientCert, clientKey: options.clientKey } : {}),
   };
   let result = await probe(probeOptions);
@@ -153,7 +156,25 @@ export async function inspect(target: string, options: InspectOptions = {}): Pro
     clientCertGiven: Boolean(options.clientCert),
     clientCertRequested: result.clientCertRequested,
   };
-  if (result.error) findings.push(explainHandshakeError(result.error, ctx));
+  if (result.error) {
+    let finding = explainHandshakeError(result.error, ctx);
+    if (
+      finding.code === 'HANDSHAKE_FAILED' &&
+      result.error.code === 'ECONNRESET' &&
+      !result.error.plaintextPreview &&
+      !options.starttls &&
+      (await isPostgresPort(probeOptions))
+    ) {
+      finding = {
+        code: 'PLAINTEXT_PORT',
+        severity: 'error',
+        certificate: null,
+        message: `${host}:${port} is PostgreSQL, which negotiates TLS inside its own protocol (it dropped the TLS hello)`,
+        fix: 'add --starttls postgres',
+      };
+    }
+    findings.push(finding);
+  }
   chain.forEach((c, i) => {
     for (const f of lintCertificate(c, i, { now, endEntity: i === 0 })) findings.push(f);
   });

@@ -5,11 +5,11 @@
  * any handshake failure. Never throws for a TLS failure: that is a result to explain. Throws
  * CertgateError only when no TCP connection could be made.
  */
-import { isIP, connect as netConnect, type Socket } from 'node:net';
+import { isIP, type LookupFunction, connect as netConnect, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { type ConnectionOptions, type PeerCertificate, type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { CertgateError } from '../errors.ts';
-import { type StartTlsProtocol, startTls } from './starttls.ts';
+import { answersPostgres, type StartTlsProtocol, startTls } from './starttls.ts';
 
 export interface ProbeOptions {
   host: string;
@@ -26,6 +26,8 @@ export interface ProbeOptions {
   minVersion?: 'TLSv1' | 'TLSv1.2';
   ciphers?: string;
   alpn?: string[];
+  /** A resolver in place of the system's (dns.lookup signature). */
+  lookup?: LookupFunction;
 }
 
 export interface HandshakeError {
@@ -90,9 +92,9 @@ function timeoutError(host: string, port: number, ms: number, phase: string): Ce
   );
 }
 
-function openTcp(host: string, port: number, timeoutMs: number): Promise<Socket> {
+function openTcp(host: string, port: number, timeoutMs: number, lookup?: LookupFunction): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = netConnect({ host, port });
+    const socket = netConnect({ host, port, ...(lookup ? { lookup } : {}) });
     const timer = setTimeout(() => {
       socket.destroy();
       reject(timeoutError(host, port, timeoutMs, 'TCP connect'));
@@ -206,7 +208,7 @@ function preview(received: Buffer[]): string | null {
 async function handshake(options: ProbeOptions): Promise<ProbeResult & { tapBytes: Buffer }> {
   const { host, port, timeoutMs } = options;
   const started = performance.now();
-  const tcp = await openTcp(host, port, timeoutMs);
+  const tcp = await openTcp(host, port, timeoutMs, options.lookup);
   const address = `${tcp.remoteAddress}:${tcp.remotePort}`;
   let leftover: Buffer = Buffer.alloc(0);
   const deadline = setTimeout(() => tcp.destroy(timeoutError(host, port, timeoutMs, 'TLS handshake')), timeoutMs);
@@ -329,4 +331,14 @@ export async function probe(options: ProbeOptions): Promise<ProbeResult> {
   }
   const { tapBytes: _unused, ...result } = first;
   return result;
+}
+
+/** Opens a fresh connection and asks whether the port is PostgreSQL. */
+export async function isPostgresPort(options: Pick<ProbeOptions, 'host' | 'port' | 'timeoutMs' | 'lookup'>): Promise<boolean> {
+  try {
+    const tcp = await openTcp(options.host, options.port, options.timeoutMs, options.lookup);
+    return await answersPostgres(tcp, Math.min(options.timeoutMs, 3000));
+  } catch {
+    return false;
+  }
 }

@@ -145,3 +145,22 @@ export async function startTls(protocol: StartTlsProtocol, socket: Socket): Prom
   else await smtp(socket, r);
   return r.release();
 }
+
+/**
+ * True when the port answers a PostgreSQL SSLRequest: used to tell an operator who forgot
+ * --starttls postgres what the port is (PostgreSQL drops a TLS ClientHello without a word).
+ */
+export async function answersPostgres(socket: Socket, timeoutMs: number): Promise<boolean> {
+  const r = new Reader(socket);
+  const timer = setTimeout(() => socket.destroy(), timeoutMs);
+  try {
+    await postgres(socket, r);
+    return true;
+  } catch (err) {
+    return err instanceof CertgateError && /answered N/.test(err.message);
+  } finally {
+    clearTimeout(timer);
+    r.release();
+    socket.destroy();
+  }
+}

@@ -5,7 +5,8 @@
 import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer, type SecureContextOptions, TLSSocket } from 'node:tls';
+import { Duplex } from 'node:stream';
+import { createSecureContext, createServer as createTlsServer, type SecureContextOptions, TLSSocket } from 'node:tls';
 
 export interface Running {
   port: number;
@@ -86,12 +87,13 @@ export async function startHttpServer(handler: (path: string) => { status: numbe
  * Real enough to test certgate's side of the protocol; PostgreSQL tests use a real server.
  */
 export async function startStartTlsServer(protocol: 'smtp' | 'mysql', tls: TlsServerOptions): Promise<Running> {
-  const secure = { cert: tls.chain.join(''), key: tls.key, isServer: true as const };
+  const secure = { secureContext: createSecureContext({ cert: tls.chain.join(''), key: tls.key }), isServer: true as const };
   const server = createNetServer((socket) => {
     socket.on('error', () => {});
-    const upgrade = () => {
+    const upgrade = (leftover: Buffer = Buffer.alloc(0)) => {
       socket.removeAllListeners('data');
-      const t = new TLSSocket(socket, secure);
+      // A client may send its TLS hello in the same packet as the preamble's last bytes.
+      const t = new TLSSocket(leftover.length ? withLeftover(socket, leftover) : socket, secure);
       t.on('error', () => {});
       t.on('secure', () => t.end());
     };
@@ -105,7 +107,7 @@ export async function startStartTlsServer(protocol: 'smtp' | 'mysql', tls: TlsSe
           buf = buf.slice(buf.indexOf('\r\n') + 2);
           if (/^EHLO/i.test(line)) socket.write('250-mail.test\r\n250-PIPELINING\r\n250 STARTTLS\r\n');
           else if (/^STARTTLS/i.test(line)) {
-            socket.write('220 go ahead\r\n', upgrade);
+            socket.write('220 go ahead\r\n', () => upgrade());
             return;
           } else socket.write('502 no\r\n');
         }
@@ -131,11 +133,34 @@ export async function startStartTlsServer(protocol: 'smtp' | 'mysql', tls: TlsSe
       let got = Buffer.alloc(0);
       socket.on('data', (d) => {
         got = Buffer.concat([got, d]);
-        if (got.length >= 36) upgrade();
+        if (got.length >= 36) upgrade(got.subarray(36));
       });
     }
   });
   const sockets = track(server);
   const port = await listen(server);
   return { port, close: closer(server, sockets) };
+}
+
+function withLeftover(socket: Socket, leftover: Buffer): Duplex {
+  const d = new Duplex({
+    read() {
+      socket.resume();
+    },
+    write(chunk, _enc, cb) {
+      socket.write(chunk, cb);
+    },
+    final(cb) {
+      socket.end();
+      cb();
+    },
+  });
+  d.push(leftover);
+  socket.on('data', (chunk) => {
+    if (!d.push(chunk)) socket.pause();
+  });
+  socket.on('end', () => d.push(null));
+  socket.on('close', () => d.destroy());
+  d.on('error', () => socket.destroy());
+  return d;
 }

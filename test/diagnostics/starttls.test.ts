@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { inspect } from '../../src/diagnostics/inspect.ts';
+import { decodeCertificate } from '../../src/pki/certificate.ts';
+import { makePki } from '../helpers/pki.ts';
+import { startPostgres } from '../helpers/postgres.ts';
+import { startStartTlsServer } from '../helpers/servers.ts';
+
+const pki = await makePki();
+const ca = [decodeCertificate(pki.root.der)];
+
+test('STARTTLS postgres against a real PostgreSQL with ssl=on', async (t) => {
+  const pg = await startPostgres({ certPem: pki.leaf.certPem + pki.inter.certPem, keyPem: pki.leaf.keyPem });
+  t.after(() => pg.close());
+  const ok = await inspect(`127.0.0.1:${pg.port}`, { starttls: 'postgres', servername: 'app.test', ca, systemRoots: false });
+  assert.equal(ok.status, 'ok', JSON.stringify(ok.findings));
+  assert.equal(ok.chain.length, 2);
+  assert.equal(ok.tls?.chainSource, 'wire');
+  assert.equal(ok.verification.trusted, true);
+
+  const wrongName = await inspect(`127.0.0.1:${pg.port}`, { starttls: 'postgres', servername: 'db.other.test', ca, systemRoots: false });
+  assert.equal(wrongName.status, 'fail');
+  assert.equal(wrongName.findings[0]?.code, 'HOSTNAME_MISMATCH');
+
+  // Without --starttls the port answers in PostgreSQL's own protocol: say so.
+  const plain = await inspect(`127.0.0.1:${pg.port}`, { ca, systemRoots: false, timeoutMs: 3000 });
+  assert.equal(plain.status, 'fail');
+  assert.equal(plain.findings[0]?.code, 'PLAINTEXT_PORT');
+  assert.match(plain.findings[0]?.fix ?? '', /--starttls postgres/);
+});
+
+test('STARTTLS postgres against a PostgreSQL with ssl=off says so', async (t) => {
+  const pg = await startPostgres({ certPem: pki.leaf.certPem, keyPem: pki.leaf.keyPem, ssl: false });
+  t.after(() => pg.close());
+  await assert.rejects(inspect(`127.0.0.1:${pg.port}`, { starttls: 'postgres', ca, systemRoots: false }), (err: Error & { code?: string; fix?: string }) => {
+    assert.equal(err.code, 'E_STARTTLS');
+    assert.match(err.fix ?? '', /ssl = on/);
+    return true;
+  });
+});
+
+test('STARTTLS smtp and mysql preambles', async (t) => {
+  for (const protocol of ['smtp', 'mysql'] as const) {
+    const server = await startStartTlsServer(protocol, { chain: [pki.leaf.certPem, pki.inter.certPem], key: pki.leaf.keyPem });
+    t.after(() => server.close());
+    const r = await inspect(`127.0.0.1:${server.port}`, { starttls: protocol, servername: 'app.test', ca, systemRoots: false });
+    assert.equal(r.status, 'ok', `${protocol}: ${JSON.stringify(r.findings)}`);
+    assert.equal(r.chain[0]?.subjectCommonName, 'app.test');
+    assert.equal(r.target.starttls, protocol);
+  }
+});

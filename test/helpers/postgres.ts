@@ -1,0 +1,93 @@
+/**
+ * A real PostgreSQL (Debian package `postgresql`) started for a test: a temp cluster owned by
+ * the postgres user, ssl=on with certificates generated at test time, a high port, its own
+ * socket directory. Stopped and removed by close().
+ */
+import { execFile } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export function postgresBin(): string | null {
+  const base = '/usr/lib/postgresql';
+  if (!existsSync(base)) return null;
+  const versions = readdirSync(base)
+    .filter((v) => existsSync(join(base, v, 'bin', 'initdb')))
+    .sort((a, b) => Number(b) - Number(a));
+  return versions[0] ? join(base, versions[0], 'bin') : null;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface PostgresServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+export interface PostgresOptions {
+  certPem: string;
+  keyPem: string;
+  /** CA for client certificates (`hostssl ... cert`). */
+  clientCaPem?: string;
+  ssl?: boolean;
+}
+
+export async function startPostgres(options: PostgresOptions): Promise<PostgresServer> {
+  const bin = postgresBin();
+  if (!bin) throw new Error('PostgreSQL is not installed: apt-get install -y postgresql (.ci/run does this)');
+  const dir = mkdtempSync(join(tmpdir(), 'certgate-pg-'));
+  const data = join(dir, 'data');
+  const asPostgres = (cmd: string, args: string[]) => run('runuser', ['-u', 'postgres', '--', join(bin, cmd), ...args], { timeout: 60_000 });
+  const { uid, gid } = await run('id', ['-u', 'postgres']).then(async (u) => ({
+    uid: Number(u.stdout),
+    gid: Number((await run('id', ['-g', 'postgres'])).stdout),
+  }));
+  chownSync(dir, uid, gid);
+  await asPostgres('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync']);
+  const files: Array<[string, string]> = [
+    ['server.crt', options.certPem],
+    ['server.key', options.keyPem],
+  ];
+  if (options.clientCaPem) files.push(['client-ca.crt', options.clientCaPem]);
+  for (const [name, content] of files) {
+    const p = join(data, name);
+    writeFileSync(p, content);
+    chownSync(p, uid, gid);
+    chmodSync(p, 0o600);
+  }
+  const port = await freePort();
+  const conf = [
+    `port = ${port}`,
+    "listen_addresses = '127.0.0.1'",
+    `unix_socket_directories = '${dir}'`,
+    `ssl = ${options.ssl === false ? 'off' : 'on'}`,
+    "ssl_cert_file = 'server.crt'",
+    "ssl_key_file = 'server.key'",
+    options.clientCaPem ? "ssl_ca_file = 'client-ca.crt'" : '',
+    'fsync = off',
+  ].join('\n');
+  writeFileSync(join(data, 'postgresql.auto.conf'), `${conf}\n`);
+  const hba = ['local all all trust', options.clientCaPem ? 'hostssl all all 127.0.0.1/32 cert' : 'host all all 127.0.0.1/32 trust'].join('\n');
+  writeFileSync(join(data, 'pg_hba.conf'), `${hba}\n`);
+  await asPostgres('pg_ctl', ['-D', data, '-l', join(dir, 'log'), '-w', '-t', '60', 'start']);
+  return {
+    port,
+    close: async () => {
+      await asPostgres('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']).catch(() => {});
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
