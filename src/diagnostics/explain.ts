@@ -210,12 +210,34 @@ export const VERIFY_CODES: Record<string, Explainer> = {
     'reissue the certificate signed with SHA-256',
     null,
   ),
-  UNSPECIFIED: simple(
-    'VERIFY_FAILED',
-    'OpenSSL refused the chain for a reason Node does not name',
-    'run certgate decode on the chain; the lints above usually name the cause',
-    null,
-  ),
+  UNSPECIFIED: (ctx) => {
+    // Node names only some X509_V_ERR codes; the security-level ones arrive as UNSPECIFIED.
+    const weakKey = ctx.chain.findIndex((c) => ['RSA', 'RSA-PSS', 'DSA'].includes(c.info.publicKey.algorithm) && (c.info.publicKey.bits ?? 4096) < 2048);
+    if (weakKey >= 0) {
+      const c = ctx.chain[weakKey];
+      return {
+        code: 'SECURITY_LEVEL',
+        certificate: weakKey,
+        message: `OpenSSL's security level refused certificate #${weakKey} "${c?.info.subjectCommonName ?? c?.info.subject}": its ${c?.info.publicKey.bits}-bit key is too small`,
+        fix: 'reissue it with an ECDSA P-256 or RSA 2048+ key',
+      };
+    }
+    const weakSig = ctx.chain.findIndex((c) => c.info.kind !== 'root' && /sha1|md5|md2/i.test(c.info.signatureAlgorithm));
+    if (weakSig >= 0) {
+      return {
+        code: 'SECURITY_LEVEL',
+        certificate: weakSig,
+        message: `OpenSSL's security level refused certificate #${weakSig}: it is signed with ${ctx.chain[weakSig]?.info.signatureAlgorithm}`,
+        fix: 'reissue it signed with SHA-256',
+      };
+    }
+    return {
+      code: 'VERIFY_FAILED',
+      certificate: null,
+      message: 'OpenSSL refused the chain for a reason Node does not name',
+      fix: 'run certgate decode on the chain; the lints usually name the cause',
+    };
+  },
 };
 
 function hostnameExplainer(ctx: ExplainContext): ReturnType<Explainer> {
@@ -286,6 +308,13 @@ export function explainHandshakeError(
       'CLIENT_CERT_REQUIRED',
       'the server requires a client certificate (mutual TLS) and none was sent',
       "pass --client-cert FILE --client-key FILE with a certificate the server's CA issued",
+    );
+  }
+  if (ctx.clientCertGiven && ctx.clientCertRequested && code === 'ECONNRESET') {
+    return f(
+      'CLIENT_CERT_REJECTED',
+      'the server asked for a client certificate, got one, and hung up: it rejected the certificate',
+      'use a client certificate issued by the CA the server trusts, valid now, with extendedKeyUsage clientAuth',
     );
   }
   if (

@@ -33,6 +33,11 @@ export interface InspectOptions {
   now?: Date;
   /** A resolver in place of the system's (dns.lookup signature). */
   lookup?: LookupFunction;
+  /**
+   * Verify as a client at this OpenSSL security level (0-5). Debian's and RHEL's curl and
+   * Python use 2; Node's default is 1. Unset: Node's default.
+   */
+  securityLevel?: number;
 }
 
 export interface ChainEntry extends CertificateInfo {
@@ -132,6 +137,7 @@ export async function inspect(target: string, options: InspectOptions = {}): Pro
     ...(servername ? { servername } : {}),
     ...(options.starttls ? { starttls: options.starttls } : {}),
     ...(options.lookup ? { lookup: options.lookup } : {}),
+    ...(options.securityLevel !== undefined ? { ciphers: `DEFAULT@SECLEVEL=${options.securityLevel}` } : {}),
     ...(options.clientCert ? { clientCert: options.clientCert, clientKey: options.clientKey } : {}),
   };
   let result = await probe(probeOptions);
@@ -144,6 +150,7 @@ export async function inspect(target: string, options: InspectOptions = {}): Pro
       result = { ...permissive, error: err, authorized: false, authorizationError: null };
     }
   }
+  if (result.chainSource === 'reconstructed') result = { ...result, chain: withoutStoreRoot(result.chain, ca) };
   const chain = result.chain.map((der) => decodeCertificate(der, now));
   const analysis = analyzeChain(chain);
   const ctx: ExplainContext = {
@@ -174,6 +181,15 @@ export async function inspect(target: string, options: InspectOptions = {}): Pro
       };
     }
     findings.push(finding);
+  } else if (result.closedSilently && options.clientCert) {
+    // Servers that check the client certificate in application code hang up without an alert.
+    findings.push({
+      code: 'CLIENT_CERT_REJECTED',
+      severity: 'error',
+      certificate: null,
+      message: 'the server hung up right after the handshake without a word: it most likely rejected the client certificate',
+      fix: 'use a client certificate issued by the CA the server trusts, valid now, with extendedKeyUsage clientAuth',
+    });
   }
   chain.forEach((c, i) => {
     for (const f of lintCertificate(c, i, { now, endEntity: i === 0 })) findings.push(f);
@@ -250,6 +266,18 @@ export async function inspect(target: string, options: InspectOptions = {}): Pro
     chain: entries(chain, analysis),
     fetched: entries(fetched, analyzeChain(fetched)),
   };
+}
+
+/**
+ * OpenSSL's reconstruction ends with the root from the local trust store; the server did not
+ * necessarily send it, so it is not shown as part of what the server sent.
+ */
+function withoutStoreRoot(chain: Buffer[], ca: readonly string[]): Buffer[] {
+  const last = chain[chain.length - 1];
+  if (chain.length < 2 || !last) return chain;
+  const b64 = last.toString('base64');
+  const inStore = ca.some((pem) => pem.replace(/-----[^-]+-----|\s+/g, '') === b64);
+  return inStore ? chain.slice(0, -1) : chain;
 }
 
 const ORDER = { error: 0, warning: 1, info: 2 } as const;

@@ -53,6 +53,8 @@ export interface ProbeResult {
   /** The server asked for a client certificate (known for TLS <= 1.2 handshakes). */
   clientCertRequested: boolean | null;
   error: HandshakeError | null;
+  /** The server hung up right after the handshake without sending a byte (Node-style mTLS refusal). */
+  closedSilently: boolean;
 }
 
 function connectError(err: NodeJS.ErrnoException, host: string, port: number): CertgateError {
@@ -188,6 +190,7 @@ export function readWireHandshake(bytes: Buffer): WireFacts {
 }
 
 function reconstructed(peer: PeerCertificate | undefined): Buffer[] {
+  if (!peer || !Object.keys(peer).length) return [];
   const out: Buffer[] = [];
   let cur = peer as (PeerCertificate & { issuerCertificate?: PeerCertificate }) | undefined;
   const seen = new Set<string>();
@@ -243,7 +246,17 @@ async function handshake(options: ProbeOptions): Promise<ProbeResult & { tapByte
       ...(options.alpn ? { ALPNProtocols: options.alpn } : {}),
     };
     const socket: TLSSocket = tlsConnect(tlsOptions);
-    const facts = { protocol: null as string | null, cipher: null as string | null, alpn: null as string | null, ms: 0 };
+    const facts = {
+      protocol: null as string | null,
+      cipher: null as string | null,
+      alpn: null as string | null,
+      ms: 0,
+      gotData: false,
+      closedSilently: false,
+      peer: [] as Buffer[],
+      authorized: false,
+      authorizationError: null as string | null,
+    };
     const outcome = await new Promise<{ error: NodeJS.ErrnoException | null }>((resolve) => {
       let settled = false;
       let secured = false;
@@ -258,11 +271,22 @@ async function handshake(options: ProbeOptions): Promise<ProbeResult & { tapByte
         facts.cipher = socket.getCipher()?.name ?? null;
         facts.alpn = typeof socket.alpnProtocol === 'string' ? socket.alpnProtocol : null;
         facts.ms = Math.round((performance.now() - started) * 10) / 10;
+        // Read now: once the server hangs up, the session (and its certificates) is gone.
+        facts.peer = reconstructed(socket.getPeerCertificate(true) as PeerCertificate);
+        facts.authorized = socket.authorized;
+        facts.authorizationError = socket.authorizationError
+          ? String((socket.authorizationError as unknown as Error).message ?? socket.authorizationError)
+          : null;
         // TLS 1.3 servers judge the client certificate after the client's Finished: give a
         // refusal alert time to arrive before calling the handshake good.
         const elapsed = performance.now() - started;
         const grace = Math.min(1000, Math.max(60, 2 * elapsed));
-        socket.on('data', () => {});
+        socket.on('data', () => {
+          facts.gotData = true;
+        });
+        socket.once('end', () => {
+          facts.closedSilently = !facts.gotData;
+        });
         setTimeout(() => done(null), grace);
       });
       socket.on('error', (err: NodeJS.ErrnoException) => {
@@ -279,9 +303,8 @@ async function handshake(options: ProbeOptions): Promise<ProbeResult & { tapByte
     const handshakeMs = facts.ms || Math.round((performance.now() - started) * 10) / 10;
     const tapBytes = Buffer.concat(tap.received);
     const wire = readWireHandshake(tapBytes);
-    const peer = socket.getPeerCertificate(true) as PeerCertificate | undefined;
     const fromWire = wire.certificates?.length ? wire.certificates : null;
-    const chain = fromWire ?? reconstructed(peer && Object.keys(peer).length ? peer : undefined);
+    const chain = fromWire ?? facts.peer;
     let error: HandshakeError | null = null;
     if (outcome.error) {
       const err = outcome.error;
@@ -296,10 +319,11 @@ async function handshake(options: ProbeOptions): Promise<ProbeResult & { tapByte
       handshakeMs,
       chain,
       chainSource: fromWire ? 'wire' : chain.length ? 'reconstructed' : 'none',
-      authorized: socket.authorized,
-      authorizationError: socket.authorizationError ? String((socket.authorizationError as unknown as Error).message ?? socket.authorizationError) : null,
+      authorized: facts.authorized,
+      authorizationError: facts.authorizationError,
       clientCertRequested: wire.certificates ? wire.certificateRequest : null,
       error,
+      closedSilently: facts.closedSilently,
       tapBytes,
     };
     socket.destroy();

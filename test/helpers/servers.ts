@@ -44,7 +44,7 @@ export interface TlsServerOptions {
   /** Require a client certificate issued by these CAs. */
   requestCert?: { ca: string[] };
   maxVersion?: 'TLSv1.2' | 'TLSv1.3';
-  minVersion?: 'TLSv1' | 'TLSv1.2';
+  minVersion?: 'TLSv1' | 'TLSv1.2' | 'TLSv1.3';
   ciphers?: string;
 }
 

@@ -15,7 +15,7 @@ import type { Io } from '../io.ts';
 import { ARROW, certificateBlock, findingsBlock } from '../render.ts';
 
 export const inspectUsage =
-  'certgate inspect HOST[:PORT] [--servername NAME] [--starttls postgres|mysql|smtp] [--ca FILE]... [--no-system-roots] [--client-cert FILE --client-key FILE] [--fetch-missing] [--timeout MS] [--json]';
+  'certgate inspect HOST[:PORT] [--servername NAME] [--starttls postgres|mysql|smtp] [--ca FILE]... [--no-system-roots] [--client-cert FILE --client-key FILE] [--fetch-missing] [--seclevel N] [--timeout MS] [--json]';
 export const verifyUsage = 'certgate verify --ca BUNDLE URL|HOST[:PORT] [--servername NAME] [--starttls ...] [--timeout MS] [--json]';
 
 const OPTIONS: Options = {
@@ -29,6 +29,7 @@ const OPTIONS: Options = {
   'password-file': { type: 'string' },
   'fetch-missing': { type: 'boolean' },
   timeout: { type: 'string' },
+  seclevel: { type: 'string' },
 };
 
 async function loadCas(io: Io, files: string[]): Promise<Certificate[]> {
@@ -54,6 +55,13 @@ async function clientPem(
   return { cert: cert.toString('utf8'), key: key.key.export({ type: 'pkcs8', format: 'pem' }) as string };
 }
 
+function securityLevel(text: string): number {
+  const n = Number(text);
+  if (!/^[0-5]$/.test(text))
+    throw new CertgateError('E_USAGE', `--seclevel must be 0 to 5, got "${text}"`, "use --seclevel 2 to check as Debian's curl and Python do");
+  return n;
+}
+
 async function run(argv: string[], io: Io, mode: 'inspect' | 'verify'): Promise<number> {
   const usage = mode === 'inspect' ? inspectUsage : verifyUsage;
   const { values, positionals } = parse(argv, OPTIONS, usage);
@@ -73,6 +81,7 @@ async function run(argv: string[], io: Io, mode: 'inspect' | 'verify'): Promise<
     caLabel: caFiles.map((f) => `--ca ${f}`).join(' + '),
     systemRoots: mode === 'inspect' && !values['no-system-roots'],
     fetchMissing: Boolean(values['fetch-missing']),
+    ...(values.seclevel !== undefined ? { securityLevel: securityLevel(values.seclevel as string) } : {}),
     ...(values.servername ? { servername: values.servername as string } : {}),
     ...(starttls ? { starttls: starttls as StartTlsProtocol } : {}),
     ...(client.cert ? { clientCert: client.cert, clientKey: client.key } : {}),

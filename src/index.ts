@@ -1,0 +1,10 @@
+/**
+ * certgate as a library. The CLI is built on exactly these exports.
+ * @example
+ * import { inspect } from 'certgate';
+ * const r = await inspect('db.internal:5432', { starttls: 'postgres' });
+ * if (r.status === 'fail') console.log(r.findings.map((f) => `${f.code}: ${f.fix}`));
+ */
+export * from './diagnostics/index.ts';
+export { CertgateError, type ErrorCode, isCertgateError } from './errors.ts';
+export * from './pki/index.ts';

@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { run } from '../../src/cli/run.ts';
+import { createCertificate } from '../../src/pki/generate.ts';
+import { fakeIo } from '../helpers/io.ts';
+import { days, makePki } from '../helpers/pki.ts';
+import { startTlsServer } from '../helpers/servers.ts';
+import { tempDir } from '../helpers/tmp.ts';
+
+const pki = await makePki({ caIssuersUrl: 'http://127.0.0.1:9/inter.der' });
+const ESC = String.fromCharCode(27);
+
+test('decode: human blocks with arrows, the key matched, exit 0', async (t) => {
+  const dir = tempDir(t);
+  writeFileSync(join(dir, 'chain.pem'), pki.leaf.certPem + pki.inter.certPem);
+  writeFileSync(join(dir, 'key.pem'), pki.leaf.keyPem);
+  const io = fakeIo({ cwd: dir });
+  const code = await run(['decode', 'chain.pem', 'key.pem'], io);
+  assert.equal(code, 0, io.stderr);
+  assert.match(io.stdout, /\*\* CERTIFICATE #0 \*\* {2}leaf/);
+  assert.match(io.stdout, /↓ issued by\n\*\* CERTIFICATE #1 \*\* {2}intermediate CA/);
+  assert.match(io.stdout, /SANs {7}DNS:app\.test, DNS:localhost, IP:127\.0\.0\.1/);
+  assert.match(io.stdout, /\(89 days left\)|\(90 days left\)/);
+  assert.match(io.stdout, /PRIVATE KEY \*\* {2}ECDSA P-256 \(pkcs8\) in key\.pem: matches certificate #0/);
+  assert.ok(!io.stdout.includes(ESC), 'no colour when not a TTY');
+  assert.doesNotMatch(io.stdout, /BEGIN PRIVATE KEY/);
+});
+
+test('decode --json: the documented schema', async () => {
+  const io = fakeIo({ stdin: Buffer.from(pki.leaf.certPem) });
+  assert.equal(await run(['decode', '--json'], io), 0);
+  const out = JSON.parse(io.stdout);
+  assert.deepEqual(Object.keys(out), ['status', 'findings', 'certificates', 'keys']);
+  assert.equal(out.status, 'ok');
+  const c = out.certificates[0];
+  for (const key of [
+    'index',
+    'source',
+    'issuedBy',
+    'subject',
+    'issuer',
+    'serialNumber',
+    'notBefore',
+    'notAfter',
+    'daysLeft',
+    'subjectAltNames',
+    'publicKey',
+    'signatureAlgorithm',
+    'basicConstraints',
+    'keyUsage',
+    'extendedKeyUsage',
+    'subjectKeyId',
+    'authorityKeyId',
+    'authorityInfoAccess',
+    'crlDistributionPoints',
+    'sctCount',
+    'fingerprints',
+    'spkiSha256',
+    'kind',
+  ]) {
+    assert.ok(key in c, `certificates[].${key}`);
+  }
+  assert.equal(c.source, 'stdin');
+  assert.deepEqual(c.authorityInfoAccess.caIssuers, ['http://127.0.0.1:9/inter.der']);
+});
+
+test('decode: colour on a TTY, none with NO_COLOR; an expired certificate exits 1', async () => {
+  const expired = await createCertificate({
+    subject: 'CN=old.test',
+    dns: ['old.test'],
+    issuer: pki.inter,
+    notBefore: new Date(Date.now() - days(100)),
+    notAfter: new Date(Date.now() - days(1)),
+  });
+  const tty = fakeIo({ stdin: Buffer.from(expired.certPem), isTTY: true });
+  assert.equal(await run(['decode'], tty), 1);
+  assert.match(tty.stdout, new RegExp(`${ESC}\\[31m\\(expired [12] days ago\\)`));
+  assert.match(tty.stdout, /CERT_EXPIRED/);
+  const noColor = fakeIo({ stdin: Buffer.from(expired.certPem), isTTY: true, env: { NO_COLOR: '1' } });
+  assert.equal(await run(['decode'], noColor), 1);
+  assert.ok(!noColor.stdout.includes(ESC));
+});
+
+test('decode: a key that matches none of the certificates is an error', async () => {
+  const io = fakeIo({ stdin: Buffer.from(pki.leaf.certPem + pki.otherRoot.keyPem) });
+  assert.equal(await run(['decode', '--json'], io), 1);
+  assert.equal(JSON.parse(io.stdout).findings[0].code, 'KEY_MISMATCH');
+});
+
+test('usage and input errors: one line with a code and a fix, exit 2, never a stack', async (t) => {
+  const dir = tempDir(t);
+  writeFileSync(join(dir, 'empty.pem'), '');
+  writeFileSync(join(dir, 'junk.bin'), Buffer.from([0, 1, 2, 3, 255]));
+  const cases: Array<[string[], RegExp]> = [
+    [['frobnicate'], /^error E_USAGE: unknown command "frobnicate"\n {2}fix: /],
+    [['decode', '--nope'], /^error E_USAGE: Unknown option '--nope'/],
+    [['decode', 'missing.pem'], /^error E_FILE_NOT_FOUND: missing\.pem: no such file\n/],
+    [['decode', 'empty.pem'], /^error E_INPUT_EMPTY: empty\.pem is empty\n/],
+    [['decode', 'junk.bin'], /^error E_INPUT_FORMAT: /],
+    [['decode', dir], /^error E_FILE_READ: .* is a directory/],
+    [['inspect'], /^error E_USAGE: no target given/],
+    [['inspect', 'host:port'], /^error E_USAGE: "port" in "host:port" is not a port number/],
+    [['inspect', 'x:1', '--starttls', 'ftp'], /^error E_USAGE: --starttls ftp is not supported/],
+    [['inspect', 'x:1', '--timeout', 'soon'], /^error E_USAGE: --timeout must be a positive whole number/],
+    [['inspect', 'x:1', '--seclevel', '9'], /^error E_USAGE: --seclevel must be 0 to 5/],
+    [['inspect', 'x:1', '--client-cert', 'a.pem'], /^error E_USAGE: --client-cert and --client-key go together/],
+    [['verify', 'https://x/'], /^error E_USAGE: verify needs --ca BUNDLE/],
+  ];
+  for (const [argv, expected] of cases) {
+    const io = fakeIo({ cwd: dir });
+    assert.equal(await run(argv, io), 2, argv.join(' '));
+    assert.match(io.stderr, expected, argv.join(' '));
+    assert.doesNotMatch(io.stderr, /\n\s+at /, 'no stack trace');
+    assert.equal(io.stderr.trim().split('\n').length, 2, `${argv.join(' ')}: error line + fix line`);
+  }
+  // a key where a certificate was expected
+  writeFileSync(join(dir, 'key.pem'), pki.leaf.keyPem);
+  const io = fakeIo({ cwd: dir });
+  assert.equal(await run(['verify', '--ca', 'key.pem', '127.0.0.1:1'], io), 2);
+  assert.match(io.stderr, /^error E_NOT_CERTIFICATE: key\.pem holds a private key, not a certificate/);
+});
+
+test('inspect and verify: exit 0 when good, 1 when the bundle does not verify', async (t) => {
+  const dir = tempDir(t);
+  writeFileSync(join(dir, 'root.pem'), pki.root.certPem);
+  writeFileSync(join(dir, 'other.pem'), pki.otherRoot.certPem);
+  const server = await startTlsServer({ chain: [pki.leaf.certPem, pki.inter.certPem], key: pki.leaf.keyPem });
+  t.after(() => server.close());
+  const target = `127.0.0.1:${server.port}`;
+  const ok = fakeIo({ cwd: dir });
+  assert.equal(await run(['verify', '--ca', 'root.pem', `https://${target}/`, '--servername', 'app.test'], ok), 0, ok.stdout + ok.stderr);
+  assert.match(ok.stdout, /✓ trusted chain, and the certificate is valid for app\.test/);
+  assert.match(ok.stdout, /verify: OK/);
+  const bad = fakeIo({ cwd: dir });
+  assert.equal(await run(['verify', '--ca', 'other.pem', target, '--servername', 'app.test'], bad), 1);
+  assert.match(bad.stdout, /✗ UNTRUSTED_ROOT/);
+  assert.match(bad.stdout, /verify: FAILED/);
+  const json = fakeIo({ cwd: dir });
+  assert.equal(await run(['inspect', target, '--servername', 'app.test', '--ca', 'root.pem', '--no-system-roots', '--json'], json), 0);
+  const r = JSON.parse(json.stdout);
+  assert.deepEqual(Object.keys(r), ['target', 'status', 'findings', 'tls', 'verification', 'chain', 'fetched']);
+  assert.equal(r.status, 'ok');
+  assert.equal(r.verification.trusted, true);
+  assert.equal(r.chain.length, 2);
+});
+
+test('the built CLI runs as a process with the same exit codes', async (t) => {
+  const dir = tempDir(t);
+  writeFileSync(join(dir, 'leaf.pem'), pki.leaf.certPem);
+  const exec = promisify(execFile);
+  const bin = join(import.meta.dirname, '..', '..', 'bin', 'certgate.js');
+  const ok = await exec(process.execPath, [bin, 'decode', join(dir, 'leaf.pem')]);
+  assert.match(ok.stdout, /CERTIFICATE #0/);
+  await assert.rejects(
+    exec(process.execPath, [bin, 'decode', join(dir, 'nope.pem')]),
+    (e: { code: number; stderr: string }) => e.code === 2 && /E_FILE_NOT_FOUND/.test(e.stderr),
+  );
+});
