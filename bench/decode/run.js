@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+/**
+ * bench/decode: cold-start decode times, certgate next to openssl and a bare `node -e 0`.
+ *
+ *   npm run build && npm run bench:decode [-- --runs 30]
+ *
+ * Inputs are made now: Node's bundled root bundle (~150 certificates) and a 3-certificate chain
+ * generated with certgate's own generator. Each command runs `runs` times after two warm-ups;
+ * medians and p90 are printed with ratios. Bounded: at most runs x commands processes.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { rootCertificates } from 'node:tls';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const runsArg = process.argv.indexOf('--runs');
+const runs = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 20;
+const { createCertificate } = await import(join(root, 'dist', 'pki', 'generate.js'));
+
+const dir = mkdtempSync(join(tmpdir(), 'certgate-bench-'));
+try {
+  const ca = await createCertificate({ subject: 'CN=Bench Root', ca: true });
+  const inter = await createCertificate({ subject: 'CN=Bench Intermediate', ca: true, issuer: ca });
+  const leaf = await createCertificate({ subject: 'CN=bench.test', issuer: inter, dns: ['bench.test'] });
+  const chain = join(dir, 'chain.pem');
+  const bundle = join(dir, 'roots.pem');
+  writeFileSync(chain, leaf.certPem + inter.certPem + ca.certPem);
+  writeFileSync(bundle, rootCertificates.join('\n'));
+  const bin = join(root, 'bin', 'certgate.js');
+  const node = process.execPath;
+  const sh = (script) => ['sh', ['-c', script]];
+  const commands = {
+    'node -e 0 (floor)': [node, ['-e', '0']],
+    'certgate decode chain (3)': [node, [bin, 'decode', chain]],
+    'openssl crl2pkcs7|pkcs7 chain (3)': sh(`openssl crl2pkcs7 -nocrl -certfile ${chain} | openssl pkcs7 -print_certs -text -noout >/dev/null`),
+    'openssl x509 -text leaf (1)': ['openssl', ['x509', '-noout', '-text', '-in', chain]],
+    'certgate decode roots (~150)': [node, [bin, 'decode', bundle]],
+    'certgate decode --json roots (~150)': [node, [bin, 'decode', '--json', bundle]],
+    'openssl crl2pkcs7|pkcs7 roots (~150)': sh(`openssl crl2pkcs7 -nocrl -certfile ${bundle} | openssl pkcs7 -print_certs -text -noout >/dev/null`),
+  };
+  const results = {};
+  for (const [name, [cmd, args]] of Object.entries(commands)) {
+    const times = [];
+    for (let i = 0; i < runs + 2; i++) {
+      const t0 = process.hrtime.bigint();
+      const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 30_000 });
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (r.status !== 0 && r.status !== 1) throw new Error(`${name} failed: ${r.stderr}`);
+      if (i >= 2) times.push(ms);
+    }
+    times.sort((a, b) => a - b);
+    results[name] = { median: times[Math.floor(times.length / 2)], p90: times[Math.floor(times.length * 0.9)] };
+  }
+  const floor = results['node -e 0 (floor)'].median;
+  console.log(`bench/decode: ${runs} runs each, Node ${process.version}, ${rootCertificates.length} roots\n`);
+  console.log(`${'command'.padEnd(40)}${'median ms'.padStart(11)}${'p90 ms'.padStart(9)}${'x node'.padStart(9)}`);
+  for (const [name, r] of Object.entries(results)) {
+    console.log(`${name.padEnd(40)}${r.median.toFixed(1).padStart(11)}${r.p90.toFixed(1).padStart(9)}${(r.median / floor).toFixed(2).padStart(9)}`);
+  }
+  const ratio = (a, b) => (results[a].median / results[b].median).toFixed(2);
+  console.log('');
+  console.log(`certgate chain / node floor:        ${ratio('certgate decode chain (3)', 'node -e 0 (floor)')}x (target <= 1.5x)`);
+  console.log(`certgate chain / openssl pipeline:  ${ratio('certgate decode chain (3)', 'openssl crl2pkcs7|pkcs7 chain (3)')}x`);
+  console.log(`certgate roots / openssl pipeline:  ${ratio('certgate decode roots (~150)', 'openssl crl2pkcs7|pkcs7 roots (~150)')}x`);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
