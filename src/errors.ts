@@ -32,7 +32,23 @@ export type ErrorCode =
   | 'E_TIMEOUT'
   | 'E_CONNECTION_RESET'
   | 'E_STARTTLS'
-  | 'E_FETCH';
+  | 'E_FETCH'
+  // trust store
+  | 'E_TRUST_DIR'
+  | 'E_TRUST_LEAF'
+  | 'E_TRUST_KEY'
+  | 'E_TRUST_EXPIRED'
+  | 'E_TRUST_ROOT_MISSING'
+  | 'E_TRUST_NOT_FOUND'
+  | 'E_TRUST_NOTHING'
+  | 'E_TOOL_MISSING'
+  | 'E_CONFIRM'
+  // resources
+  | 'E_RESOURCE_INVALID'
+  | 'E_RESOURCE_NOT_FOUND'
+  | 'E_RESOURCE_EXISTS'
+  | 'E_SECRET_MISSING'
+  | 'E_WRITE';
 
 export class CertgateError extends Error {
   readonly code: ErrorCode;

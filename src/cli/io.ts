@@ -11,4 +11,6 @@ export interface Io {
   cwd: string;
   /** Standard output is a terminal (colour allowed unless NO_COLOR). */
   isTTY: boolean;
+  /** Asks a yes/no question on the terminal; absent when standard input is not a terminal. */
+  prompt?: (question: string) => Promise<string>;
 }

@@ -2,6 +2,7 @@
  * @module cli/main
  * The only place that touches the process: wires run() to stdio and sets the exit code.
  */
+import { createInterface } from 'node:readline/promises';
 import { run } from './run.ts';
 
 // `certgate decode big.pem | head` closes the pipe early; that is not an error.
@@ -23,4 +24,16 @@ process.exitCode = await run(process.argv.slice(2), {
   env: process.env,
   cwd: process.cwd(),
   isTTY: Boolean(process.stdout.isTTY),
+  ...(process.stdin.isTTY
+    ? {
+        prompt: async (question: string) => {
+          const rl = createInterface({ input: process.stdin, output: process.stderr });
+          try {
+            return await rl.question(question);
+          } finally {
+            rl.close();
+          }
+        },
+      }
+    : {}),
 });

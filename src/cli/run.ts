@@ -16,6 +16,7 @@ commands:
   decode [FILE...|-]      decode certificates, chains and keys (PEM, DER, PKCS#7, PKCS#12)
   inspect HOST[:PORT]     read a live chain, verify it, explain every problem
   verify --ca BUNDLE URL  check that BUNDLE alone verifies URL (like curl --cacert)
+  trust ...               the ca-certs trust store: add, list, remove, verify, export, env
   version                 print the version
 
 every command takes --json; run certgate <command> --help for its options.
@@ -36,6 +37,10 @@ const COMMANDS: Record<string, () => Promise<{ command: Command; usage: string }
   verify: async () => {
     const m = await import('./commands/inspect.ts');
     return { command: m.verifyCommand, usage: m.verifyUsage };
+  },
+  trust: async () => {
+    const m = await import('./commands/trust.ts');
+    return { command: m.trust, usage: m.usage };
   },
 };
 

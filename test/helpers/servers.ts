@@ -3,6 +3,7 @@
  * registers with t.after().
  */
 import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
@@ -163,4 +164,23 @@ function withLeftover(socket: Socket, leftover: Buffer): Duplex {
   socket.on('close', () => d.destroy());
   d.on('error', () => socket.destroy());
   return d;
+}
+
+/** An HTTPS server answering 200 "ok" (and echoing the path), for outbound-trust tests. */
+export async function startHttpsServer(options: { chain: string[]; key: string; requestCert?: { ca: string[] } }): Promise<Running> {
+  const server = createHttpsServer(
+    {
+      cert: options.chain.join(''),
+      key: options.key,
+      ...(options.requestCert ? { requestCert: true, rejectUnauthorized: true, ca: options.requestCert.ca } : {}),
+    },
+    (req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end(`ok ${req.url}`);
+    },
+  );
+  server.on('tlsClientError', () => {});
+  const sockets = track(server as unknown as Server);
+  const port = await listen(server as unknown as Server);
+  return { port, close: closer(server as unknown as Server, sockets) };
 }

@@ -62,24 +62,41 @@ function securityLevel(text: string): number {
   return n;
 }
 
-async function run(argv: string[], io: Io, mode: 'inspect' | 'verify'): Promise<number> {
-  const usage = mode === 'inspect' ? inspectUsage : verifyUsage;
-  const { values, positionals } = parse(argv, OPTIONS, usage);
+export interface StoreTrust {
+  ca: Certificate[];
+  label: string;
+}
+
+/**
+ * The shared core of inspect, verify and trust verify. `store` adds the trust store's
+ * certificates (trust verify); `verify` trusts only --ca, like curl --cacert.
+ */
+export async function runInspect(
+  argv: string[],
+  io: Io,
+  mode: 'inspect' | 'verify',
+  usage: string,
+  extraOptions: Options = {},
+  store?: (values: Record<string, unknown>) => Promise<StoreTrust>,
+): Promise<number> {
+  const { values, positionals } = parse(argv, { ...OPTIONS, ...extraOptions }, usage);
   if (positionals.length !== 1) throw new CertgateError('E_USAGE', positionals.length ? 'give one target' : 'no target given', `usage: ${usage}`);
   const caFiles = (values.ca as string[] | undefined) ?? [];
-  if (mode === 'verify' && caFiles.length === 0) throw new CertgateError('E_USAGE', 'verify needs --ca BUNDLE (the bundle to test)', `usage: ${usage}`);
+  if (mode === 'verify' && !store && caFiles.length === 0)
+    throw new CertgateError('E_USAGE', 'verify needs --ca BUNDLE (the bundle to test)', `usage: ${usage}`);
   const starttls = values.starttls as string | undefined;
   if (starttls !== undefined && !STARTTLS_PROTOCOLS.includes(starttls as StartTlsProtocol)) {
     throw new CertgateError('E_USAGE', `--starttls ${starttls} is not supported`, `use one of: ${STARTTLS_PROTOCOLS.join(', ')}`);
   }
   const password = await readPassword(io, values['password-file'] as string | undefined);
-  const ca = await loadCas(io, caFiles);
+  const fromStore = store ? await store(values) : null;
+  const ca = [...(fromStore?.ca ?? []), ...(await loadCas(io, caFiles))];
   const client = await clientPem(io, values['client-cert'] as string | undefined, values['client-key'] as string | undefined, password);
   const options: InspectOptions = {
     timeoutMs: positiveInt(values.timeout as string | undefined, '--timeout', 10_000),
     ca,
-    caLabel: caFiles.map((f) => `--ca ${f}`).join(' + '),
-    systemRoots: mode === 'inspect' && !values['no-system-roots'],
+    caLabel: [fromStore?.label, ...caFiles.map((f) => `--ca ${f}`)].filter(Boolean).join(' + '),
+    systemRoots: (mode === 'inspect' || Boolean(store)) && !values['no-system-roots'],
     fetchMissing: Boolean(values['fetch-missing']),
     ...(values.seclevel !== undefined ? { securityLevel: securityLevel(values.seclevel as string) } : {}),
     ...(values.servername ? { servername: values.servername as string } : {}),
@@ -120,9 +137,9 @@ function render(r: InspectResult, io: Io, mode: 'inspect' | 'verify'): string {
 }
 
 export function inspectCommand(argv: string[], io: Io): Promise<number> {
-  return run(argv, io, 'inspect');
+  return runInspect(argv, io, 'inspect', inspectUsage);
 }
 
 export function verifyCommand(argv: string[], io: Io): Promise<number> {
-  return run(argv, io, 'verify');
+  return runInspect(argv, io, 'verify', verifyUsage);
 }

@@ -1,0 +1,172 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { rootCertificates } from 'node:tls';
+import { promisify } from 'node:util';
+import { run } from '../../src/cli/run.ts';
+import { createCertificate } from '../../src/pki/generate.ts';
+import { fakeIo } from '../helpers/io.ts';
+import { days, makePki } from '../helpers/pki.ts';
+import { startHttpServer, startHttpsServer, startTlsServer } from '../helpers/servers.ts';
+import { tempDir } from '../helpers/tmp.ts';
+
+const exec = promisify(execFile);
+const pki = await makePki();
+
+function setup(t: Parameters<typeof tempDir>[0]) {
+  const dir = tempDir(t);
+  const data = join(dir, 'data');
+  const io = () => fakeIo({ cwd: dir, env: { CERTGATE_DATA: data } });
+  return { dir, data, io, caCerts: join(data, 'ca-certs') };
+}
+
+test('trust add validates before it stores: CAs in, leaves and keys refused with the right move', async (t) => {
+  const { dir, io, caCerts } = setup(t);
+  const expired = await createCertificate({
+    subject: 'CN=Old Root',
+    ca: true,
+    notBefore: new Date(Date.now() - days(400)),
+    notAfter: new Date(Date.now() - days(5)),
+  });
+  const self = await createCertificate({ subject: 'CN=db.internal', dns: ['db.internal'] });
+  writeFileSync(join(dir, 'mixed.pem'), pki.leaf.certPem + pki.inter.certPem + pki.root.certPem + pki.leaf.keyPem);
+  writeFileSync(join(dir, 'expired.pem'), expired.certPem);
+  writeFileSync(join(dir, 'self.pem'), self.certPem);
+  writeFileSync(join(dir, 'system.pem'), rootCertificates[0] as string);
+  const a = io();
+  assert.equal(await run(['trust', 'add', 'mixed.pem', 'expired.pem', 'self.pem', 'system.pem', '--json'], a), 1, a.stderr);
+  const r = JSON.parse(a.stdout);
+  assert.deepEqual(r.added.map((x: { subject: string }) => x.subject).sort(), [
+    'CN=Certgate Test Intermediate, O=Certgate Tests',
+    'CN=Certgate Test Root, O=Certgate Tests',
+  ]);
+  assert.deepEqual(r.refused.map((x: { code: string }) => x.code).sort(), ['E_TRUST_EXPIRED', 'E_TRUST_LEAF', 'E_TRUST_LEAF']);
+  assert.match(r.refused.find((x: { subject: string }) => x.subject === 'CN=db.internal').fix, /pin it on the resource/);
+  assert.match(r.refused.find((x: { subject: string }) => x.subject === 'CN=app.test').fix, /add its issuing CA "Certgate Test Intermediate"/);
+  assert.deepEqual(r.keysRefused, ['mixed.pem']);
+  assert.equal(r.skipped[0].code, 'IN_SYSTEM_ROOTS');
+  const files = readdirSync(caCerts).sort();
+  assert.equal(files.length, 2);
+  for (const f of files) assert.doesNotMatch((await import('node:fs')).readFileSync(join(caCerts, f), 'utf8'), /PRIVATE KEY/, 'the key is never copied');
+  // again: duplicates are skipped, nothing rewritten
+  const b = io();
+  assert.equal(await run(['trust', 'add', 'mixed.pem', '--json'], b), 1);
+  assert.deepEqual(
+    JSON.parse(b.stdout).skipped.map((x: { code: string }) => x.code),
+    ['DUPLICATE', 'DUPLICATE'],
+  );
+});
+
+test('an intermediate alone is added with the warning that its root is needed too', async (t) => {
+  const { dir, io } = setup(t);
+  writeFileSync(join(dir, 'inter.pem'), pki.inter.certPem);
+  const a = io();
+  assert.equal(await run(['trust', 'add', 'inter.pem'], a), 0);
+  assert.match(a.stdout, /\+ added certgate-test-intermediate-[0-9a-f]{8}\.crt/);
+  assert.match(a.stdout, /add its root "Certgate Test Root" too/);
+});
+
+test('trust list, remove, and the exit code for junk in ca-certs', async (t) => {
+  const { dir, io, caCerts } = setup(t);
+  writeFileSync(join(dir, 'r.pem'), pki.root.certPem + pki.otherRoot.certPem);
+  assert.equal(await run(['trust', 'add', 'r.pem'], io()), 0);
+  const l = io();
+  assert.equal(await run(['trust', 'list', '--json'], l), 0);
+  const listed = JSON.parse(l.stdout);
+  assert.equal(listed.certificates.length, 2);
+  assert.equal(listed.certificates[0].daysLeft >= 89, true);
+  const fp = listed.certificates.find((c: { subject: string }) => c.subject.includes('Some Other Root')).sha256.slice(0, 11);
+  const rm = io();
+  assert.equal(await run(['trust', 'remove', fp], rm), 0, rm.stderr);
+  assert.match(rm.stdout, /removed "Some Other Root"/);
+  const miss = io();
+  assert.equal(await run(['trust', 'remove', 'nothing-like-this'], miss), 2);
+  assert.match(miss.stderr, /^error E_TRUST_NOT_FOUND/);
+  writeFileSync(join(caCerts, 'junk.pem'), 'not a cert');
+  const l2 = io();
+  assert.equal(await run(['trust', 'list'], l2), 1);
+  assert.match(l2.stdout, /✗ E_INPUT_FORMAT: junk\.pem/);
+});
+
+test('trust add --from picks the root the server sent, never its own certificate; --yes for scripts', async (t) => {
+  const { io, caCerts } = setup(t);
+  const server = await startTlsServer({ chain: [pki.leaf.certPem, pki.inter.certPem, pki.root.certPem], key: pki.leaf.keyPem });
+  t.after(() => server.close());
+  const target = `127.0.0.1:${server.port}`;
+  const noYes = io();
+  assert.equal(await run(['trust', 'add', '--from', target, '--servername', 'app.test'], noYes), 2);
+  assert.match(noYes.stderr, /^error E_CONFIRM: .*\n {2}fix: pass --yes/);
+  assert.equal(existsSync(caCerts), false, 'nothing written without confirmation');
+  const ok = io();
+  assert.equal(await run(['trust', 'add', '--from', target, '--servername', 'app.test', '--yes'], ok), 0, ok.stderr);
+  assert.match(ok.stdout, /picked: #2 "Certgate Test Root" is the root CA .* #0 "app\.test" is the server's own certificate and is not added/);
+  assert.equal(readdirSync(caCerts).length, 1);
+  // now trust verify succeeds with the store, with system roots too
+  const v = io();
+  assert.equal(await run(['trust', 'verify', target, '--servername', 'app.test'], v), 0, v.stdout);
+  assert.match(v.stdout, /Trust\s+Node's bundled roots \+ ca-certs \(1 in /);
+});
+
+test('trust add --from follows the AIA URL when the server does not send its root, and refuses a self-signed server', async (t) => {
+  const { io } = setup(t);
+  const aia = await startHttpServer((path) => (path === '/root.der' ? { status: 200, body: pki.root.der } : undefined));
+  t.after(() => aia.close());
+  const inter = await createCertificate({ subject: 'CN=AIA Intermediate', ca: true, issuer: pki.root, caIssuersUrl: `http://127.0.0.1:${aia.port}/root.der` });
+  const leaf = await createCertificate({ subject: 'CN=app.test', issuer: inter, dns: ['app.test'] });
+  const server = await startTlsServer({ chain: [leaf.certPem, inter.certPem], key: leaf.keyPem });
+  t.after(() => server.close());
+  const a = io();
+  assert.equal(await run(['trust', 'add', '--from', `127.0.0.1:${server.port}`, '--yes'], a), 0, a.stderr);
+  assert.match(a.stdout, /does not send its root.*fetched "Certgate Test Root" from http:\/\/127\.0\.0\.1:\d+\/root\.der/);
+
+  const self = await createCertificate({ subject: 'CN=self.test', dns: ['self.test'] });
+  const s2 = await startTlsServer({ chain: [self.certPem], key: self.keyPem });
+  t.after(() => s2.close());
+  const b = io();
+  assert.equal(await run(['trust', 'add', '--from', `127.0.0.1:${s2.port}`, '--yes'], b), 2);
+  assert.match(b.stderr, /^error E_TRUST_LEAF: .*self-signed.*\n {2}fix: pin it on the resource instead: certgate resources pin NAME --from/);
+});
+
+test('trust export (pem, openssl-dir) and trust env really work for OpenSSL and for a Node child', async (t) => {
+  const { dir, io, data } = setup(t);
+  writeFileSync(join(dir, 'root.pem'), pki.root.certPem);
+  assert.equal(await run(['trust', 'add', 'root.pem'], io()), 0);
+  const server = await startHttpsServer({ chain: [pki.leaf.certPem, pki.inter.certPem], key: pki.leaf.keyPem });
+  t.after(() => server.close());
+
+  const pem = io();
+  assert.equal(await run(['trust', 'export', '--no-system-roots'], pem), 0);
+  assert.match(pem.stdout, /^# CN=Certgate Test Root, O=Certgate Tests\n-----BEGIN CERTIFICATE-----/);
+  assert.equal(pem.stdout.match(/BEGIN CERTIFICATE/g)?.length, 1);
+
+  const hashed = io();
+  assert.equal(await run(['trust', 'export', '--format', 'openssl-dir', '--out', 'hashed', '--no-system-roots'], hashed), 0, hashed.stderr);
+  assert.ok(
+    readdirSync(join(dir, 'hashed')).some((f) => /^[0-9a-f]{8}\.0$/.test(f)),
+    'openssl hash links',
+  );
+  writeFileSync(join(dir, 'chain.pem'), pki.leaf.certPem);
+  writeFileSync(join(dir, 'inter.pem'), pki.inter.certPem);
+  const verified = await exec('openssl', ['verify', '-CApath', join(dir, 'hashed'), '-untrusted', join(dir, 'inter.pem'), join(dir, 'chain.pem')]);
+  assert.match(verified.stdout, /chain\.pem: OK/);
+
+  const e = io();
+  assert.equal(await run(['trust', 'env', '--json'], e), 0, e.stderr);
+  const env = JSON.parse(e.stdout);
+  const names = env.variables.map((v: { name: string }) => v.name);
+  for (const n of ['NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'SSL_CERT_DIR', 'CURL_CA_BUNDLE', 'REQUESTS_CA_BUNDLE']) assert.ok(names.includes(n), n);
+  const extra = env.variables.find((v: { name: string }) => v.name === 'NODE_EXTRA_CA_CERTS').value;
+  assert.ok(extra.startsWith(join(data, 'generated')));
+  // A child Node process given exactly NODE_EXTRA_CA_CERTS (set here, cleared of everything else) trusts the server.
+  const script = `require('https').get({host:'127.0.0.1',port:${server.port},servername:'app.test',path:'/'},r=>{console.log('status',r.statusCode);process.exit(0)}).on('error',e=>{console.log('error',e.code);process.exit(0)})`;
+  const childEnv = { PATH: process.env.PATH ?? '' };
+  const without = await exec(process.execPath, ['-e', script], { env: childEnv });
+  assert.match(without.stdout, /error UNABLE_TO_GET_ISSUER_CERT_LOCALLY/);
+  const withExtra = await exec(process.execPath, ['-e', script], { env: { ...childEnv, NODE_EXTRA_CA_CERTS: extra } });
+  assert.match(withExtra.stdout, /status 200/);
+  const sh = io();
+  assert.equal(await run(['trust', 'env'], sh), 0);
+  assert.match(sh.stdout, /^export NODE_EXTRA_CA_CERTS=\S+ {3}# Node\.js/m);
+});
