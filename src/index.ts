@@ -7,4 +7,7 @@
  */
 export * from './diagnostics/index.ts';
 export { CertgateError, type ErrorCode, isCertgateError } from './errors.ts';
+export { dataPaths } from './paths.ts';
 export * from './pki/index.ts';
+export * from './profiles/index.ts';
+export * from './trust/index.ts';

@@ -17,6 +17,7 @@ commands:
   inspect HOST[:PORT]     read a live chain, verify it, explain every problem
   verify --ca BUNDLE URL  check that BUNDLE alone verifies URL (like curl --cacert)
   trust ...               the ca-certs trust store: add, list, remove, verify, export, env
+  resources ...           outbound endpoints and their TLS profiles: list, show, add, remove, pin, test, export, import
   version                 print the version
 
 every command takes --json; run certgate <command> --help for its options.
@@ -41,6 +42,10 @@ const COMMANDS: Record<string, () => Promise<{ command: Command; usage: string }
   trust: async () => {
     const m = await import('./commands/trust.ts');
     return { command: m.trust, usage: m.usage };
+  },
+  resources: async () => {
+    const m = await import('./commands/resources.ts');
+    return { command: m.resources, usage: m.usage };
   },
 };
 

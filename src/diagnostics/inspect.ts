@@ -22,6 +22,8 @@ export interface InspectOptions {
   starttls?: StartTlsProtocol;
   /** Extra trusted CA certificates. */
   ca?: Certificate[];
+  /** Extra trusted CA certificates as PEM (no decoding cost; e.g. a trust store's set). */
+  caPem?: readonly string[];
   /** Where `ca` came from, for messages (e.g. "--ca corp.pem"). */
   caLabel?: string;
   /** Include Node's bundled Mozilla roots (default true; `verify` turns it off like curl --cacert). */
@@ -124,11 +126,13 @@ export async function inspect(target: string, options: InspectOptions = {}): Pro
   const checkName = options.servername ?? host;
   const systemRoots = options.systemRoots ?? true;
   const extra = options.ca ?? [];
-  const trustParts = [systemRoots ? "Node's bundled roots" : null, extra.length ? (options.caLabel ?? `${extra.length} extra CA certificate(s)`) : null].filter(
-    Boolean,
-  );
+  const extraPem = options.caPem ?? [];
+  const trustParts = [
+    systemRoots ? "Node's bundled roots" : null,
+    extra.length || extraPem.length ? (options.caLabel ?? `${extra.length + extraPem.length} extra CA certificate(s)`) : null,
+  ].filter(Boolean);
   const trust = trustParts.length ? trustParts.join(' + ') : 'no trusted roots';
-  const ca = [...(systemRoots ? rootCertificates : []), ...extra.map(toPem)];
+  const ca = [...(systemRoots ? rootCertificates : []), ...extraPem, ...extra.map(toPem)];
   const probeOptions = {
     host,
     port,

@@ -1,0 +1,119 @@
+/**
+ * @module profiles/registry
+ * Resource files in the data directory: `resources/NAME.yaml` (or .yml / .json). Written
+ * atomically; read with precise errors naming the file and field.
+ */
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import YAML from 'yaml';
+import { CertgateError } from '../errors.ts';
+import { atomicWrite } from '../fsutil.ts';
+import { type Resource, validateResource } from './schema.ts';
+
+const EXT = /\.(ya?ml|json)$/i;
+
+export interface RegistryProblem {
+  file: string;
+  code: string;
+  message: string;
+  fix: string;
+}
+
+export function parseResourceText(text: string, file: string, fallbackName: string): Resource {
+  let data: unknown;
+  try {
+    data = file.toLowerCase().endsWith('.json') ? JSON.parse(text) : YAML.parse(text, { prettyErrors: false });
+  } catch (err) {
+    const msg = (err as Error).message.split('\n')[0];
+    throw new CertgateError(
+      'E_RESOURCE_INVALID',
+      `${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${msg}`,
+      'fix the syntax (indentation, quotes)',
+    );
+  }
+  return validateResource(data, file, fallbackName);
+}
+
+export async function loadResources(dir: string): Promise<{ resources: Resource[]; problems: RegistryProblem[]; files: Map<string, string> }> {
+  let names: string[] = [];
+  try {
+    names = (await readdir(dir)).filter((n) => EXT.test(n) && !n.startsWith('.')).sort();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+      throw new CertgateError('E_FILE_READ', `cannot read ${dir}: ${(err as Error).message}`, 'check the data directory permissions');
+  }
+  const resources: Resource[] = [];
+  const problems: RegistryProblem[] = [];
+  const seen = new Map<string, string>();
+  const files = new Map<string, string>();
+  for (const file of names) {
+    try {
+      const r = parseResourceText(await readFile(join(dir, file), 'utf8'), `resources/${file}`, file.replace(EXT, ''));
+      const dup = seen.get(r.name);
+      if (dup)
+        throw new CertgateError('E_RESOURCE_INVALID', `resources/${file}: name "${r.name}" is already used by ${dup}`, 'give each resource its own name');
+      seen.set(r.name, `resources/${file}`);
+      files.set(r.name, file);
+      resources.push(r);
+    } catch (err) {
+      const e = err as CertgateError;
+      problems.push({ file, code: e.code ?? 'E_RESOURCE_INVALID', message: e.message, fix: e.fix ?? 'fix the file' });
+    }
+  }
+  return { resources, problems, files };
+}
+
+export async function getResource(dir: string, name: string): Promise<Resource> {
+  const { resources, problems } = await loadResources(dir);
+  const found = resources.find((r) => r.name === name);
+  if (found) return found;
+  const broken = problems.find((p) => p.file.replace(EXT, '') === name);
+  if (broken) throw new CertgateError(broken.code as 'E_RESOURCE_INVALID', broken.message, broken.fix);
+  throw new CertgateError(
+    'E_RESOURCE_NOT_FOUND',
+    `no resource named "${name}" in ${dir}`,
+    `run certgate resources list, or add it: certgate resources add ${name} --kind KIND --host HOST`,
+  );
+}
+
+/** The resource as it is stored: only fields that were given, in a stable order. */
+export function toDocument(r: Resource): Record<string, unknown> {
+  const doc: Record<string, unknown> = { name: r.name, kind: r.kind };
+  if (r.url) doc.url = r.url;
+  else {
+    doc.host = r.host;
+    doc.port = r.port;
+  }
+  for (const key of ['database', 'user', 'password', 'replicaSet'] as const) if (r[key] !== undefined) doc[key] = r[key];
+  const tls: Record<string, unknown> = { mode: r.tls.mode };
+  for (const key of ['servername', 'ca', 'pinnedCert', 'pins', 'clientCert', 'clientKey', 'clientKeyPassphrase'] as const)
+    if (r.tls[key] !== undefined) tls[key] = r.tls[key];
+  if (r.tls.useTrustStore === false) tls.useTrustStore = false;
+  doc.tls = tls;
+  return doc;
+}
+
+export function toYaml(r: Resource): string {
+  return `# certgate resource: safe to commit (CA and pins inline, secrets by reference)\n${YAML.stringify(toDocument(r), { lineWidth: 0 })}`;
+}
+
+export async function saveResource(dir: string, r: Resource, options: { replace?: boolean } = {}): Promise<string> {
+  const { resources } = await loadResources(dir);
+  if (!options.replace && resources.some((x) => x.name === r.name)) {
+    throw new CertgateError('E_RESOURCE_EXISTS', `a resource named "${r.name}" exists already`, 'pick another name, or pass --replace');
+  }
+  // Round-trip through the validator: what is written must read back the same.
+  const text = toYaml(r);
+  parseResourceText(text, `resources/${r.name}.yaml`, r.name);
+  const path = join(dir, `${r.name}.yaml`);
+  await atomicWrite(path, text);
+  for (const other of ['yml', 'json']) await rm(join(dir, `${r.name}.${other}`), { force: true });
+  return path;
+}
+
+export async function removeResource(dir: string, name: string): Promise<void> {
+  await getResource(dir, name);
+  const { files } = await loadResources(dir);
+  const file = files.get(name);
+  if (file) await rm(join(dir, file), { force: true });
+}
