@@ -31,6 +31,8 @@ export function tlsOptions(t: ResolvedTls): ConnectionOptions {
     case 'pinned':
       return {
         ...base,
+        // The pinned certificate is the one anchor, even when a CA issued it (Node >= 20.18).
+        allowPartialTrustChain: true,
         rejectUnauthorized: true,
         checkServerIdentity: (host: string, cert: PeerCertificate) => {
           if (t.pinnedFingerprints.length && !t.pinnedFingerprints.includes(cert.fingerprint256)) return pinError(host, cert.fingerprint256);

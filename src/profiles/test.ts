@@ -259,7 +259,9 @@ async function authRedis(r: Resource, t: ResolvedTls, o: TestOptions, timeoutMs:
     retryStrategy: () => null,
     enableOfflineQueue: false,
   });
-  client.on('error', () => {});
+  // ioredis rejects with "Connection is closed" and tells the reason on its error event.
+  const events: Error[] = [];
+  client.on('error', (e: Error) => events.push(e));
   try {
     await timeout(client.connect(), timeoutMs, 'the Redis connection');
     const pong = await client.ping();
@@ -267,7 +269,7 @@ async function authRedis(r: Resource, t: ResolvedTls, o: TestOptions, timeoutMs:
     const version = /redis_version:(\S+)/.exec(info)?.[1];
     return { status: 'ok', message: `PING → ${pong}; Redis ${version ?? '?'}`, fix: null };
   } catch (err) {
-    const e = err as Error;
+    const e = events.find((x) => x.message !== 'Connection is closed.') ?? (err as Error);
     if (/WRONGPASS|invalid username-password/i.test(e.message))
       return { status: 'fail', message: `Redis refused the credentials: ${e.message}`, fix: 'check the user and the password reference' };
     if (/NOAUTH/i.test(e.message))
