@@ -34,6 +34,20 @@ function ignored(name: string): boolean {
   return name.startsWith('.') || name.endsWith('~') || name.endsWith('.swp') || name.endsWith('.tmp');
 }
 
+/** Runs fn over items with at most `limit` in flight: a thousand small files read in parallel, not in turn. */
+async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  async function worker(): Promise<void> {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
 export async function directorySignature(dir: string): Promise<string | null> {
   let names: string[];
   try {
@@ -42,40 +56,65 @@ export async function directorySignature(dir: string): Promise<string | null> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
     return null;
   }
-  const parts: string[] = [];
-  for (const name of names) {
+  const parts = await pool(names, 32, async (name) => {
     try {
       const st = await stat(join(dir, name));
-      parts.push(`${name}:${st.size}:${st.mtimeMs}`);
+      return `${name}:${st.size}:${st.mtimeMs}`;
     } catch {
-      parts.push(`${name}:gone`);
+      return `${name}:gone`;
     }
-  }
+  });
   return parts.join('|');
 }
 
-export async function loadCaDir(dir: string, now = new Date()): Promise<LoadedDir> {
+/** Parsed files by name, reused while a file's size and mtime stay the same. */
+export type LoadCache = Map<string, { stamp: string; entries: TrustEntry[]; problems: TrustProblem[] }>;
+
+export async function loadCaDir(dir: string, now = new Date(), cache?: LoadCache): Promise<LoadedDir> {
   const entries: TrustEntry[] = [];
   const problems: TrustProblem[] = [];
-  const signature = (await directorySignature(dir)) ?? '';
   let names: string[];
   try {
     names = (await readdir(dir)).filter((n) => !ignored(n)).sort();
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { entries, problems, signature };
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { entries, problems, signature: '' };
     throw new CertgateError(
       'E_TRUST_DIR',
       `cannot read the ca-certs directory ${dir}: ${(err as Error).message}`,
       'check that the directory exists and is readable',
     );
   }
-  for (const file of names) {
-    const path = join(dir, file);
+  for (const name of [...(cache?.keys() ?? [])]) if (!names.includes(name)) cache?.delete(name);
+  // Stat and read in parallel; parse in order (parsing is CPU, the reads are waiting).
+  const files = await pool(names, 32, async (file) => {
     try {
-      const st = await stat(path);
-      if (!st.isFile()) continue;
-      if (st.size > MAX_INPUT_BYTES) throw new CertgateError('E_INPUT_TOO_LARGE', `${file} is over 10 MiB`, 'remove it from ca-certs');
-      const parsed = parseInput(await readFile(path), { source: file, now });
+      const st = await stat(join(dir, file));
+      const stamp = `${st.size}:${st.mtimeMs}:${st.ino}`;
+      const sig = `${file}:${st.size}:${st.mtimeMs}`;
+      if (!st.isFile()) return { file, sig, skip: true as const };
+      if (cache?.get(file)?.stamp === stamp) return { file, sig, stamp, cached: true as const };
+      if (st.size > MAX_INPUT_BYTES)
+        return { file, sig, stamp, error: new CertgateError('E_INPUT_TOO_LARGE', `${file} is over 10 MiB`, 'remove it from ca-certs') };
+      return { file, sig, stamp, bytes: await readFile(join(dir, file)) };
+    } catch (err) {
+      return { file, sig: `${file}:gone`, stamp: '', error: err as Error };
+    }
+  });
+  const signature = files.map((f) => f.sig).join('|');
+  for (const f of files) {
+    if ('skip' in f) continue;
+    const { file } = f;
+    const before = { entries: entries.length, problems: problems.length };
+    const stamp = f.stamp;
+    try {
+      if ('cached' in f) {
+        const hit = cache?.get(file);
+        entries.push(...(hit?.entries ?? []));
+        problems.push(...(hit?.problems ?? []));
+        continue;
+      }
+      if ('error' in f) throw f.error;
+      const parsed = parseInput(f.bytes, { source: file, now });
       if (parsed.keys.length) {
         problems.push({
           file,
@@ -103,6 +142,7 @@ export async function loadCaDir(dir: string, now = new Date()): Promise<LoadedDi
       const e = err as CertgateError;
       problems.push({ file, code: e.code ?? 'E_FILE_READ', message: e.message, fix: e.fix ?? 'remove or replace the file' });
     }
+    if (cache && stamp) cache.set(file, { stamp, entries: entries.slice(before.entries), problems: problems.slice(before.problems) });
   }
   return { entries, problems, signature };
 }

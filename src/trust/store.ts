@@ -13,7 +13,7 @@ import { type ConnectionOptions, createSecureContext, rootCertificates, type Sec
 import { buildConnector, Agent as UndiciAgent } from 'undici';
 import { CertgateError } from '../errors.ts';
 import { toPem } from '../pki/certificate.ts';
-import { directorySignature, loadCaDir, type TrustEntry, type TrustProblem } from './load.ts';
+import { directorySignature, type LoadCache, loadCaDir, type TrustEntry, type TrustProblem } from './load.ts';
 
 export interface TrustStoreOptions {
   /** Directory of extra CA certificates. Any format, any extension. */
@@ -80,10 +80,12 @@ export function createTrustStore(options: TrustStoreOptions): TrustStore {
   let debounce: NodeJS.Timeout | null = null;
   let loading: Promise<TrustSet> | null = null;
   let closed = false;
+  // Unchanged files are not parsed again: a change to one file in a thousand costs one parse.
+  const cache: LoadCache = new Map();
 
   async function load(): Promise<TrustSet> {
     try {
-      const loaded = await loadCaDir(opts.dir);
+      const loaded = await loadCaDir(opts.dir, new Date(), cache);
       const seen = new Set<string>();
       const entries = loaded.entries.filter((e) => {
         const fp = e.cert.info.fingerprints.sha256;
