@@ -54,7 +54,9 @@ try {
   store.secureContext();
   const ctxMs = performance.now() - t;
   const heapAfter = process.memoryUsage();
-  console.log(`load ${set.entries.length} CAs (+${set.ca.length - set.entries.length} system roots): ${loadMs.toFixed(0)} ms; secure context: ${ctxMs.toFixed(0)} ms`);
+  console.log(
+    `load ${set.entries.length} CAs (+${set.ca.length - set.entries.length} system roots): ${loadMs.toFixed(0)} ms; secure context: ${ctxMs.toFixed(0)} ms`,
+  );
   console.log(`memory: rss +${mb(heapAfter.rss - heapBefore.rss)}, heap +${mb(heapAfter.heapUsed - heapBefore.heapUsed)}`);
   t = performance.now();
   await store.reload();
@@ -77,7 +79,9 @@ try {
   const leaf = await createCertificate({ subject: 'CN=127.0.0.1', issuer: inter, ip: ['127.0.0.1'], dns: ['localhost'] });
   writeFileSync(join(dir, 'cert.pem'), leaf.certPem + inter.certPem);
   writeFileSync(join(dir, 'key.pem'), leaf.keyPem);
-  const server = spawn(process.execPath, [join(root, 'bench', 'trust', 'server.js'), join(dir, 'cert.pem'), join(dir, 'key.pem')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const server = spawn(process.execPath, [join(root, 'bench', 'trust', 'server.js'), join(dir, 'cert.pem'), join(dir, 'key.pem')], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   const [portLine] = await once(server.stdout, 'data');
   const url = `https://127.0.0.1:${String(portLine).trim()}/`;
   const plainAgent = () => new Agent({ connect: { ca: [...set.ca, caRoot.certPem] }, connections: 16 });
