@@ -48,7 +48,23 @@ export type ErrorCode =
   | 'E_RESOURCE_NOT_FOUND'
   | 'E_RESOURCE_EXISTS'
   | 'E_SECRET_MISSING'
-  | 'E_WRITE';
+  | 'E_WRITE'
+  // ACME, store, domains
+  | 'E_DOMAIN_INVALID'
+  | 'E_DOMAIN_NOT_ALLOWED'
+  | 'E_DOMAIN_UNREGISTERED'
+  | 'E_ACME_CONFIG'
+  | 'E_ACME_EMAIL'
+  | 'E_ACME_UNREACHABLE'
+  | 'E_ACME_PROBLEM'
+  | 'E_ACME_RATE_LIMITED'
+  | 'E_ACME_CHALLENGE'
+  | 'E_ACME_DNS_HOOK'
+  | 'E_LOCK_TIMEOUT'
+  | 'E_PORT_IN_USE'
+  | 'E_ATTEMPTS_EXHAUSTED'
+  | 'E_BUDGET'
+  | 'E_STORE';
 
 export class CertgateError extends Error {
   readonly code: ErrorCode;

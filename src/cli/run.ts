@@ -17,6 +17,11 @@ commands:
   inspect HOST[:PORT]     read a live chain, verify it, explain every problem
   verify --ca BUNDLE URL  check that BUNDLE alone verifies URL (like curl --cacert)
   trust ...               the ca-certs trust store: add, list, remove, verify, export, env
+  issue [DOMAIN]          obtain a certificate over ACME now (--force: past the attempts limit)
+  renew [--dry-run]       run a maintenance cycle now
+  certs list|show         stored certificates, renewal windows, attempts, files
+  domains list|add|remove the names certgate may obtain certificates for
+  logs [DOMAIN]           the certificates log (--follow, --json)
   resources ...           outbound endpoints and their TLS profiles: list, show, add, remove, pin, test, export, import
   version                 print the version
 
@@ -42,6 +47,26 @@ const COMMANDS: Record<string, () => Promise<{ command: Command; usage: string }
   trust: async () => {
     const m = await import('./commands/trust.ts');
     return { command: m.trust, usage: m.usage };
+  },
+  issue: async () => {
+    const m = await import('./commands/acme.ts');
+    return { command: m.issue, usage: m.issueUsage };
+  },
+  renew: async () => {
+    const m = await import('./commands/acme.ts');
+    return { command: m.renew, usage: m.renewUsage };
+  },
+  certs: async () => {
+    const m = await import('./commands/acme.ts');
+    return { command: m.certs, usage: m.certsUsage };
+  },
+  domains: async () => {
+    const m = await import('./commands/acme.ts');
+    return { command: m.domains, usage: m.domainsUsage };
+  },
+  logs: async () => {
+    const m = await import('./commands/acme.ts');
+    return { command: m.logs, usage: m.logsUsage };
   },
   resources: async () => {
     const m = await import('./commands/resources.ts');

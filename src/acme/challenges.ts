@@ -1,0 +1,146 @@
+/**
+ * @module acme/challenges
+ * Challenge answers: HTTP-01 tokens and TLS-ALPN-01 certificates kept in memory (the edge
+ * mounts them on its ports), a standalone responder for the CLI, and the DNS-01 hook.
+ */
+import { execFile } from 'node:child_process';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createSecureContext, createServer as createTlsServer, type SecureContext, type Server as TlsServer } from 'node:tls';
+import { promisify } from 'node:util';
+import { CertgateError } from '../errors.ts';
+
+const run = promisify(execFile);
+
+export type ChallengeType = 'http-01' | 'tls-alpn-01' | 'dns-01';
+export const ALPN_ACME = 'acme-tls/1';
+
+/** What the responders serve right now. */
+export class ChallengeAnswers {
+  readonly http = new Map<string, string>();
+  readonly alpn = new Map<string, SecureContext>();
+
+  /** Answers an HTTP-01 request; false when the request is not one (let the app have it). */
+  handleHttp(req: IncomingMessage, res: ServerResponse): boolean {
+    const m = /^\/\.well-known\/acme-challenge\/([A-Za-z0-9_-]+)$/.exec((req.url ?? '').split('?')[0] ?? '');
+    if (!m) return false;
+    const answer = this.http.get(m[1] as string);
+    res.writeHead(answer ? 200 : 404, { 'content-type': 'text/plain' });
+    res.end(answer ?? 'no such challenge');
+    return true;
+  }
+
+  /** The TLS-ALPN-01 certificate for a name, when a validation is under way. */
+  alpnContext(servername: string): SecureContext | undefined {
+    return this.alpn.get(servername.toLowerCase());
+  }
+
+  setAlpn(name: string, certPem: string, keyPem: string): void {
+    this.alpn.set(name.toLowerCase(), createSecureContext({ cert: certPem, key: keyPem }));
+  }
+}
+
+function listen(server: Server | TlsServer, port: number, host: string | undefined, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new CertgateError(
+              'E_PORT_IN_USE',
+              `port ${port} (${what}) is in use`,
+              `stop what listens there (ss -ltnp 'sport = :${port}'), or run certgate issue from the running serve, or set another port`,
+            )
+          : err.code === 'EACCES'
+            ? new CertgateError(
+                'E_PORT_IN_USE',
+                `no permission to listen on port ${port} (${what})`,
+                'run as root, grant CAP_NET_BIND_SERVICE, or use a port above 1024 with a redirect',
+              )
+            : err,
+      ),
+    );
+    server.listen(port, host, () => resolve());
+  });
+}
+
+export interface StandaloneResponder {
+  httpPort: number | null;
+  tlsPort: number | null;
+  close(): Promise<void>;
+}
+
+/** HTTP-01 on httpPort and TLS-ALPN-01 on tlsPort, for `certgate issue` without a running serve. */
+export async function startStandaloneResponder(
+  answers: ChallengeAnswers,
+  options: { httpPort?: number; tlsPort?: number; host?: string },
+): Promise<StandaloneResponder> {
+  const servers: Array<Server | TlsServer> = [];
+  try {
+    if (options.httpPort !== undefined) {
+      const http = createHttpServer((req, res) => {
+        if (!answers.handleHttp(req, res)) {
+          res.writeHead(404);
+          res.end();
+        }
+      });
+      await listen(http, options.httpPort, options.host, 'HTTP-01');
+      servers.push(http);
+    }
+    if (options.tlsPort !== undefined) {
+      const tls = createTlsServer({
+        ALPNProtocols: [ALPN_ACME],
+        SNICallback: (name, cb) => {
+          const ctx = answers.alpnContext(name);
+          cb(ctx ? null : new Error(`no TLS-ALPN-01 challenge for ${name}`), ctx);
+        },
+      });
+      tls.on('tlsClientError', () => {});
+      tls.on('secureConnection', (s) => s.end());
+      await listen(tls, options.tlsPort, options.host, 'TLS-ALPN-01');
+      servers.push(tls);
+    }
+  } catch (err) {
+    for (const s of servers) s.close();
+    throw err;
+  }
+  const portOf = (s: Server | TlsServer | undefined) => (s ? ((s.address() as { port: number }).port ?? null) : null);
+  return {
+    httpPort: options.httpPort !== undefined ? portOf(servers[0]) : null,
+    tlsPort: options.tlsPort !== undefined ? portOf(servers[servers.length - 1]) : null,
+    close: () => Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r())))).then(() => {}),
+  };
+}
+
+/**
+ * DNS-01 through an operator's command. It runs with CERTGATE_DNS_ACTION (present | cleanup),
+ * CERTGATE_DNS_NAME (`_acme-challenge.example.com`), CERTGATE_DNS_VALUE and CERTGATE_DOMAIN set,
+ * and must return only once the record is published.
+ */
+export async function runDnsHook(
+  command: string,
+  action: 'present' | 'cleanup',
+  domain: string,
+  value: string,
+  options: { env?: Record<string, string | undefined>; timeoutMs?: number } = {},
+): Promise<void> {
+  const timeoutMs = options.timeoutMs ?? 120_000;
+  const name = `_acme-challenge.${domain.replace(/^\*\./, '')}`;
+  try {
+    await run('/bin/sh', ['-c', command], {
+      timeout: timeoutMs,
+      env: { ...(options.env ?? process.env), CERTGATE_DNS_ACTION: action, CERTGATE_DNS_NAME: name, CERTGATE_DNS_VALUE: value, CERTGATE_DOMAIN: domain },
+    });
+  } catch (err) {
+    const e = err as { code?: number | string; stderr?: string; killed?: boolean };
+    const lines = String(e.stderr ?? '')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !/^Node\.js v\d/.test(l) && !/^at /.test(l));
+    const said = lines.find((l) => /error/i.test(l)) ?? lines[lines.length - 1];
+    throw new CertgateError(
+      'E_ACME_DNS_HOOK',
+      `the DNS hook failed to ${action} ${name}: ${e.killed ? `timed out after ${timeoutMs} ms` : `exit ${e.code}`}${said ? `: ${said.slice(0, 200)}` : ''}`,
+      'run the hook by hand with CERTGATE_DNS_ACTION, CERTGATE_DNS_NAME and CERTGATE_DNS_VALUE set and fix what it says',
+      { cause: err },
+    );
+  }
+}

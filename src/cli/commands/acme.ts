@@ -1,0 +1,249 @@
+/**
+ * @module cli/commands/acme
+ * `certgate issue`, `renew`, `certs`, `domains`, `logs`: certificates from ACME, the seeds'
+ * `ssl` command and certificates worker log, done properly.
+ */
+import { type StandaloneResponder, startStandaloneResponder } from '../../acme/challenges.ts';
+import { CertgateError } from '../../errors.ts';
+import { dueAt } from '../../maintenance/maintainer.ts';
+import { checkIssuable } from '../../manager/policy.ts';
+import { decodeCertificate } from '../../pki/certificate.ts';
+import { parsePem } from '../../pki/pem.ts';
+import type { CertEvent } from '../../store/store.ts';
+import { ACME_OPTIONS, type AcmeSetup, acmeSetup } from '../acme-setup.ts';
+import { parse, positiveInt } from '../args.ts';
+import { palette } from '../color.ts';
+import type { Io } from '../io.ts';
+import { renderError } from '../run.ts';
+
+export const issueUsage =
+  'certgate issue [DOMAIN] [--force] [--json] [--directory URL|preset] [--email E] [--agree-tos] [--ca-root FILE] [--http-port N] [--https-port N] [--challenges LIST] [--dns-hook CMD] [--key-type T] [--data DIR]';
+export const renewUsage = 'certgate renew [--dry-run] [--json] (+ the ACME options of certgate issue)';
+export const certsUsage = 'certgate certs list [--json] | certgate certs show DOMAIN [--json]';
+export const domainsUsage = 'certgate domains list [--json] | add DOMAIN | remove DOMAIN';
+export const logsUsage = 'certgate logs [DOMAIN] [--json] [--follow [--follow-for MS]]';
+
+const ACME_FAILURES = new Set(['E_ACME_CHALLENGE', 'E_ACME_PROBLEM', 'E_ACME_RATE_LIMITED', 'E_ACME_UNREACHABLE', 'E_ACME_DNS_HOOK', 'E_ATTEMPTS_EXHAUSTED']);
+
+async function responder(setup: AcmeSetup): Promise<StandaloneResponder> {
+  return startStandaloneResponder(setup.answers, { httpPort: setup.httpPort, tlsPort: setup.httpsPort });
+}
+
+export async function issue(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(argv, { ...ACME_OPTIONS, force: { type: 'boolean' }, json: { type: 'boolean' } }, issueUsage);
+  if (positionals.length > 1) throw new CertgateError('E_USAGE', 'give one domain', `usage: ${issueUsage}`);
+  const setup = acmeSetup(values, io);
+  const given = positionals[0] ?? (await setup.registry.list()).main;
+  if (!given) throw new CertgateError('E_USAGE', 'no DOMAIN given and no main domain is set', 'pass a domain, or set CERTGATE_DOMAIN');
+  const name = checkIssuable(given, { allowIp: Boolean(values['allow-ip']) });
+  const decision = await setup.registry.decide(name);
+  if (!decision.allowed) {
+    throw new CertgateError(
+      'E_DOMAIN_UNREGISTERED',
+      `${name} is not registered: certgate only issues for the main domain and custom domains`,
+      `add it first: certgate domains add ${name}`,
+    );
+  }
+  const existing = await setup.store.getBundle(name);
+  if (existing && !values.force) {
+    const d = dueAt({
+      name,
+      notBefore: existing.meta.notBefore,
+      notAfter: existing.meta.notAfter,
+      serialNumber: existing.meta.serialNumber,
+      ariStart: existing.meta.ari?.window?.start ?? null,
+      ariEnd: existing.meta.ari?.window?.end ?? null,
+    });
+    if (d.at > Date.now()) {
+      io.out(
+        values.json
+          ? `${JSON.stringify({ name, issued: false, notAfter: existing.meta.notAfter, renewFrom: new Date(d.at).toISOString() }, null, 2)}\n`
+          : `${name}: a valid certificate is stored (until ${existing.meta.notAfter}); renewal starts ${new Date(d.at).toISOString()}. --force issues now\n`,
+      );
+      return 0;
+    }
+  }
+  const issuer = setup.issuer();
+  const server = await responder(setup);
+  try {
+    const result = await setup
+      .manager()
+      .obtain(name, { force: Boolean(values.force), renew: Boolean(existing), reason: values.force ? 'manual, --force' : 'manual' });
+    const files = setup.store.filePaths(name);
+    if (values.json) {
+      io.out(
+        `${JSON.stringify({ name, issued: result.issued, ms: Math.round(result.ms), meta: result.bundle.meta, files, account: issuer.accountUrl }, null, 2)}\n`,
+      );
+    } else {
+      const c = palette(io);
+      io.out(
+        `${c.green('✓')} ${name}: issued by ${result.bundle.meta.issuer}, valid until ${result.bundle.meta.notAfter} (${Math.round(result.ms)} ms)\n  fullchain ${files.fullchain}\n  key       ${files.key}\n`,
+      );
+    }
+    return 0;
+  } catch (err) {
+    const e = err as CertgateError;
+    if (!ACME_FAILURES.has(e.code)) throw err;
+    io.err(renderError(err, false));
+    return 1;
+  } finally {
+    await server.close();
+  }
+}
+
+export async function renew(argv: string[], io: Io): Promise<number> {
+  const { values } = parse(argv, { ...ACME_OPTIONS, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' } }, renewUsage);
+  const setup = acmeSetup(values, io);
+  const dryRun = Boolean(values['dry-run']);
+  const maintainer = setup.maintainer();
+  const server = dryRun ? null : await responder(setup);
+  try {
+    const report = await maintainer.runCycle({ dryRun });
+    if (values.json) io.out(`${JSON.stringify(report, null, 2)}\n`);
+    else {
+      const c = palette(io);
+      let s = `${dryRun ? 'dry run: ' : ''}scanned ${report.scanned} certificate(s) in ${report.scanMs} ms; ${report.due} due\n`;
+      for (const n of report.renewed) s += `${c.green('✓')} ${n}${dryRun ? ' would be renewed' : ' renewed'}\n`;
+      for (const f of report.failed) s += `${c.red('✗')} ${f.name}: ${f.code} ${f.message}\n`;
+      for (const d of report.deferred) s += `${c.yellow('-')} ${d.name}: ${d.why}\n`;
+      io.out(s);
+    }
+    return report.failed.length ? 1 : 0;
+  } finally {
+    await server?.close();
+    await maintainer.close();
+  }
+}
+
+async function certsList(setup: AcmeSetup, json: boolean, io: Io): Promise<number> {
+  const entries = await setup.store.scan();
+  const now = Date.now();
+  const rows = [];
+  for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+    const state = await setup.store.getState(e.name);
+    const d = dueAt(e);
+    const status = Date.parse(e.notAfter) < now ? 'expired' : state.flagged ? 'failing' : d.at <= now ? 'due' : 'valid';
+    rows.push({
+      name: e.name,
+      status,
+      notBefore: e.notBefore,
+      notAfter: e.notAfter,
+      daysLeft: Math.floor((Date.parse(e.notAfter) - now) / 86_400_000),
+      renewFrom: new Date(d.at).toISOString(),
+      renewalWindow: d.window,
+      attempts: state.attempts,
+      lastError: state.lastError,
+      files: setup.store.filePaths(e.name),
+    });
+  }
+  if (json) io.out(`${JSON.stringify({ certificates: rows }, null, 2)}\n`);
+  else {
+    const c = palette(io);
+    for (const r of rows) {
+      const st = r.status === 'valid' ? c.green(r.status) : r.status === 'due' ? c.yellow(r.status) : c.red(r.status);
+      io.out(
+        `${r.name.padEnd(36)} ${st.padEnd(8)} until ${r.notAfter.slice(0, 10)} (${r.daysLeft} days)  renew from ${r.renewFrom.slice(0, 10)} (${r.renewalWindow})${r.attempts ? `  ${r.attempts} failed attempt(s): ${r.lastError?.message}` : ''}\n`,
+      );
+    }
+    if (!rows.length) io.out('no certificates yet: certgate issue DOMAIN\n');
+  }
+  return rows.some((r) => r.status === 'expired' || r.status === 'failing') ? 1 : 0;
+}
+
+async function certsShow(setup: AcmeSetup, name: string, json: boolean, io: Io): Promise<number> {
+  const bundle = await setup.store.getBundle(name);
+  if (!bundle) throw new CertgateError('E_USAGE', `no certificate is stored for ${name}`, `certgate issue ${name}`);
+  const state = await setup.store.getState(name);
+  const leafDer = parsePem(bundle.certPem).find((b) => b.label === 'CERTIFICATE')?.der;
+  const leaf = leafDer ? decodeCertificate(leafDer).info : null;
+  const d = dueAt({
+    name,
+    notBefore: bundle.meta.notBefore,
+    notAfter: bundle.meta.notAfter,
+    serialNumber: bundle.meta.serialNumber,
+    ariStart: bundle.meta.ari?.window?.start ?? null,
+    ariEnd: bundle.meta.ari?.window?.end ?? null,
+  });
+  const out = {
+    name,
+    meta: bundle.meta,
+    state,
+    renewFrom: new Date(d.at).toISOString(),
+    renewalWindow: d.window,
+    files: setup.store.filePaths(name),
+    certificate: leaf,
+  };
+  if (json) io.out(`${JSON.stringify(out, null, 2)}\n`);
+  else {
+    io.out(
+      `${name}\n  names      ${bundle.meta.names.join(', ')}\n  issuer     ${bundle.meta.issuer}\n  valid      ${bundle.meta.notBefore} → ${bundle.meta.notAfter}\n  renew from ${out.renewFrom} (${d.window === 'ari' ? "the CA's ARI window" : d.window === 'fixed' ? 'renewBefore' : 'last third of the lifetime'})\n  key        ${bundle.meta.keyType}\n  attempts   ${state.attempts}${state.lastError ? ` (last: ${state.lastError.message})` : ''}${state.flagged ? ' — stopped; certgate issue --force' : ''}\n  fullchain  ${out.files.fullchain}\n  key file   ${out.files.key}\n`,
+    );
+  }
+  return 0;
+}
+
+export async function certs(argv: string[], io: Io): Promise<number> {
+  const [sub, ...rest] = argv;
+  const { values, positionals } = parse(rest, { data: { type: 'string' }, json: { type: 'boolean' } }, certsUsage);
+  const setup = acmeSetup(values, io);
+  if (sub === 'list') return certsList(setup, Boolean(values.json), io);
+  if (sub === 'show' && positionals.length === 1) return certsShow(setup, checkIssuable(positionals[0] as string, { allowIp: true }), Boolean(values.json), io);
+  throw new CertgateError('E_USAGE', sub ? `bad certs command "${[sub, ...positionals].join(' ')}"` : 'certs needs a command', `usage: ${certsUsage}`);
+}
+
+export async function domains(argv: string[], io: Io): Promise<number> {
+  const [sub, ...rest] = argv;
+  const { values, positionals } = parse(
+    rest,
+    { data: { type: 'string' }, domain: { type: 'string' }, json: { type: 'boolean' }, 'allow-ip': { type: 'boolean' } },
+    domainsUsage,
+  );
+  const setup = acmeSetup(values, io);
+  if (sub === 'list') {
+    const l = await setup.registry.list();
+    if (values.json) io.out(`${JSON.stringify(l, null, 2)}\n`);
+    else
+      io.out(
+        `main    ${l.main ?? '(none: the first domain visited becomes the main domain; set CERTGATE_DOMAIN)'}${l.mainSource ? ` (${l.mainSource})` : ''}\n${l.custom.map((c) => `custom  ${c.name} (added ${c.addedAt.slice(0, 10)})\n`).join('')}`,
+      );
+    return 0;
+  }
+  if ((sub === 'add' || sub === 'remove') && positionals.length === 1) {
+    const name = sub === 'add' ? await setup.registry.add(positionals[0] as string) : await setup.registry.remove(positionals[0] as string);
+    io.out(`${sub === 'add' ? '+' : '-'} ${name}\n`);
+    return 0;
+  }
+  throw new CertgateError('E_USAGE', sub ? `bad domains command "${[sub, ...positionals].join(' ')}"` : 'domains needs a command', `usage: ${domainsUsage}`);
+}
+
+function line(e: CertEvent, io: Io): string {
+  const c = palette(io);
+  const color = e.type === 'cert_failed' || e.type === 'attempts_exhausted' ? c.red : e.type === 'cert_obtained' ? c.green : (s: string) => s;
+  return `${e.at}  ${e.name.padEnd(28)} ${color(e.type.padEnd(18))} ${e.message}\n`;
+}
+
+export async function logs(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(
+    argv,
+    { data: { type: 'string' }, json: { type: 'boolean' }, follow: { type: 'boolean', short: 'f' }, 'follow-for': { type: 'string' } },
+    logsUsage,
+  );
+  const setup = acmeSetup(values, io);
+  const name = positionals[0] ? checkIssuable(positionals[0], { allowIp: true }) : undefined;
+  const print = (events: CertEvent[]) => {
+    for (const e of events) io.out(values.json ? `${JSON.stringify(e)}\n` : line(e, io));
+  };
+  let seen = await setup.store.readEvents(name);
+  print(seen);
+  if (!values.follow) return 0;
+  const until = values['follow-for'] ? Date.now() + positiveInt(values['follow-for'] as string, '--follow-for', 1000) : Number.POSITIVE_INFINITY;
+  while (Date.now() < until) {
+    await new Promise((r) => setTimeout(r, Math.min(500, Math.max(10, until - Date.now()))));
+    const all = await setup.store.readEvents(name);
+    if (all.length > seen.length) {
+      print(all.slice(seen.length));
+      seen = all;
+    }
+  }
+  return 0;
+}

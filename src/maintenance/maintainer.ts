@@ -1,0 +1,236 @@
+/**
+ * @module maintenance/maintainer
+ * The renewal loop: a boring scan first, then acting on what is due. A certificate is due in
+ * its renewal window: the CA's (ARI) when offered, else the last third of its lifetime (30
+ * days of 90, 2 of 6), or a fixed renewBefore. Due work is ordered by expiry, limited by a
+ * budget per cycle and by rate-limit buckets; failures back off and stop after maxAttempts.
+ */
+
+import type { AcmeIssuer } from '../acme/issuer.ts';
+import { CertgateError } from '../errors.ts';
+import type { CertManager } from '../manager/manager.ts';
+import { registeredDomain } from '../manager/policy.ts';
+import type { DomainRegistry } from '../manager/registry.ts';
+import type { IndexEntry, Store } from '../store/store.ts';
+import { type BucketSpec, LETS_ENCRYPT_LIMITS, TokenBuckets } from './ratelimit.ts';
+
+export interface MaintainerOptions {
+  store: Store;
+  manager: CertManager;
+  /** For ARI lookups; optional. */
+  issuer?: AcmeIssuer;
+  /** Names to keep: a stored certificate whose name left the registry is not renewed. */
+  registry?: DomainRegistry;
+  clock?: () => Date;
+  /** Between cycles (default 24 h). */
+  intervalMs?: number;
+  /** Renewals per cycle (default 200). */
+  budget?: number;
+
+  /** Renew this long before expiry instead of the last third of the lifetime. */
+  renewBeforeMs?: number;
+  /** Renewals in flight at once (default 4). */
+  concurrency?: number;
+  limits?: { ordersPerAccount: BucketSpec; certsPerDomain: BucketSpec; failuresPerName: BucketSpec };
+  /** Share of the order bucket kept for new domains (default 0.2). */
+  newDomainShare?: number;
+  /** ARI lookups per cycle (default 200). */
+  ariBudget?: number;
+}
+
+export interface CycleReport {
+  at: string;
+  scanned: number;
+  due: number;
+  renewed: string[];
+  failed: Array<{ name: string; code: string; message: string }>;
+  /** Due, but left for a later cycle: budget, rate limit, backoff, flagged. */
+  deferred: Array<{ name: string; why: string }>;
+  scanMs: number;
+  dryRun: boolean;
+}
+
+export interface DueEntry extends IndexEntry {
+  dueAt: string;
+  window: 'ari' | 'fixed' | 'third';
+}
+
+export function dueAt(entry: IndexEntry, renewBeforeMs?: number): { at: number; window: DueEntry['window'] } {
+  if (entry.ariStart && entry.ariEnd) {
+    // A point inside the CA's window, stable per certificate, spreads renewals out.
+    const s = Date.parse(entry.ariStart);
+    const e = Date.parse(entry.ariEnd);
+    let h = 0;
+    for (const ch of entry.serialNumber) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
+    return { at: s + ((h % 1000) / 1000) * (e - s), window: 'ari' };
+  }
+  const nb = Date.parse(entry.notBefore);
+  const na = Date.parse(entry.notAfter);
+  if (renewBeforeMs !== undefined) return { at: na - renewBeforeMs, window: 'fixed' };
+  return { at: na - (na - nb) / 3, window: 'third' };
+}
+
+export class Maintainer {
+  readonly #o: Required<Omit<MaintainerOptions, 'issuer' | 'registry' | 'renewBeforeMs'>> & Pick<MaintainerOptions, 'issuer' | 'registry' | 'renewBeforeMs'>;
+  readonly #orders: TokenBuckets;
+  readonly #domains: TokenBuckets;
+  readonly #failures: TokenBuckets;
+  #timer: NodeJS.Timeout | null = null;
+  #running: Promise<CycleReport> | null = null;
+
+  constructor(options: MaintainerOptions) {
+    const clock = options.clock ?? (() => new Date());
+    this.#o = {
+      clock,
+      intervalMs: 24 * 3600_000,
+      budget: 200,
+      concurrency: 4,
+      limits: LETS_ENCRYPT_LIMITS,
+      newDomainShare: 0.2,
+      ariBudget: 200,
+      ...options,
+    };
+    for (const [k, v] of Object.entries({ intervalMs: this.#o.intervalMs, budget: this.#o.budget, concurrency: this.#o.concurrency })) {
+      if (!Number.isFinite(v) || v <= 0) throw new CertgateError('E_OPTION', `maintenance ${k} must be a positive number, got ${v}`, 'use the default');
+    }
+    this.#orders = new TokenBuckets(this.#o.limits.ordersPerAccount, clock);
+    this.#domains = new TokenBuckets(this.#o.limits.certsPerDomain, clock);
+    this.#failures = new TokenBuckets(this.#o.limits.failuresPerName, clock);
+  }
+
+  /** Runs a cycle now, then every interval. */
+  async start(): Promise<CycleReport> {
+    const first = await this.runCycle();
+    this.#timer = setInterval(() => void this.runCycle().catch(() => {}), this.#o.intervalMs);
+    this.#timer.unref();
+    return first;
+  }
+
+  async close(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    await this.#running?.catch(() => {});
+  }
+
+  /** The scan: what is due now, ordered by expiry. Reads the index only. */
+  async scan(): Promise<{ entries: IndexEntry[]; due: DueEntry[]; ms: number }> {
+    const t0 = performance.now();
+    const entries = await this.#o.store.scan();
+    const now = this.#o.clock().getTime();
+    const managed = this.#o.registry ? new Set(await this.#o.registry.managedNames()) : null;
+    const due: DueEntry[] = [];
+    for (const e of entries) {
+      if (managed && !managed.has(e.name)) continue;
+      const d = dueAt(e, this.#o.renewBeforeMs);
+      if (d.at <= now) due.push({ ...e, dueAt: new Date(d.at).toISOString(), window: d.window });
+    }
+    due.sort((a, b) => a.notAfter.localeCompare(b.notAfter));
+    return { entries, due, ms: performance.now() - t0 };
+  }
+
+  runCycle(options: { dryRun?: boolean } = {}): Promise<CycleReport> {
+    if (this.#running) return this.#running;
+    this.#running = this.#cycle(Boolean(options.dryRun)).finally(() => {
+      this.#running = null;
+    });
+    return this.#running;
+  }
+
+  async #refreshAri(entries: IndexEntry[]): Promise<void> {
+    const issuer = this.#o.issuer;
+    if (!issuer) return;
+    const now = this.#o.clock();
+    let budget = this.#o.ariBudget;
+    for (const e of entries) {
+      if (budget <= 0) break;
+      const bundle = await this.#o.store.getBundle(e.name);
+      if (!bundle || bundle.meta.directory !== issuer.directory) continue;
+      const recheck = bundle.meta.ari?.recheckAt ? Date.parse(bundle.meta.ari.recheckAt) : 0;
+      if (recheck > now.getTime()) continue;
+      budget--;
+      const ari = await issuer.renewalInfo(bundle, now);
+      if (!ari) continue;
+      await this.#o.store.updateMeta(e.name, { ...bundle.meta, ari });
+      e.ariStart = ari.window?.start ?? null;
+      e.ariEnd = ari.window?.end ?? null;
+      await this.#o.manager.event(e.name, 'ari_checked', `the CA suggests renewing between ${ari.window?.start} and ${ari.window?.end}`, {
+        explanationUrl: ari.explanationUrl,
+      });
+    }
+  }
+
+  async #cycle(dryRun: boolean): Promise<CycleReport> {
+    const now = this.#o.clock();
+    const { store, manager } = this.#o;
+    let { entries, due, ms } = await this.scan();
+    if (!dryRun && this.#o.issuer) {
+      await this.#refreshAri(entries);
+      ({ due } = await this.scan());
+    }
+    const report: CycleReport = {
+      at: now.toISOString(),
+      scanned: entries.length,
+      due: due.length,
+      renewed: [],
+      failed: [],
+      deferred: [],
+      scanMs: Math.round(ms),
+      dryRun,
+    };
+    const work: DueEntry[] = [];
+    for (const d of due) {
+      const state = await store.getState(d.name);
+      if (state.flagged) {
+        report.deferred.push({ name: d.name, why: `stopped after ${state.attempts} failed attempts; run certgate issue ${d.name} --force` });
+        continue;
+      }
+      if (state.nextAttemptAt && Date.parse(state.nextAttemptAt) > now.getTime()) {
+        report.deferred.push({ name: d.name, why: `backing off until ${state.nextAttemptAt}` });
+        continue;
+      }
+      if (work.length >= this.#o.budget) {
+        report.deferred.push({ name: d.name, why: `over this cycle's budget of ${this.#o.budget}` });
+        continue;
+      }
+      const reserve = Math.floor(this.#o.limits.ordersPerAccount.capacity * this.#o.newDomainShare);
+      if (this.#orders.available('account') - 1 < reserve) {
+        report.deferred.push({ name: d.name, why: `orders per account near the CA's limit; ${reserve} kept for new domains` });
+        continue;
+      }
+      const reg = registeredDomain(d.name);
+      if (this.#domains.available(reg) < 1) {
+        report.deferred.push({ name: d.name, why: `certificates for ${reg} near the CA's weekly limit; next at ${this.#domains.nextAt(reg).toISOString()}` });
+        continue;
+      }
+      if (this.#failures.available(d.name) < 1) {
+        report.deferred.push({ name: d.name, why: `too many failed validations for ${d.name} in the last hour` });
+        continue;
+      }
+      if (!dryRun) {
+        this.#orders.take('account');
+        this.#domains.take(reg);
+      }
+      work.push(d);
+    }
+    if (dryRun) {
+      report.renewed = work.map((w) => w.name);
+      return report;
+    }
+    for (const d of work) await manager.event(d.name, 'renewal_due', `due since ${d.dueAt} (${d.window} window); expires ${d.notAfter}`);
+    let next = 0;
+    const worker = async () => {
+      while (next < work.length) {
+        const d = work[next++] as DueEntry;
+        try {
+          await manager.obtain(d.name, { renew: true, reason: 'renewal' });
+          report.renewed.push(d.name);
+        } catch (err) {
+          const e = err as CertgateError & { problem?: { retryAfter?: number } };
+          report.failed.push({ name: d.name, code: e.code ?? 'E_INTERNAL', message: e.message });
+          if (e.code === 'E_ACME_CHALLENGE') this.#failures.take(d.name);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.#o.concurrency, work.length) }, worker));
+    return report;
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * @module manager/manager
+ * Obtain, certmagic's way: take the lock for the name, look in the store again (another
+ * worker or node may have finished), issue, write all or nothing, release. Concurrent requests
+ * for one name in this process share one issuance.
+ */
+import type { AcmeIssuer, KeyType } from '../acme/issuer.ts';
+import { CertgateError } from '../errors.ts';
+import { canonicalName } from '../store/names.ts';
+import type { CertEvent, CertificateBundle, Locker, Store } from '../store/store.ts';
+import { EMPTY_STATE } from '../store/store.ts';
+
+export interface ManagerOptions {
+  store: Store;
+  locker: Locker;
+  issuer: AcmeIssuer;
+  clock?: () => Date;
+  keyType?: KeyType;
+  /** Extra names for a certificate (e.g. www. alongside the apex), by its main name. */
+  sans?: (name: string) => string[];
+  /** Failed attempts before a name stops being retried automatically (default 5). */
+  maxAttempts?: number;
+  /** First backoff after a failure (default 1 h); doubles with each failure. */
+  backoffMs?: number;
+}
+
+export interface ObtainOptions {
+  /** Issue even when a valid certificate is stored (and past the attempts limit). */
+  force?: boolean;
+  /** Treat the stored certificate as due (a renewal). */
+  renew?: boolean;
+  reason?: string;
+  signal?: AbortSignal;
+}
+
+export interface ObtainResult {
+  name: string;
+  issued: boolean;
+  bundle: CertificateBundle;
+  ms: number;
+}
+
+export class CertManager {
+  readonly #o: ManagerOptions;
+  readonly #clock: () => Date;
+  readonly #inflight = new Map<string, Promise<ObtainResult>>();
+
+  constructor(options: ManagerOptions) {
+    this.#o = options;
+    this.#clock = options.clock ?? (() => new Date());
+  }
+
+  get store(): Store {
+    return this.#o.store;
+  }
+
+  async event(name: string, type: CertEvent['type'], message: string, data?: Record<string, unknown>): Promise<void> {
+    await this.#o.store.appendEvent({ at: this.#clock().toISOString(), name, type, message, ...(data ? { data } : {}) });
+  }
+
+  obtain(input: string, options: ObtainOptions = {}): Promise<ObtainResult> {
+    const name = canonicalName(input);
+    const running = this.#inflight.get(name);
+    if (running) return running;
+    const p = this.#obtain(name, options).finally(() => this.#inflight.delete(name));
+    this.#inflight.set(name, p);
+    return p;
+  }
+
+  async #obtain(name: string, options: ObtainOptions): Promise<ObtainResult> {
+    const { store, locker, issuer } = this.#o;
+    const started = performance.now();
+    const release = await locker.lock(`issue-${name}`, options.signal);
+    try {
+      const existing = await store.getBundle(name);
+      const now = this.#clock();
+      if (existing && !options.force && !options.renew && Date.parse(existing.meta.notAfter) > now.getTime()) {
+        return { name, issued: false, bundle: existing, ms: performance.now() - started };
+      }
+      if (existing && options.renew && !options.force) {
+        // Another node may have renewed it while we waited for the lock.
+        const issuedAt = Date.parse(existing.meta.issuedAt);
+        if (now.getTime() - issuedAt < 60_000) return { name, issued: false, bundle: existing, ms: performance.now() - started };
+      }
+      const state = await store.getState(name);
+      if (state.flagged && !options.force) {
+        throw new CertgateError(
+          'E_ATTEMPTS_EXHAUSTED',
+          `${name} failed ${state.attempts} times and is no longer retried automatically (last: ${state.lastError?.message ?? 'unknown'})`,
+          `fix the cause, then run certgate issue ${name} --force`,
+        );
+      }
+      await this.event(name, 'cert_obtaining', `obtaining a certificate for ${name}${options.reason ? ` (${options.reason})` : ''}`);
+      const names = [name, ...(this.#o.sans?.(name) ?? [])];
+      const replaces = existing && issuer.canReplace(existing.meta) ? (existing.meta.ari?.certId ?? undefined) : undefined;
+      let bundle: CertificateBundle;
+      try {
+        bundle = await issuer.issue(names, {
+          ...(this.#o.keyType ? { keyType: this.#o.keyType } : {}),
+          ...(replaces ? { replaces } : {}),
+          ...(options.signal ? { signal: options.signal } : {}),
+        });
+      } catch (err) {
+        const e = err as CertgateError & { problem?: { retryAfter?: number } };
+        await this.event(name, 'cert_failed', e.message, { code: e.code ?? 'E_INTERNAL', fix: e.fix ?? null, problem: e.problem ?? null });
+        await this.#recordFailure(name, e);
+        throw err;
+      }
+      bundle.meta.issuedAt = this.#clock().toISOString();
+      await store.putBundle(name, bundle);
+      if (state.attempts) await this.event(name, 'attempts_reset', `attempts reset after a successful issuance (${state.attempts} before)`);
+      await store.putState(name, { ...EMPTY_STATE });
+      const ms = performance.now() - started;
+      await this.event(name, 'cert_obtained', `obtained: ${bundle.meta.issuer}, valid until ${bundle.meta.notAfter}`, {
+        serial: bundle.meta.serialNumber,
+        ms: Math.round(ms),
+      });
+      return { name, issued: true, bundle, ms };
+    } finally {
+      await release();
+    }
+  }
+
+  /** Counts a failure, schedules the next try (Retry-After, else exponential backoff), flags at the limit. */
+  async #recordFailure(name: string, err: CertgateError & { problem?: { retryAfter?: number } }): Promise<void> {
+    const { store } = this.#o;
+    const now = this.#clock();
+    const maxAttempts = this.#o.maxAttempts ?? 5;
+    const state = await store.getState(name);
+    const attempts = state.attempts + 1;
+    const retryAfter = err.problem?.retryAfter;
+    const wait = retryAfter && retryAfter > 0 ? retryAfter * 1000 : (this.#o.backoffMs ?? 3600_000) * 2 ** (attempts - 1);
+    const flagged = attempts >= maxAttempts;
+    const nextAttemptAt = flagged ? null : new Date(now.getTime() + wait).toISOString();
+    await store.putState(name, {
+      attempts,
+      lastError: { code: err.code ?? 'E_INTERNAL', message: err.message, at: now.toISOString() },
+      nextAttemptAt,
+      flagged,
+    });
+    if (flagged) {
+      await this.event(
+        name,
+        'attempts_exhausted',
+        `failed ${attempts} times; no more automatic attempts. Fix the cause, then run certgate issue ${name} --force`,
+        { lastError: err.message },
+      );
+    } else {
+      await this.event(name, 'renewal_scheduled', `attempt ${attempts} of ${maxAttempts} failed; next try after ${nextAttemptAt}`, {
+        retryAfter: retryAfter ?? null,
+      });
+    }
+  }
+}
