@@ -9,7 +9,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { Agent as HttpsAgent } from 'node:https';
 import { rootCertificates } from 'node:tls';
 import * as acme from 'acme-client';
-import { Agent as UndiciAgent } from 'undici';
+import { request, Agent as UndiciAgent } from 'undici';
 import { CertgateError } from '../errors.ts';
 import { decodeCertificate } from '../pki/certificate.ts';
 import { parsePem } from '../pki/pem.ts';
@@ -63,10 +63,21 @@ const problems = new AsyncLocalStorage<{ last: AcmeProblem | null }>();
 let interceptorInstalled = false;
 const extraRoots = new Set<string>();
 
+let directDispatcher: UndiciAgent | null = null;
+
+/** For requests certgate makes itself (directory, ARI): the same trust as acme-client's. */
+function dispatcher(): UndiciAgent {
+  directDispatcher ??= new UndiciAgent({ connect: { ca: [...rootCertificates, ...extraRoots] } });
+  return directDispatcher;
+}
+
 function configureHttp(caRootPem: string | undefined): void {
   if (caRootPem && !extraRoots.has(caRootPem)) {
     extraRoots.add(caRootPem);
     acme.axios.defaults.httpsAgent = new HttpsAgent({ ca: [...rootCertificates, ...extraRoots], keepAlive: true });
+    const old = directDispatcher;
+    directDispatcher = null;
+    void old?.close();
   }
   const settings = (acme.axios.defaults as { acmeSettings?: { retryMaxAttempts: number; retryDefaultDelay: number } }).acmeSettings;
   // Retries across cycles belong to maintenance (with backoff); within one call, retry once.
@@ -145,20 +156,12 @@ export class AcmeIssuer {
 
   async #getDirectory(): Promise<Record<string, unknown>> {
     if (this.#directoryDoc) return this.#directoryDoc;
+    let res: Awaited<ReturnType<typeof request>>;
     try {
-      const res = await acme.axios.get(this.directory, { timeout: 15_000 });
-      this.#directoryDoc = res.data as Record<string, unknown>;
-      return this.#directoryDoc;
+      res = await request(this.directory, { dispatcher: dispatcher(), headersTimeout: 15_000, bodyTimeout: 15_000 });
     } catch (err) {
-      const e = err as { code?: string; message: string; response?: { status: number } };
-      if (e.response)
-        throw new CertgateError(
-          'E_ACME_CONFIG',
-          `${this.directory} answered ${e.response.status}: it is not an ACME directory`,
-          'check CERTGATE_ACME_DIRECTORY',
-          { cause: err },
-        );
-      const tls = /certificate|self[- ]signed|issuer/i.test(e.message);
+      const e = err as { code?: string; message: string };
+      const tls = /CERT|SELF_SIGNED|ISSUER|certificate/i.test(`${e.code} ${e.message}`);
       throw new CertgateError(
         'E_ACME_UNREACHABLE',
         `the ACME directory ${this.directory} cannot be reached: ${e.code ?? e.message}`,
@@ -168,6 +171,22 @@ export class AcmeIssuer {
         { cause: err },
       );
     }
+    const body = await res.body.text();
+    let doc: Record<string, unknown> | null = null;
+    try {
+      doc = JSON.parse(body) as Record<string, unknown>;
+    } catch {
+      doc = null;
+    }
+    if (res.statusCode !== 200 || !doc || typeof doc.newOrder !== 'string' || typeof doc.newNonce !== 'string') {
+      throw new CertgateError(
+        'E_ACME_CONFIG',
+        `${this.directory} is not an ACME directory (HTTP ${res.statusCode}, no newOrder/newNonce)`,
+        'check CERTGATE_ACME_DIRECTORY: it is the URL of the directory object, e.g. https://acme-v02.api.letsencrypt.org/directory',
+      );
+    }
+    this.#directoryDoc = doc;
+    return doc;
   }
 
   async #ensureClient(): Promise<AcmeClient> {
@@ -213,10 +232,13 @@ export class AcmeIssuer {
         if (err instanceof CertgateError) throw err;
         if (ctx.last) throw explainProblem(ctx.last, name, context);
         const e = err as { code?: string; message: string };
-        if (e.code && /^(ECONNREFUSED|ENOTFOUND|ETIMEDOUT|ECONNRESET|EAI_AGAIN|EHOSTUNREACH|ECONNABORTED)$/.test(e.code)) {
+        // acme-client loses network errors once its retries run out (it then fails reading
+        // the response of a request that had none): ask the directory directly what is wrong.
+        const code = e.code ?? (await this.#networkError());
+        if (code && /^(ECONNREFUSED|ENOTFOUND|ETIMEDOUT|ECONNRESET|EAI_AGAIN|EHOSTUNREACH|ECONNABORTED|ENETUNREACH)$/.test(code)) {
           throw new AcmeError(
             'E_ACME_UNREACHABLE',
-            `${name}: the ACME CA at ${this.directory} cannot be reached (${e.code})`,
+            `${name}: the ACME CA at ${this.directory} cannot be reached (${code})`,
             'check that the CA is up and reachable; certgate retries with backoff',
             null,
             { cause: err },
@@ -227,6 +249,16 @@ export class AcmeIssuer {
         });
       }
     });
+  }
+
+  async #networkError(): Promise<string | null> {
+    try {
+      const res = await request(this.directory, { dispatcher: dispatcher(), headersTimeout: 5000, bodyTimeout: 5000 });
+      await res.body.dump();
+      return null;
+    } catch (err) {
+      return (err as { code?: string }).code ?? null;
+    }
   }
 
   /** The account's URL (after the first issuance or ensureAccount()). */
@@ -372,13 +404,10 @@ export class AcmeIssuer {
     if (!block) return null;
     const certId = ariCertId(decodeCertificate(block.der));
     if (!certId) return null;
-    const dispatcher = new UndiciAgent({ connect: { ca: [...rootCertificates, ...extraRoots] } });
     try {
-      return await fetchRenewalInfo(url, certId, dispatcher, now);
+      return await fetchRenewalInfo(url, certId, dispatcher(), now);
     } catch {
       return null;
-    } finally {
-      await dispatcher.close();
     }
   }
 
