@@ -23,7 +23,8 @@ export const certsUsage = 'certgate certs list [--json] | certgate certs show DO
 export const domainsUsage = 'certgate domains list [--json] | add DOMAIN | remove DOMAIN';
 export const logsUsage = 'certgate logs [DOMAIN] [--json] [--follow [--follow-for MS]]';
 
-const ACME_FAILURES = new Set(['E_ACME_CHALLENGE', 'E_ACME_PROBLEM', 'E_ACME_RATE_LIMITED', 'E_ACME_UNREACHABLE', 'E_ACME_DNS_HOOK', 'E_ATTEMPTS_EXHAUSTED']);
+// The CA said no (exit 1: a problem found); configuration and reachability are exit 2.
+const ACME_FAILURES = new Set(['E_ACME_CHALLENGE', 'E_ACME_PROBLEM', 'E_ACME_RATE_LIMITED', 'E_ACME_DNS_HOOK', 'E_ATTEMPTS_EXHAUSTED']);
 
 async function responder(setup: AcmeSetup): Promise<StandaloneResponder> {
   return startStandaloneResponder(setup.answers, { httpPort: setup.httpPort, tlsPort: setup.httpsPort });
