@@ -7,7 +7,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { generateKeyPairSync } from 'node:crypto';
 import { Agent as HttpsAgent } from 'node:https';
-import { rootCertificates } from 'node:tls';
+import { createSecureContext, rootCertificates } from 'node:tls';
 import * as acme from 'acme-client';
 import { request, Agent as UndiciAgent } from 'undici';
 import { CertgateError } from '../errors.ts';
@@ -74,7 +74,9 @@ function dispatcher(): UndiciAgent {
 function configureHttp(caRootPem: string | undefined): void {
   if (caRootPem && !extraRoots.has(caRootPem)) {
     extraRoots.add(caRootPem);
-    acme.axios.defaults.httpsAgent = new HttpsAgent({ ca: [...rootCertificates, ...extraRoots], keepAlive: true });
+    // One secure context for every connection: a `ca` list would be parsed again per socket
+    // (145 roots, ~35 ms each) and serialized into the pool key.
+    acme.axios.defaults.httpsAgent = new HttpsAgent({ secureContext: createSecureContext({ ca: [...rootCertificates, ...extraRoots] }), keepAlive: true });
     const old = directDispatcher;
     directDispatcher = null;
     void old?.close();

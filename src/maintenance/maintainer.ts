@@ -72,7 +72,6 @@ export function dueAt(entry: IndexEntry, renewBeforeMs?: number): { at: number; 
 
 export class Maintainer {
   readonly #o: Required<Omit<MaintainerOptions, 'issuer' | 'registry' | 'renewBeforeMs'>> & Pick<MaintainerOptions, 'issuer' | 'registry' | 'renewBeforeMs'>;
-  readonly #orders: TokenBuckets;
   readonly #domains: TokenBuckets;
   readonly #failures: TokenBuckets;
   #timer: NodeJS.Timeout | null = null;
@@ -93,7 +92,6 @@ export class Maintainer {
     for (const [k, v] of Object.entries({ intervalMs: this.#o.intervalMs, budget: this.#o.budget, concurrency: this.#o.concurrency })) {
       if (!Number.isFinite(v) || v <= 0) throw new CertgateError('E_OPTION', `maintenance ${k} must be a positive number, got ${v}`, 'use the default');
     }
-    this.#orders = new TokenBuckets(this.#o.limits.ordersPerAccount, clock);
     this.#domains = new TokenBuckets(this.#o.limits.certsPerDomain, clock);
     this.#failures = new TokenBuckets(this.#o.limits.failuresPerName, clock);
   }
@@ -192,7 +190,7 @@ export class Maintainer {
         continue;
       }
       const reserve = Math.floor(this.#o.limits.ordersPerAccount.capacity * this.#o.newDomainShare);
-      if (this.#orders.available('account') - 1 < reserve) {
+      if (this.#o.manager.orders.available('account') - work.length - 1 < reserve) {
         report.deferred.push({ name: d.name, why: `orders per account near the CA's limit; ${reserve} kept for new domains` });
         continue;
       }
@@ -205,10 +203,7 @@ export class Maintainer {
         report.deferred.push({ name: d.name, why: `too many failed validations for ${d.name} in the last hour` });
         continue;
       }
-      if (!dryRun) {
-        this.#orders.take('account');
-        this.#domains.take(reg);
-      }
+      if (!dryRun) this.#domains.take(reg);
       work.push(d);
     }
     if (dryRun) {

@@ -6,6 +6,7 @@
  */
 import type { AcmeIssuer, KeyType } from '../acme/issuer.ts';
 import { CertgateError } from '../errors.ts';
+import { type BucketSpec, LETS_ENCRYPT_LIMITS, TokenBuckets } from '../maintenance/ratelimit.ts';
 import { canonicalName } from '../store/names.ts';
 import type { CertEvent, CertificateBundle, Locker, Store } from '../store/store.ts';
 import { EMPTY_STATE } from '../store/store.ts';
@@ -22,6 +23,10 @@ export interface ManagerOptions {
   maxAttempts?: number;
   /** First backoff after a failure (default 1 h); doubles with each failure. */
   backoffMs?: number;
+  /** Issuances in flight at once (default 10); more wait their turn. */
+  concurrency?: number;
+  /** New orders per account (default Let's Encrypt's 300 per 3 hours). */
+  ordersPerAccount?: BucketSpec;
 }
 
 export interface ObtainOptions {
@@ -44,10 +49,25 @@ export class CertManager {
   readonly #o: ManagerOptions;
   readonly #clock: () => Date;
   readonly #inflight = new Map<string, Promise<ObtainResult>>();
+  /** The account's order budget, shared with maintenance (which keeps a share for new names). */
+  readonly orders: TokenBuckets;
+  #active = 0;
+  readonly #queue: Array<() => void> = [];
 
   constructor(options: ManagerOptions) {
     this.#o = options;
     this.#clock = options.clock ?? (() => new Date());
+    this.orders = new TokenBuckets(options.ordersPerAccount ?? LETS_ENCRYPT_LIMITS.ordersPerAccount, this.#clock);
+  }
+
+  async #slot(): Promise<() => void> {
+    const limit = this.#o.concurrency ?? 10;
+    if (this.#active >= limit) await new Promise<void>((resolve) => this.#queue.push(resolve));
+    this.#active++;
+    return () => {
+      this.#active--;
+      this.#queue.shift()?.();
+    };
   }
 
   get store(): Store {
@@ -93,7 +113,15 @@ export class CertManager {
       await this.event(name, 'cert_obtaining', `obtaining a certificate for ${name}${options.reason ? ` (${options.reason})` : ''}`);
       const names = [name, ...(this.#o.sans?.(name) ?? [])];
       const replaces = existing && issuer.canReplace(existing.meta) ? (existing.meta.ari?.certId ?? undefined) : undefined;
+      if (!this.orders.take('account')) {
+        throw new CertgateError(
+          'E_ACME_RATE_LIMITED',
+          `${name}: certgate holds back: the account's order budget is spent (the CA's published limit)`,
+          `wait until ${this.orders.nextAt('account').toISOString()}, or raise ordersPerAccount if your CA allows more`,
+        );
+      }
       let bundle: CertificateBundle;
+      const done = await this.#slot();
       try {
         bundle = await issuer.issue(names, {
           ...(this.#o.keyType ? { keyType: this.#o.keyType } : {}),
@@ -105,6 +133,8 @@ export class CertManager {
         await this.event(name, 'cert_failed', e.message, { code: e.code ?? 'E_INTERNAL', fix: e.fix ?? null, problem: e.problem ?? null });
         await this.#recordFailure(name, e);
         throw err;
+      } finally {
+        done();
       }
       bundle.meta.issuedAt = this.#clock().toISOString();
       await store.putBundle(name, bundle);

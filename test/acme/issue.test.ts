@@ -165,3 +165,35 @@ test('bad configuration is refused before anything is asked or written', async (
   const untrusted = new AcmeIssuer({ ...base, directory: `https://127.0.0.1:${stranger.port}/dir` });
   await assert.rejects(untrusted.issue([name()]), (e: CertgateError) => e.code === 'E_ACME_UNREACHABLE' && /CERTGATE_ACME_CA_ROOT/.test(e.fix ?? ''));
 });
+
+test('the manager bounds issuance concurrency and spends the account order budget, then holds back', async (t) => {
+  const r = await rig(pebble);
+  t.after(() => r.close());
+  const { CertManager } = await import('../../src/manager/manager.ts');
+  let inFlight = 0;
+  let most = 0;
+  const counting = Object.create(r.issuer) as typeof r.issuer;
+  counting.issue = async (...args: Parameters<typeof r.issuer.issue>) => {
+    inFlight++;
+    most = Math.max(most, inFlight);
+    try {
+      return await r.issuer.issue(...args);
+    } finally {
+      inFlight--;
+    }
+  };
+  const manager = new CertManager({
+    store: r.store,
+    locker: r.locker,
+    issuer: counting,
+    concurrency: 2,
+    ordersPerAccount: { capacity: 5, periodMs: 3 * 3600_000 },
+  });
+  const hosts = Array.from({ length: 5 }, () => name('bounded'));
+  await Promise.all(hosts.map((h) => manager.obtain(h)));
+  assert.equal(most, 2, 'never more than 2 orders in flight');
+  await assert.rejects(
+    manager.obtain(name('over')),
+    (e: CertgateError) => e.code === 'E_ACME_RATE_LIMITED' && /holds back/.test(e.message) && /wait until/.test(e.fix ?? ''),
+  );
+});
