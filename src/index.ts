@@ -5,9 +5,13 @@
  * const r = await inspect('db.internal:5432', { starttls: 'postgres' });
  * if (r.status === 'fail') console.log(r.findings.map((f) => `${f.code}: ${f.fix}`));
  */
+export * from './acme/index.ts';
 export * from './diagnostics/index.ts';
 export { CertgateError, type ErrorCode, isCertgateError } from './errors.ts';
+export * from './maintenance/index.ts';
+export * from './manager/index.ts';
 export { dataPaths } from './paths.ts';
 export * from './pki/index.ts';
 export * from './profiles/index.ts';
+export * from './store/index.ts';
 export * from './trust/index.ts';

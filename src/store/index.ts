@@ -1,0 +1,7 @@
+/**
+ * @module store
+ * The Store and Locker seam and the filesystem backend.
+ */
+export { FsLocker, type FsLockerOptions, FsStore, type FsStoreOptions } from './fs.ts';
+export { canonicalName } from './names.ts';
+export type { AccountRecord, AriInfo, CertEvent, CertificateBundle, CertMeta, DomainState, IndexEntry, Locker, Store } from './store.ts';
