@@ -13,4 +13,8 @@ export interface Io {
   isTTY: boolean;
   /** Asks a yes/no question on the terminal; absent when standard input is not a terminal. */
   prompt?: (question: string) => Promise<string>;
+  /** Aborted on SIGTERM / SIGINT: long-running commands (serve) stop gracefully. */
+  signal?: AbortSignal;
+  /** Registers what SIGHUP does (serve reloads). */
+  hangup?: (fn: () => void | Promise<void>) => void;
 }

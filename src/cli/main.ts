@@ -17,7 +17,14 @@ async function readStdin(): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+const stop = new AbortController();
+for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => stop.abort());
+
 process.exitCode = await run(process.argv.slice(2), {
+  signal: stop.signal,
+  hangup: (fn) => {
+    process.on('SIGHUP', () => void fn());
+  },
   out: (text) => process.stdout.write(text),
   err: (text) => process.stderr.write(text),
   readStdin,

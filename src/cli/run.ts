@@ -13,6 +13,8 @@ const HELP = `certgate ${VERSION}: TLS that just works for self-hosted platforms
 usage: certgate <command> [options]
 
 commands:
+  serve                   HTTPS in front of an app: certificates on demand, redirect, HSTS
+  local-ca export|path    the local CA that signs localhost certificates (trust it)
   decode [FILE...|-]      decode certificates, chains and keys (PEM, DER, PKCS#7, PKCS#12)
   inspect HOST[:PORT]     read a live chain, verify it, explain every problem
   verify --ca BUNDLE URL  check that BUNDLE alone verifies URL (like curl --cacert)
@@ -67,6 +69,14 @@ const COMMANDS: Record<string, () => Promise<{ command: Command; usage: string }
   logs: async () => {
     const m = await import('./commands/acme.ts');
     return { command: m.logs, usage: m.logsUsage };
+  },
+  serve: async () => {
+    const m = await import('./commands/serve.ts');
+    return { command: m.serve, usage: m.serveUsage };
+  },
+  'local-ca': async () => {
+    const m = await import('./commands/serve.ts');
+    return { command: m.localCaCommand, usage: m.localCaUsage };
   },
   resources: async () => {
     const m = await import('./commands/resources.ts');

@@ -1,0 +1,98 @@
+/**
+ * @module cache/cache
+ * Certificates in memory for the handshake path: exact name, then wildcard, then the
+ * default. Secure contexts are built on first use and kept in a bounded LRU, so 100,000 names
+ * cost their PEM text, not 100,000 OpenSSL contexts.
+ */
+import { createSecureContext, type SecureContext } from 'node:tls';
+import type { CertificateBundle } from '../store/store.ts';
+
+export interface CacheOptions {
+  /** Secure contexts kept built (default 10,000). */
+  maxContexts?: number;
+}
+
+interface Entry {
+  bundle: CertificateBundle;
+  notAfter: number;
+}
+
+export class CertCache {
+  readonly #entries = new Map<string, Entry>();
+  /** Insertion order = recency: a Map is an LRU when hits are re-inserted. */
+  readonly #contexts = new Map<string, SecureContext>();
+  readonly #max: number;
+  #default: string | null = null;
+
+  constructor(options: CacheOptions = {}) {
+    this.#max = options.maxContexts ?? 10_000;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  get contextCount(): number {
+    return this.#contexts.size;
+  }
+
+  put(name: string, bundle: CertificateBundle): void {
+    this.#entries.set(name, { bundle, notAfter: Date.parse(bundle.meta.notAfter) });
+    this.#contexts.delete(name);
+  }
+
+  delete(name: string): void {
+    this.#entries.delete(name);
+    this.#contexts.delete(name);
+  }
+
+  get(name: string): CertificateBundle | undefined {
+    return this.#entries.get(name)?.bundle;
+  }
+
+  setDefault(name: string | null): void {
+    this.#default = name;
+  }
+
+  /** The name whose certificate serves `servername`: exact, then wildcard, then the default. */
+  resolve(servername: string | undefined, now = Date.now()): string | null {
+    const n = (servername ?? '').toLowerCase();
+    const fresh = (k: string) => {
+      const e = this.#entries.get(k);
+      return e && e.notAfter > now ? k : null;
+    };
+    if (n) {
+      const exact = fresh(n);
+      if (exact) return exact;
+      const dot = n.indexOf('.');
+      if (dot > 0) {
+        const wild = fresh(`*.${n.slice(dot + 1)}`);
+        if (wild) return wild;
+      }
+    }
+    return this.#default && this.#entries.has(this.#default) ? this.#default : null;
+  }
+
+  /** The secure context for a stored name, built once and kept while recently used. */
+  context(name: string): SecureContext | undefined {
+    const hit = this.#contexts.get(name);
+    if (hit) {
+      this.#contexts.delete(name);
+      this.#contexts.set(name, hit);
+      return hit;
+    }
+    const e = this.#entries.get(name);
+    if (!e) return undefined;
+    const ctx = createSecureContext({ cert: e.bundle.certPem, key: e.bundle.keyPem });
+    this.#contexts.set(name, ctx);
+    if (this.#contexts.size > this.#max) {
+      const oldest = this.#contexts.keys().next().value as string;
+      this.#contexts.delete(oldest);
+    }
+    return ctx;
+  }
+
+  names(): string[] {
+    return [...this.#entries.keys()];
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * @module edge/proxy
+ * The reverse proxy: requests (HTTP/1.1 or HTTP/2) and WebSocket upgrades to an HTTP/1.1
+ * upstream, with X-Forwarded-For/-Proto/-Host and Forwarded set, and a clean 502 page when
+ * the upstream is down.
+ */
+import { Agent, type IncomingHttpHeaders, type IncomingMessage, request, type ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { connect as netConnect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+  'trailer',
+  'proxy-authorization',
+  'http2-settings',
+  'host',
+]);
+
+export interface ForwardInfo {
+  clientIp: string;
+  proto: 'http' | 'https';
+  host: string;
+  /** An X-Forwarded-For chain from trusted hops to keep (behind a load balancer). */
+  priorForwardedFor: string | null;
+}
+
+export const upstreamAgent = new Agent({ keepAlive: true, maxSockets: 256, keepAliveMsecs: 10_000 });
+
+export function forwardHeaders(headers: IncomingHttpHeaders, info: ForwardInfo): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  const connectionListed = new Set(
+    String(headers.connection ?? '')
+      .toLowerCase()
+      .split(',')
+      .map((s) => s.trim()),
+  );
+  for (const [k, v] of Object.entries(headers)) {
+    if (v === undefined || k.startsWith(':') || HOP_BY_HOP.has(k) || connectionListed.has(k)) continue;
+    if (k === 'x-forwarded-for' || k === 'x-forwarded-proto' || k === 'x-forwarded-host' || k === 'forwarded' || k === 'x-real-ip') continue;
+    out[k] = v;
+  }
+  out.host = info.host;
+  out['x-forwarded-for'] = info.priorForwardedFor ? `${info.priorForwardedFor}, ${info.clientIp}` : info.clientIp;
+  out['x-forwarded-proto'] = info.proto;
+  out['x-forwarded-host'] = info.host;
+  out['x-real-ip'] = info.clientIp;
+  const forIp = info.clientIp.includes(':') ? `"[${info.clientIp}]"` : info.clientIp;
+  out.forwarded = `for=${forIp};proto=${info.proto};host="${info.host}"`;
+  return out;
+}
+
+function responseHeaders(headers: IncomingHttpHeaders, http2: boolean): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(headers)) {
+    if (v === undefined) continue;
+    if (http2 && (HOP_BY_HOP.has(k) || k === 'connection')) continue;
+    if (!http2 && (k === 'connection' || k === 'keep-alive')) continue;
+    out[k] = v;
+  }
+  return out;
+}
+
+export function errorPage(status: number, title: string, detail: string): string {
+  const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] as string);
+  return `<!doctype html><html><head><meta charset="utf-8"><title>${status} ${esc(title)}</title><style>body{font:16px system-ui,sans-serif;max-width:40em;margin:4em auto;color:#222}code{background:#eee;padding:.1em .3em}</style></head><body><h1>${status} ${esc(title)}</h1><p>${esc(detail)}</p><p><small>certgate</small></p></body></html>\n`;
+}
+
+type AnyReq = IncomingMessage | Http2ServerRequest;
+type AnyRes = ServerResponse | Http2ServerResponse;
+
+export function proxyRequest(
+  req: AnyReq,
+  res: AnyRes,
+  upstream: URL,
+  info: ForwardInfo,
+  extraHeaders: Record<string, string>,
+  onError: (err: Error) => void,
+): void {
+  const isH2 = req.httpVersionMajor === 2;
+  const up = request({
+    host: upstream.hostname,
+    port: upstream.port || 80,
+    method: req.method,
+    path: req.url,
+    headers: forwardHeaders(req.headers, info),
+    agent: upstreamAgent,
+  });
+  up.on('response', (r) => {
+    const headers = { ...responseHeaders(r.headers, isH2), ...extraHeaders };
+    (res as ServerResponse).writeHead(r.statusCode ?? 502, headers);
+    r.pipe(res as ServerResponse);
+  });
+  up.on('error', (err) => {
+    onError(err);
+    if (!res.headersSent) {
+      (res as ServerResponse).writeHead(502, { 'content-type': 'text/html; charset=utf-8', ...extraHeaders });
+      res.end(errorPage(502, 'Bad Gateway', `The application behind this site (${upstream.host}) is not answering. certgate is running; the app is not.`));
+    } else res.destroy?.();
+  });
+  req.on('aborted', () => up.destroy());
+  (req as IncomingMessage).pipe(up);
+}
+
+/** WebSocket (any HTTP/1.1 upgrade): replay the request upstream, then splice the sockets. */
+export function proxyUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, upstream: URL, info: ForwardInfo, onError: (err: Error) => void): void {
+  const upstreamSocket: Socket = netConnect({ host: upstream.hostname, port: Number(upstream.port || 80) });
+  socket.on('error', () => upstreamSocket.destroy());
+  upstreamSocket.on('error', (err) => {
+    onError(err);
+    socket.end('HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nthe application is not answering\n');
+  });
+  upstreamSocket.on('connect', () => {
+    const headers = forwardHeaders(req.headers, info);
+    headers.connection = 'Upgrade';
+    headers.upgrade = String(req.headers.upgrade ?? 'websocket');
+    let text = `${req.method} ${req.url} HTTP/1.1\r\n`;
+    for (const [k, v] of Object.entries(headers)) for (const one of Array.isArray(v) ? v : [v]) text += `${k}: ${one}\r\n`;
+    upstreamSocket.write(`${text}\r\n`);
+    if (head.length) upstreamSocket.write(head);
+    upstreamSocket.pipe(socket);
+    socket.pipe(upstreamSocket);
+  });
+}
