@@ -85,6 +85,7 @@ export class Edge {
   readonly #failed = new Map<string, string>();
   #issuedThisMinute: { minute: number; count: number } = { minute: 0, count: 0 };
   #closing = false;
+  readonly #agent = upstreamAgent();
   readonly ports: { https: number | null; http: number | null } = { https: null, http: null };
 
   constructor(options: EdgeOptions) {
@@ -198,7 +199,7 @@ export class Edge {
       );
       return;
     }
-    proxyRequest(req, res, upstream, info, hsts, (err) => this.#log('error', `upstream ${upstream.host} failed: ${err.message}`, { host }));
+    proxyRequest(req, res, upstream, info, hsts, this.#agent, (err) => this.#log('error', `upstream ${upstream.host} failed: ${err.message}`, { host }));
   }
 
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, tls: boolean): void {
@@ -393,6 +394,6 @@ export class Edge {
     timer.unref();
     await closed;
     clearTimeout(timer);
-    upstreamAgent.destroy();
+    this.#agent.destroy();
   }
 }

@@ -30,7 +30,9 @@ export interface ForwardInfo {
   priorForwardedFor: string | null;
 }
 
-export const upstreamAgent = new Agent({ keepAlive: true, maxSockets: 256, keepAliveMsecs: 10_000 });
+export function upstreamAgent(): Agent {
+  return new Agent({ keepAlive: true, maxSockets: 256, keepAliveMsecs: 10_000 });
+}
 
 export function forwardHeaders(headers: IncomingHttpHeaders, info: ForwardInfo): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
@@ -80,6 +82,7 @@ export function proxyRequest(
   upstream: URL,
   info: ForwardInfo,
   extraHeaders: Record<string, string>,
+  agent: Agent,
   onError: (err: Error) => void,
 ): void {
   const isH2 = req.httpVersionMajor === 2;
@@ -89,7 +92,7 @@ export function proxyRequest(
     method: req.method,
     path: req.url,
     headers: forwardHeaders(req.headers, info),
-    agent: upstreamAgent,
+    agent,
   });
   up.on('response', (r) => {
     const headers = { ...responseHeaders(r.headers, isH2), ...extraHeaders };
@@ -111,6 +114,16 @@ export function proxyRequest(
 export function proxyUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, upstream: URL, info: ForwardInfo, onError: (err: Error) => void): void {
   const upstreamSocket: Socket = netConnect({ host: upstream.hostname, port: Number(upstream.port || 80) });
   socket.on('error', () => upstreamSocket.destroy());
+  // A WebSocket has its own close handshake: a side that ends or goes away takes the other along
+  // (HTTP servers keep half-open sockets, which would otherwise leak here).
+  const both = () => {
+    upstreamSocket.destroy();
+    socket.destroy();
+  };
+  socket.on('close', both);
+  socket.on('end', both);
+  upstreamSocket.on('close', both);
+  upstreamSocket.on('end', both);
   upstreamSocket.on('error', (err) => {
     onError(err);
     socket.end('HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nthe application is not answering\n');

@@ -1,0 +1,274 @@
+/**
+ * The edge on loopback: local CA for localhost, HTTP/2, the redirect, HSTS, the proxy with its
+ * forwarded headers, WebSocket, behind a real TLS-terminating proxy, bad input, a certificate
+ * swapped under load, and the drain on close.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
+import { connect as http2Connect } from 'node:http2';
+import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
+import { connect as netConnect } from 'node:net';
+import { test } from 'node:test';
+import { connect as tlsConnect } from 'node:tls';
+import { promisify } from 'node:util';
+import { decodeCertificate } from '../../src/pki/certificate.ts';
+import { parseCertificates } from '../../src/pki/parse.ts';
+import { tempDir } from '../helpers/tmp.ts';
+import { startEdge, startUpstream } from './helpers.ts';
+
+const exec = promisify(execFile);
+
+function get(
+  port: number,
+  path: string,
+  options: { ca?: string; servername?: string; headers?: Record<string, string>; http?: boolean; localAddress?: string } = {},
+) {
+  return new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string; serial?: string }>((resolve, reject) => {
+    const fn = options.http ? httpRequest : httpsRequest;
+    const req = fn(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        ...(options.http ? {} : { ca: options.ca, servername: options.servername ?? 'localhost', agent: false }),
+        headers: { host: options.servername ?? 'localhost', ...options.headers },
+        ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+      },
+      (res) => {
+        const peer = (res.socket as unknown as { getPeerCertificate?: () => { serialNumber?: string } } | null)?.getPeerCertificate?.();
+        let body = '';
+        res.on('data', (d) => {
+          body += d;
+        });
+        res.on('end', () => {
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, ...(peer?.serialNumber ? { serial: peer.serialNumber } : {}) });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('localhost over HTTPS from the local CA, verified by Node and by curl --cacert; HTTP/2; the demo page without an upstream', {
+  timeout: 60_000,
+}, async (t) => {
+  const dir = tempDir(t);
+  const e = await startEdge(dir);
+  t.after(() => e.edge.close());
+  const r = await get(e.https, '/', { ca: e.caPem });
+  assert.equal(r.status, 200);
+  assert.match(r.body, /certgate is serving HTTPS for localhost/);
+  assert.equal(r.headers['strict-transport-security'], undefined, 'never HSTS on localhost');
+  const caFile = `${dir}/local-ca/root.pem`;
+  const curl = await exec('curl', ['-s', '--cacert', caFile, '--resolve', `localhost:${e.https}:127.0.0.1`, `https://localhost:${e.https}/`]);
+  assert.match(curl.stdout, /certgate is serving HTTPS/);
+  const session = http2Connect(`https://127.0.0.1:${e.https}`, { ca: e.caPem, servername: 'localhost' });
+  t.after(() => session.close());
+  const h2 = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const s = session.request({ ':path': '/' });
+    let body = '';
+    let status = 0;
+    s.on('response', (h) => {
+      status = Number(h[':status']);
+    });
+    s.on('data', (d) => {
+      body += d;
+    });
+    s.on('end', () => resolve({ status, body }));
+    s.on('error', reject);
+  });
+  assert.equal(h2.status, 200);
+  assert.match(h2.body, /HTTP\/2 over HTTPS/);
+});
+
+test('port 80: an exact 308 to https, HTTP-01 answers, and HSTS only on public names over HTTPS', { timeout: 60_000 }, async (t) => {
+  const dir = tempDir(t);
+  const e = await startEdge(dir, { hsts: { maxAge: 31536000, includeSubDomains: true, preload: false } });
+  t.after(() => e.edge.close());
+  const r = await get(e.http, '/a/b?c=1', { http: true, servername: 'app.example.com' });
+  assert.equal(r.status, 308);
+  assert.equal(r.headers.location, `https://app.example.com:${e.https}/a/b?c=1`);
+  assert.equal(r.headers['strict-transport-security'], undefined, 'never HSTS on plain HTTP');
+  e.answers.http.set('tok123', 'tok123.thumbprint');
+  const acme = await get(e.http, '/.well-known/acme-challenge/tok123', { http: true, servername: 'app.example.com' });
+  assert.equal(acme.status, 200);
+  assert.equal(acme.body, 'tok123.thumbprint');
+  // A public name with a certificate in the cache gets HSTS, exactly as configured.
+  const bundle = await e.localCa.issue(['app.example.com']);
+  e.edge.update('app.example.com', bundle);
+  const secure = await get(e.https, '/', { ca: e.caPem, servername: 'app.example.com' });
+  assert.equal(secure.headers['strict-transport-security'], 'max-age=31536000; includeSubDomains');
+});
+
+test('the proxy: forwarded headers set (and client-sent ones replaced), WebSocket echo, 502 when the app is down', { timeout: 60_000 }, async (t) => {
+  const dir = tempDir(t);
+  const app = await startUpstream();
+  t.after(() => app.close());
+  const e = await startEdge(dir, { upstream: app.url });
+  t.after(() => e.edge.close());
+  const r = await get(e.https, '/hello?x=1', { ca: e.caPem, headers: { 'x-forwarded-for': '6.6.6.6', 'x-forwarded-proto': 'http' } });
+  assert.equal(r.status, 200);
+  const seen = JSON.parse(r.body);
+  assert.equal(seen.url, '/hello?x=1');
+  assert.equal(seen.headers['x-forwarded-for'], '127.0.0.1', 'a client cannot forge its address');
+  assert.equal(seen.headers['x-forwarded-proto'], 'https');
+  assert.equal(seen.headers['x-forwarded-host'], 'localhost');
+  assert.equal(seen.headers.forwarded, 'for=127.0.0.1;proto=https;host="localhost"');
+  // WebSocket: the upgrade goes through and bytes flow both ways.
+  const echoed = await new Promise<string>((resolve, reject) => {
+    const s = tlsConnect({ port: e.https, host: '127.0.0.1', servername: 'localhost', ca: [e.caPem], ALPNProtocols: ['http/1.1'] }, () => {
+      s.write(
+        'GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+      );
+    });
+    let got = '';
+    s.on('data', (d) => {
+      got += d;
+      if (got.includes('\r\n\r\n') && !got.includes('echo:')) s.write('ping');
+      if (got.includes('echo:ping')) {
+        s.destroy();
+        resolve(got);
+      }
+    });
+    s.on('error', reject);
+  });
+  assert.match(echoed, /^HTTP\/1\.1 101 Switching Protocols/);
+  assert.match(echoed, /echo:ping/);
+  assert.equal(app.seen.at(-1)?.headers['x-forwarded-proto'], 'https');
+  // The client went away: the edge must close its side to the app too (no leaked upstream sockets).
+  const gone = Date.now() + 2000;
+  while (app.upgraded.size && Date.now() < gone) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(app.upgraded.size, 0, 'the upstream WebSocket connection was closed');
+  await app.close();
+  const down = await get(e.https, '/', { ca: e.caPem });
+  assert.equal(down.status, 502);
+  assert.match(down.body, /502 Bad Gateway/);
+});
+
+test('behind a TLS-terminating load balancer: no redirect loop, the scheme and client from trusted hops only', { timeout: 60_000 }, async (t) => {
+  const dir = tempDir(t);
+  const app = await startUpstream();
+  t.after(() => app.close());
+  const e = await startEdge(dir, { httpsPort: null, upstream: app.url, behindProxy: { trustedProxies: ['127.0.0.2'] } });
+  t.after(() => e.edge.close());
+  // The load balancer: a real TLS-terminating proxy (Node) on 127.0.0.2 → the edge over plain HTTP.
+  const lbCert = await e.localCa.issue(['app.example.com']);
+  const lb = createHttpsServer({ cert: lbCert.certPem, key: lbCert.keyPem }, (req, res) => {
+    const up = httpRequest(
+      {
+        host: '127.0.0.1',
+        port: e.http,
+        path: req.url,
+        method: req.method,
+        localAddress: '127.0.0.2',
+        headers: { ...req.headers, 'x-forwarded-proto': 'https', 'x-forwarded-for': '203.0.113.7' },
+      },
+      (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      },
+    );
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => lb.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise((r) => lb.close(r)));
+  const lbPort = (lb.address() as { port: number }).port;
+  const r = await get(lbPort, '/dashboard', { ca: e.caPem, servername: 'app.example.com' });
+  assert.equal(r.status, 200, 'no redirect: the original scheme was https');
+  const seen = JSON.parse(r.body);
+  assert.equal(seen.headers['x-forwarded-proto'], 'https');
+  assert.equal(seen.headers['x-forwarded-for'], '203.0.113.7, 203.0.113.7');
+  assert.equal(seen.headers['x-real-ip'], '203.0.113.7');
+  // Anyone else claiming https is not believed: plain http gets the redirect... and no HTTPS port exists here, so it is served as http.
+  const direct = await get(e.http, '/', { http: true, servername: 'app.example.com', headers: { 'x-forwarded-proto': 'https', 'x-forwarded-for': '1.2.3.4' } });
+  const directSeen = JSON.parse(direct.body);
+  assert.equal(directSeen.headers['x-forwarded-proto'], 'http', 'forwarded headers from an untrusted peer are ignored');
+  assert.equal(directSeen.headers['x-forwarded-for'], '127.0.0.1');
+});
+
+test('bad input: malformed Host, garbage SNI, smuggling, oversized headers, a busy port: no crash', { timeout: 60_000 }, async (t) => {
+  const dir = tempDir(t);
+  const app = await startUpstream();
+  t.after(() => app.close());
+  const e = await startEdge(dir, { upstream: app.url });
+  t.after(() => e.edge.close());
+  const raw = (payload: string) =>
+    new Promise<string>((resolve) => {
+      const s = netConnect({ port: e.http, host: '127.0.0.1' }, () => s.write(payload));
+      let got = '';
+      s.on('data', (d) => {
+        got += d;
+      });
+      s.on('close', () => resolve(got));
+      s.on('error', () => resolve(got));
+      setTimeout(() => s.destroy(), 2000);
+    });
+  assert.match(await raw('GET / HTTP/1.1\r\nHost: bad host!\r\n\r\n'), /^HTTP\/1\.1 400/);
+  assert.match(await raw('POST / HTTP/1.1\r\nHost: a.example.com\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'), /^HTTP\/1\.1 400/);
+  assert.match(await raw(`GET / HTTP/1.1\r\nHost: a.example.com\r\nX-Big: ${'a'.repeat(70_000)}\r\n\r\n`), /^HTTP\/1\.1 431/);
+  for (const sni of ['a'.repeat(63).concat('.').repeat(20), 'bad_name!.example.com', '..', `${'l.'.repeat(1000)}com`]) {
+    const outcome = await new Promise<string>((resolve) => {
+      const s = tlsConnect({ port: e.https, host: '127.0.0.1', servername: sni, rejectUnauthorized: false }, () => {
+        s.destroy();
+        resolve('connected');
+      });
+      s.on('error', (err) => resolve((err as NodeJS.ErrnoException).code ?? 'error'));
+    });
+    assert.notEqual(outcome, 'connected', `SNI ${sni.slice(0, 20)}… is refused`);
+  }
+  const ok = await get(e.https, '/', { ca: e.caPem });
+  assert.equal(ok.status, 200, 'still serving after all that');
+  const { Edge } = await import('../../src/edge/edge.ts');
+  const busy = new Edge({ httpsPort: e.https, httpPort: 0, host: '127.0.0.1', upstream: null, cache: e.cache, localCa: e.localCa, answers: e.answers });
+  await assert.rejects(
+    busy.start(),
+    (err: Error & { code?: string; fix?: string }) => err.code === 'E_PORT_IN_USE' && /port \d+ \(HTTPS\) is in use/.test(err.message) && Boolean(err.fix),
+  );
+});
+
+test('a renewed certificate is served on the next handshake, under load, with no failed request', { timeout: 60_000 }, async (t) => {
+  const dir = tempDir(t);
+  const e = await startEdge(dir);
+  t.after(() => e.edge.close());
+  const first = await e.localCa.issue(['swap.example.com']);
+  e.edge.update('swap.example.com', first);
+  const serialOf = (pem: string) => decodeCertificate(parseCertificates(Buffer.from(pem))[0]?.der ?? Buffer.alloc(0)).info.serialNumber;
+  const second = await e.localCa.issue(['swap.example.com']);
+  const results: Array<{ status: number; serial?: string }> = [];
+  const deadline = Date.now() + 20_000;
+  let swapped = false;
+  const worker = async () => {
+    for (let i = 0; i < 40 && Date.now() < deadline; i++) {
+      results.push(await get(e.https, '/', { ca: e.caPem, servername: 'swap.example.com' }));
+      if (results.length >= 60 && !swapped) {
+        swapped = true;
+        e.edge.update('swap.example.com', second);
+      }
+    }
+  };
+  await Promise.all([worker(), worker(), worker(), worker()]);
+  assert.equal(results.length, 160, `${results.length} requests`);
+  assert.ok(
+    results.every((r) => r.status === 200),
+    'no failed request',
+  );
+  const serials = new Set(results.map((r) => r.serial?.toUpperCase().replace(/^0+/, '')));
+  assert.ok(serials.has(serialOf(first.certPem)) && serials.has(serialOf(second.certPem)), 'both certificates were served');
+  assert.equal(results.at(-1)?.serial?.toUpperCase().replace(/^0+/, ''), serialOf(second.certPem), 'the new one from then on');
+});
+
+test('close drains: a request in flight finishes, new connections are refused', { timeout: 60_000 }, async (t) => {
+  const dir = tempDir(t);
+  const app = await startUpstream();
+  t.after(() => app.close());
+  const e = await startEdge(dir, { upstream: app.url });
+  const slow = get(e.https, '/slow', { ca: e.caPem });
+  await new Promise((r) => setTimeout(r, 50));
+  const closing = e.edge.close();
+  const r = await slow;
+  assert.equal(r.status, 200, 'the request in flight completed');
+  await closing;
+  await assert.rejects(get(e.https, '/', { ca: e.caPem }), /ECONNREFUSED/);
+});

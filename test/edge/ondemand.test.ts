@@ -1,0 +1,106 @@
+/**
+ * On-demand certificates against Pebble: a fresh registered name gets a valid chain at its
+ * first handshake (checked by Node and by openssl s_client); unregistered and random names are
+ * refused fast without asking the CA; and `certgate serve` runs from the CLI and stops on signal.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { connect as tlsConnect } from 'node:tls';
+import { promisify } from 'node:util';
+import { run } from '../../src/cli/run.ts';
+import { DomainRegistry } from '../../src/manager/registry.ts';
+import { name, rig } from '../acme/helpers.ts';
+import { fakeIo } from '../helpers/io.ts';
+import { startPebble } from '../helpers/pebble.ts';
+import { tempDir } from '../helpers/tmp.ts';
+import { startEdge } from './helpers.ts';
+
+const exec = promisify(execFile);
+const pebble = await startPebble();
+test.after(() => pebble.close());
+
+function handshake(
+  port: number,
+  servername: string,
+  ca: string[],
+): Promise<{ ok: boolean; code?: string; authorized?: boolean; subject?: string; ms: number }> {
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    const s = tlsConnect({ port, host: '127.0.0.1', servername, ca, rejectUnauthorized: false }, () => {
+      const cert = s.getPeerCertificate();
+      resolve({ ok: true, authorized: s.authorized, subject: String(cert.subject?.CN), ms: performance.now() - t0 });
+      s.destroy();
+    });
+    s.on('error', (err) => resolve({ ok: false, code: (err as NodeJS.ErrnoException).code, ms: performance.now() - t0 }));
+  });
+}
+
+test('a registered name gets a valid certificate at its first handshake; the rest are refused fast', { timeout: 60_000 }, async (t) => {
+  const r = await rig(pebble, { responder: false });
+  t.after(() => r.close());
+  const main = name('ondemand');
+  const registry = new DomainRegistry({ store: r.store, mainDomain: main });
+  // The edge answers HTTP-01 itself: its HTTP port is where Pebble validates.
+  const e = await startEdge(r.root, { httpPort: pebble.httpPort, registry, manager: r.manager, answers: r.answers });
+  t.after(() => e.edge.close());
+  const root = await pebble.issuingRoot();
+  const first = await handshake(e.https, main, [root]);
+  assert.equal(first.ok, true);
+  assert.equal(first.authorized, true, 'a valid chain on the first handshake, not a warning');
+  assert.equal(first.subject, main);
+  writeFileSync(join(r.root, 'pebble-root.pem'), root);
+  const s = await exec(
+    'openssl',
+    ['s_client', '-connect', `127.0.0.1:${e.https}`, '-servername', main, '-CAfile', join(r.root, 'pebble-root.pem'), '-verify_return_error', '-brief'],
+    { timeout: 10_000 },
+  ).catch((err) => err as { stdout: string; stderr: string });
+  assert.match(`${s.stdout}${s.stderr}`, /Verification: OK/);
+  // An unregistered name: refused without contacting the CA, quickly.
+  const stranger = name('stranger');
+  const refused = await handshake(e.https, stranger, [root]);
+  assert.equal(refused.ok, false);
+  const again = await handshake(e.https, stranger, [root]);
+  assert.ok(again.ms < 50, `refused from memory in ${again.ms.toFixed(1)} ms`);
+  assert.equal((await r.store.readEvents(stranger)).length, 0, 'the CA was never asked');
+  // A flood of random SNI issues nothing and keeps memory bounded.
+  const before = process.memoryUsage().heapUsed;
+  for (let i = 0; i < 200; i++) await handshake(e.https, `r${i}-${Math.random().toString(36).slice(2)}.example.org`, [root]);
+  const events = await r.store.readEvents();
+  assert.deepEqual([...new Set(events.map((ev) => ev.name))], [main], 'only the registered name was ever issued');
+  assert.ok(process.memoryUsage().heapUsed - before < 50 * 1024 * 1024, 'memory stays bounded');
+});
+
+test('certgate serve from the CLI: localhost on the local CA, stops gracefully on signal', { timeout: 60_000 }, async (t) => {
+  const dir = tempDir(t);
+  const stop = new AbortController();
+  const io = fakeIo({ cwd: dir, env: { CERTGATE_DATA: join(dir, 'data'), PATH: process.env.PATH ?? '' } });
+  io.signal = stop.signal;
+  const { createServer } = await import('node:net');
+  const free = async () => {
+    const srv = createServer();
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const port = (srv.address() as { port: number }).port;
+    await new Promise((r) => srv.close(r));
+    return port;
+  };
+  const [https, http] = [await free(), await free()];
+  const running = run(['serve', '--https-port', String(https), '--http-port', String(http), '--host', '127.0.0.1'], io);
+  const deadline = Date.now() + 10_000;
+  while (!io.stdout.includes('local CA') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.match(io.stdout, new RegExp(`https://localhost:${https}/`));
+  const ca = await (async () => {
+    const x = fakeIo({ cwd: dir, env: { CERTGATE_DATA: join(dir, 'data') } });
+    await run(['local-ca', 'export'], x);
+    return x.stdout;
+  })();
+  const hs = await handshake(https, 'localhost', [ca]);
+  assert.equal(hs.authorized, true);
+  stop.abort();
+  assert.equal(await running, 0);
+  assert.match(io.stderr, /stopping: draining connections/);
+  const after = await handshake(https, 'localhost', [ca]);
+  assert.equal(after.ok, false);
+});
