@@ -69,7 +69,14 @@ export function validateServeConfig(input: unknown, source: string): ServeConfig
   if (r.success) {
     return r.data;
   }
-  const issue = r.error.issues[0] as z.core.$ZodIssue & { keys?: string[]; values?: unknown[]; input?: unknown; expected?: string };
+  type Issue = z.core.$ZodIssue & { keys?: string[]; values?: unknown[]; input?: unknown; expected?: string; errors?: Issue[][] };
+  let issue = r.error.issues[0] as Issue;
+  // A union (hsts: false | {...}) reports "invalid input" at its root: show the branch that got furthest.
+  while (issue.code === 'invalid_union' && issue.errors?.length) {
+    const deeper = issue.errors.flat().find((i) => i.path.length > 0);
+    if (!deeper) break;
+    issue = { ...deeper, path: [...issue.path, ...deeper.path] } as Issue;
+  }
   const path = issue.path.join('.');
   const got = issue.input === undefined ? 'nothing' : JSON.stringify(issue.input)?.slice(0, 60);
   let message: string;

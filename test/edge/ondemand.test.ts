@@ -104,3 +104,22 @@ test('certgate serve from the CLI: localhost on the local CA, stops gracefully o
   const after = await handshake(https, 'localhost', [ca]);
   assert.equal(after.ok, false);
 });
+
+test('serve: a configuration error names the file and field, and nothing starts', async (t) => {
+  const dir = tempDir(t);
+  writeFileSync(join(dir, 'certgate.yaml'), 'upstream: http://127.0.0.1:3000\nhsts:\n  maxAge: forever\nlisten: { https: 0, http: 0 }\n');
+  writeFileSync(join(dir, 'typo.yaml'), 'upstrem: http://127.0.0.1:3000\n');
+  writeFileSync(join(dir, 'mode.yaml'), 'mode: staging\n');
+  for (const [file, expected] of [
+    ['certgate.yaml', /^error E_OPTION: certgate\.yaml: hsts\.maxAge: expected number; got "forever"/],
+    ['typo.yaml', /^error E_OPTION: typo\.yaml: upstrem: unknown field/],
+    ['mode.yaml', /^error E_OPTION: mode\.yaml: mode: expected one of "production", "development"; got "staging"/],
+  ] as const) {
+    const io = fakeIo({ cwd: dir, env: { CERTGATE_DATA: join(dir, 'data') } });
+    assert.equal(await run(['serve', '--config', file], io), 2);
+    assert.match(io.stderr, expected);
+  }
+  const bad = fakeIo({ cwd: dir, env: { CERTGATE_DATA: join(dir, 'data') } });
+  assert.equal(await run(['serve', '--upstream', 'ftp://x', '--https-port', '0', '--http-port', '0'], bad), 2);
+  assert.match(bad.stderr, /^error E_OPTION: upstream "ftp:\/\/x" is not an http:\/\/ URL/);
+});
