@@ -337,6 +337,13 @@ export class Edge {
         allowHTTP1: true,
         ALPNProtocols: ['h2', 'http/1.1', 'acme-tls/1'],
         SNICallback: (servername, cb) => {
+          // The common case answers synchronously from memory: no promise per handshake.
+          const name = servername.toLowerCase();
+          const hit = this.#o.answers.alpn.size ? null : this.#o.cache.resolve(name);
+          if (hit && !this.#localDue(hit)) {
+            cb(null, this.#o.cache.context(hit));
+            return;
+          }
           this.contextFor(servername).then(
             (ctx) => (ctx ? cb(null, ctx) : cb(new Error(`no certificate for "${servername.slice(0, 100)}"`))),
             (err) => cb(err),
