@@ -8,6 +8,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createSecureContext, createServer as createTlsServer, type SecureContext, type Server as TlsServer } from 'node:tls';
 import { promisify } from 'node:util';
 import { CertgateError } from '../errors.ts';
+import { listenOn } from '../listen.ts';
 
 const run = promisify(execFile);
 
@@ -39,29 +40,6 @@ export class ChallengeAnswers {
   }
 }
 
-function listen(server: Server | TlsServer, port: number, host: string | undefined, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(
-        err.code === 'EADDRINUSE'
-          ? new CertgateError(
-              'E_PORT_IN_USE',
-              `port ${port} (${what}) is in use`,
-              `stop what listens there (ss -ltnp 'sport = :${port}'), or run certgate issue from the running serve, or set another port`,
-            )
-          : err.code === 'EACCES'
-            ? new CertgateError(
-                'E_PORT_IN_USE',
-                `no permission to listen on port ${port} (${what})`,
-                'run as root, grant CAP_NET_BIND_SERVICE, or use a port above 1024 with a redirect',
-              )
-            : err,
-      ),
-    );
-    server.listen(port, host, () => resolve());
-  });
-}
-
 export interface StandaloneResponder {
   httpPort: number | null;
   tlsPort: number | null;
@@ -82,7 +60,7 @@ export async function startStandaloneResponder(
           res.end();
         }
       });
-      await listen(http, options.httpPort, options.host, 'HTTP-01');
+      await listenOn(http, options.httpPort, options.host, 'HTTP-01');
       servers.push(http);
     }
     if (options.tlsPort !== undefined) {
@@ -95,7 +73,7 @@ export async function startStandaloneResponder(
       });
       tls.on('tlsClientError', () => {});
       tls.on('secureConnection', (s) => s.end());
-      await listen(tls, options.tlsPort, options.host, 'TLS-ALPN-01');
+      await listenOn(tls, options.tlsPort, options.host, 'TLS-ALPN-01');
       servers.push(tls);
     }
   } catch (err) {

@@ -14,6 +14,7 @@ import type { SecureContext } from 'node:tls';
 import type { ChallengeAnswers } from '../acme/challenges.ts';
 import type { CertCache } from '../cache/cache.ts';
 import { CertgateError } from '../errors.ts';
+import { listenOn } from '../listen.ts';
 import { isLocalName, type LocalCa } from '../localca/local-ca.ts';
 import type { CertManager } from '../manager/manager.ts';
 import type { DomainRegistry } from '../manager/registry.ts';
@@ -307,27 +308,7 @@ export class Edge {
 
   async start(): Promise<{ https: number | null; http: number | null }> {
     const o = this.#o;
-    const listen = (server: Server | Http2SecureServer, port: number, what: string) =>
-      new Promise<number>((resolve, reject) => {
-        server.once('error', (err: NodeJS.ErrnoException) =>
-          reject(
-            err.code === 'EADDRINUSE'
-              ? new CertgateError(
-                  'E_PORT_IN_USE',
-                  `port ${port} (${what}) is in use`,
-                  `stop what listens there (ss -ltnp 'sport = :${port}'), or choose another port`,
-                )
-              : err.code === 'EACCES'
-                ? new CertgateError(
-                    'E_PORT_IN_USE',
-                    `no permission to listen on port ${port} (${what})`,
-                    'run as root, grant CAP_NET_BIND_SERVICE (setcap), or use a port above 1024',
-                  )
-                : err,
-          ),
-        );
-        server.listen(port, o.host, () => resolve((server.address() as { port: number }).port));
-      });
+    const listen = (server: Server | Http2SecureServer, port: number, what: string) => listenOn(server as Server, port, o.host, what);
     const track = (s: Socket) => {
       this.#sockets.add(s);
       s.on('close', () => this.#sockets.delete(s));

@@ -20,6 +20,30 @@ const DAY = 86_400_000;
 const pebble = await startPebble();
 test.after(() => pebble.close());
 
+/** Stores a certificate generated now (not from the CA), valid from notBefore to notAfter. */
+async function storeGenerated(store: import('../../src/store/fs.ts').FsStore, host: string, notBefore: Date, notAfter: Date): Promise<void> {
+  const c = await createCertificate({ subject: `CN=${host}`, dns: [host], notBefore, notAfter });
+  const info = decodeCertificate(c.der).info;
+  await store.putBundle(host, {
+    certPem: c.certPem,
+    keyPem: c.keyPem,
+    meta: {
+      name: host,
+      names: [host],
+      issuer: info.issuer,
+      serialNumber: info.serialNumber,
+      notBefore: info.notBefore,
+      notAfter: info.notAfter,
+      issuedAt: info.notBefore,
+      directory: pebble.directoryUrl,
+      accountUrl: null,
+      keyType: 'ec-p256',
+      profile: null,
+      ari: null,
+    },
+  });
+}
+
 test('renewal windows: the last third of the lifetime (30 of 90 days, 2 of 6), a fixed renewBefore, or ARI', () => {
   const e = (days: number) => ({
     name: 'x.example.com',
@@ -64,31 +88,7 @@ test('failures back off, stop after 5 attempts, and issue --force resets the cou
   t.after(() => r.close());
   const host = name('flaky');
   // A certificate already due, so maintenance tries to renew it with no responder running.
-  const stale = await createCertificate({
-    subject: `CN=${host}`,
-    dns: [host],
-    notBefore: new Date(r.clock.now.getTime() - 80 * DAY),
-    notAfter: new Date(r.clock.now.getTime() + 10 * DAY),
-  });
-  const info = decodeCertificate(stale.der).info;
-  await r.store.putBundle(host, {
-    certPem: stale.certPem,
-    keyPem: stale.keyPem,
-    meta: {
-      name: host,
-      names: [host],
-      issuer: info.issuer,
-      serialNumber: info.serialNumber,
-      notBefore: info.notBefore,
-      notAfter: info.notAfter,
-      issuedAt: info.notBefore,
-      directory: pebble.directoryUrl,
-      accountUrl: null,
-      keyType: 'ec-p256',
-      profile: null,
-      ari: null,
-    },
-  });
+  await storeGenerated(r.store, host, new Date(r.clock.now.getTime() - 80 * DAY), new Date(r.clock.now.getTime() + 10 * DAY));
   const m = new Maintainer({ store: r.store, manager: r.manager, clock: () => r.clock.now });
   for (let attempt = 1; attempt <= 5; attempt++) {
     const report = await m.runCycle();
@@ -122,31 +122,7 @@ test('the budget per cycle: the soonest expiry first, the rest deferred', async 
   t.after(() => r.close());
   const names = [name('b1'), name('b2'), name('b3')];
   for (const [i, n] of names.entries()) {
-    const c = await createCertificate({
-      subject: `CN=${n}`,
-      dns: [n],
-      notBefore: new Date(r.clock.now.getTime() - 80 * DAY),
-      notAfter: new Date(r.clock.now.getTime() + (10 - i) * DAY),
-    });
-    const info = decodeCertificate(c.der).info;
-    await r.store.putBundle(n, {
-      certPem: c.certPem,
-      keyPem: c.keyPem,
-      meta: {
-        name: n,
-        names: [n],
-        issuer: info.issuer,
-        serialNumber: info.serialNumber,
-        notBefore: info.notBefore,
-        notAfter: info.notAfter,
-        issuedAt: info.notBefore,
-        directory: pebble.directoryUrl,
-        accountUrl: null,
-        keyType: 'ec-p256',
-        profile: null,
-        ari: null,
-      },
-    });
+    await storeGenerated(r.store, n, new Date(r.clock.now.getTime() - 80 * DAY), new Date(r.clock.now.getTime() + (10 - i) * DAY));
   }
   const m = new Maintainer({ store: r.store, manager: r.manager, clock: () => r.clock.now, budget: 2 });
   const report = await m.runCycle();
@@ -166,31 +142,7 @@ test('rate-limit buckets refill with time and keep a share for new domains', asy
   const r = await rig(pebble);
   t.after(() => r.close());
   const n1 = name('limited');
-  const c = await createCertificate({
-    subject: `CN=${n1}`,
-    dns: [n1],
-    notBefore: new Date(r.clock.now.getTime() - 80 * DAY),
-    notAfter: new Date(r.clock.now.getTime() + 5 * DAY),
-  });
-  const info = decodeCertificate(c.der).info;
-  await r.store.putBundle(n1, {
-    certPem: c.certPem,
-    keyPem: c.keyPem,
-    meta: {
-      name: n1,
-      names: [n1],
-      issuer: info.issuer,
-      serialNumber: info.serialNumber,
-      notBefore: info.notBefore,
-      notAfter: info.notAfter,
-      issuedAt: info.notBefore,
-      directory: pebble.directoryUrl,
-      accountUrl: null,
-      keyType: 'ec-p256',
-      profile: null,
-      ari: null,
-    },
-  });
+  await storeGenerated(r.store, n1, new Date(r.clock.now.getTime() - 80 * DAY), new Date(r.clock.now.getTime() + 5 * DAY));
   const tight = new Maintainer({
     store: r.store,
     manager: r.manager,

@@ -9,7 +9,7 @@ import { dueAt } from '../../maintenance/maintainer.ts';
 import { checkIssuable } from '../../manager/policy.ts';
 import { decodeCertificate } from '../../pki/certificate.ts';
 import { parsePem } from '../../pki/pem.ts';
-import type { CertEvent } from '../../store/store.ts';
+import type { CertEvent, CertMeta } from '../../store/store.ts';
 import { ACME_OPTIONS, type AcmeSetup, acmeSetup } from '../acme-setup.ts';
 import { parse, positiveInt } from '../args.ts';
 import { palette } from '../color.ts';
@@ -25,6 +25,18 @@ export const logsUsage = 'certgate logs [DOMAIN] [--json] [--follow [--follow-fo
 
 // The CA said no (exit 1: a problem found); configuration and reachability are exit 2.
 const ACME_FAILURES = new Set(['E_ACME_CHALLENGE', 'E_ACME_PROBLEM', 'E_ACME_RATE_LIMITED', 'E_ACME_DNS_HOOK', 'E_ATTEMPTS_EXHAUSTED']);
+
+/** What the renewal-window rules read of a stored certificate. */
+function windowOf(name: string, meta: CertMeta) {
+  return dueAt({
+    name,
+    notBefore: meta.notBefore,
+    notAfter: meta.notAfter,
+    serialNumber: meta.serialNumber,
+    ariStart: meta.ari?.window?.start ?? null,
+    ariEnd: meta.ari?.window?.end ?? null,
+  });
+}
 
 async function responder(setup: AcmeSetup): Promise<StandaloneResponder> {
   return startStandaloneResponder(setup.answers, { httpPort: setup.httpPort, tlsPort: setup.httpsPort });
@@ -47,14 +59,7 @@ export async function issue(argv: string[], io: Io): Promise<number> {
   }
   const existing = await setup.store.getBundle(name);
   if (existing && !values.force) {
-    const d = dueAt({
-      name,
-      notBefore: existing.meta.notBefore,
-      notAfter: existing.meta.notAfter,
-      serialNumber: existing.meta.serialNumber,
-      ariStart: existing.meta.ari?.window?.start ?? null,
-      ariEnd: existing.meta.ari?.window?.end ?? null,
-    });
+    const d = windowOf(name, existing.meta);
     if (d.at > Date.now()) {
       io.out(
         values.json
@@ -157,14 +162,7 @@ async function certsShow(setup: AcmeSetup, name: string, json: boolean, io: Io):
   const state = await setup.store.getState(name);
   const leafDer = parsePem(bundle.certPem).find((b) => b.label === 'CERTIFICATE')?.der;
   const leaf = leafDer ? decodeCertificate(leafDer).info : null;
-  const d = dueAt({
-    name,
-    notBefore: bundle.meta.notBefore,
-    notAfter: bundle.meta.notAfter,
-    serialNumber: bundle.meta.serialNumber,
-    ariStart: bundle.meta.ari?.window?.start ?? null,
-    ariEnd: bundle.meta.ari?.window?.end ?? null,
-  });
+  const d = windowOf(name, bundle.meta);
   const out = {
     name,
     meta: bundle.meta,
