@@ -36,16 +36,22 @@ function get(
         ...(options.localAddress ? { localAddress: options.localAddress } : {}),
       },
       (res) => {
-        const peer = (res.socket as unknown as { getPeerCertificate?: () => { serialNumber?: string } } | null)?.getPeerCertificate?.();
         let body = '';
         res.on('data', (d) => {
           body += d;
         });
         res.on('end', () => {
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, ...(peer?.serialNumber ? { serial: peer.serialNumber } : {}) });
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, ...(serial ? { serial } : {}) });
         });
       },
     );
+    // Read the certificate when the handshake completes: by the end of the response the socket may be gone.
+    let serial: string | undefined;
+    req.on('socket', (socket) => {
+      socket.once('secureConnect', () => {
+        serial = (socket as unknown as { getPeerCertificate(): { serialNumber?: string } }).getPeerCertificate().serialNumber;
+      });
+    });
     req.on('error', reject);
     req.end();
   });
@@ -255,7 +261,10 @@ test('a renewed certificate is served on the next handshake, under load, with no
     'no failed request',
   );
   const serials = new Set(results.map((r) => r.serial?.toUpperCase().replace(/^0+/, '')));
-  assert.ok(serials.has(serialOf(first.certPem)) && serials.has(serialOf(second.certPem)), 'both certificates were served');
+  assert.ok(
+    serials.has(serialOf(first.certPem)) && serials.has(serialOf(second.certPem)),
+    `both certificates were served: saw ${[...serials].join(', ')}; first ${serialOf(first.certPem)}, second ${serialOf(second.certPem)}`,
+  );
   assert.equal(results.at(-1)?.serial?.toUpperCase().replace(/^0+/, ''), serialOf(second.certPem), 'the new one from then on');
 });
 
