@@ -33,55 +33,29 @@ exit codes: 0 ok, 1 a problem was found, 2 usage or input error.
 
 type Command = (argv: string[], io: Io) => Promise<number>;
 
-const COMMANDS: Record<string, () => Promise<{ command: Command; usage: string }>> = {
-  decode: async () => {
-    const m = await import('./commands/decode.ts');
-    return { command: m.decode, usage: m.usage };
-  },
-  inspect: async () => {
-    const m = await import('./commands/inspect.ts');
-    return { command: m.inspectCommand, usage: m.inspectUsage };
-  },
-  verify: async () => {
-    const m = await import('./commands/inspect.ts');
-    return { command: m.verifyCommand, usage: m.verifyUsage };
-  },
-  trust: async () => {
-    const m = await import('./commands/trust.ts');
-    return { command: m.trust, usage: m.usage };
-  },
-  issue: async () => {
-    const m = await import('./commands/acme.ts');
-    return { command: m.issue, usage: m.issueUsage };
-  },
-  renew: async () => {
-    const m = await import('./commands/acme.ts');
-    return { command: m.renew, usage: m.renewUsage };
-  },
-  certs: async () => {
-    const m = await import('./commands/acme.ts');
-    return { command: m.certs, usage: m.certsUsage };
-  },
-  domains: async () => {
-    const m = await import('./commands/acme.ts');
-    return { command: m.domains, usage: m.domainsUsage };
-  },
-  logs: async () => {
-    const m = await import('./commands/acme.ts');
-    return { command: m.logs, usage: m.logsUsage };
-  },
-  serve: async () => {
-    const m = await import('./commands/serve.ts');
-    return { command: m.serve, usage: m.serveUsage };
-  },
-  'local-ca': async () => {
-    const m = await import('./commands/serve.ts');
-    return { command: m.localCaCommand, usage: m.localCaUsage };
-  },
-  resources: async () => {
-    const m = await import('./commands/resources.ts');
-    return { command: m.resources, usage: m.usage };
-  },
+type Loaded = { command: Command; usage: string };
+
+// Each command's module is imported only when that command runs: `decode` starts fast.
+const decode = () => import('./commands/decode.ts');
+const inspect = () => import('./commands/inspect.ts');
+const trust = () => import('./commands/trust.ts');
+const acme = () => import('./commands/acme.ts');
+const serve = () => import('./commands/serve.ts');
+const resources = () => import('./commands/resources.ts');
+
+const COMMANDS: Record<string, () => Promise<Loaded>> = {
+  decode: () => decode().then((m) => ({ command: m.decode, usage: m.usage })),
+  inspect: () => inspect().then((m) => ({ command: m.inspectCommand, usage: m.inspectUsage })),
+  verify: () => inspect().then((m) => ({ command: m.verifyCommand, usage: m.verifyUsage })),
+  trust: () => trust().then((m) => ({ command: m.trust, usage: m.usage })),
+  issue: () => acme().then((m) => ({ command: m.issue, usage: m.issueUsage })),
+  renew: () => acme().then((m) => ({ command: m.renew, usage: m.renewUsage })),
+  certs: () => acme().then((m) => ({ command: m.certs, usage: m.certsUsage })),
+  domains: () => acme().then((m) => ({ command: m.domains, usage: m.domainsUsage })),
+  logs: () => acme().then((m) => ({ command: m.logs, usage: m.logsUsage })),
+  serve: () => serve().then((m) => ({ command: m.serve, usage: m.serveUsage })),
+  'local-ca': () => serve().then((m) => ({ command: m.localCaCommand, usage: m.localCaUsage })),
+  resources: () => resources().then((m) => ({ command: m.resources, usage: m.usage })),
 };
 
 export function renderError(err: unknown, debug: boolean): string {
