@@ -3,11 +3,13 @@
  * `certgate trust add|list|remove|verify|export|env`: the ca-certs store.
  */
 import { isIP } from 'node:net';
+import { resolve } from 'node:path';
 import { fetchIssuer } from '../../diagnostics/aia.ts';
 import { parseTarget } from '../../diagnostics/inspect.ts';
 import { probe } from '../../diagnostics/probe.ts';
 import { DEFAULT_PORTS, STARTTLS_PROTOCOLS, type StartTlsProtocol } from '../../diagnostics/starttls.ts';
 import { CertgateError } from '../../errors.ts';
+import { atomicWrite } from '../../fsutil.ts';
 import { dataPaths } from '../../paths.ts';
 import { type Certificate, decodeCertificate } from '../../pki/certificate.ts';
 import { analyzeChain } from '../../pki/chain.ts';
@@ -278,15 +280,12 @@ async function exportCmd(argv: string[], io: Io): Promise<number> {
   const out = values.out as string | undefined;
   if (format === 'openssl-dir') {
     if (!out) throw new CertgateError('E_USAGE', '--format openssl-dir needs --out DIR', 'e.g. --out /etc/certgate/certs');
-    const { resolve } = await import('node:path');
     const n = await writeOpensslDir(set.ca, resolve(io.cwd, out));
     io.err(`wrote ${n} certificates and their hash links to ${out}\n`);
     return 0;
   }
   const pem = bundlePem(set.ca);
   if (out) {
-    const { resolve } = await import('node:path');
-    const { atomicWrite } = await import('../../fsutil.ts');
     await atomicWrite(resolve(io.cwd, out), pem);
     io.err(`wrote ${set.ca.length} certificates to ${out}\n`);
   } else io.out(pem);
