@@ -19,6 +19,8 @@ interface Entry {
 
 export class CertCache {
   readonly #entries = new Map<string, Entry>();
+  /** Every name a certificate covers (its SANs) → the entry that serves it. */
+  readonly #index = new Map<string, string>();
   /** Insertion order = recency: a Map is an LRU when hits are re-inserted. */
   readonly #contexts = new Map<string, SecureContext>();
   readonly #max: number;
@@ -37,13 +39,26 @@ export class CertCache {
   }
 
   put(name: string, bundle: CertificateBundle): void {
+    this.#unindex(name);
     this.#entries.set(name, { bundle, notAfter: Date.parse(bundle.meta.notAfter) });
     this.#contexts.delete(name);
+    for (const n of bundle.meta.names ?? []) {
+      const key = n.toLowerCase();
+      if (key !== name) this.#index.set(key, name);
+    }
   }
 
   delete(name: string): void {
+    this.#unindex(name);
     this.#entries.delete(name);
     this.#contexts.delete(name);
+  }
+
+  #unindex(name: string): void {
+    for (const n of this.#entries.get(name)?.bundle.meta.names ?? []) {
+      const key = n.toLowerCase();
+      if (this.#index.get(key) === name) this.#index.delete(key);
+    }
   }
 
   get(name: string): CertificateBundle | undefined {
@@ -54,12 +69,18 @@ export class CertCache {
     this.#default = name;
   }
 
-  /** The name whose certificate serves `servername`: exact, then wildcard, then the default. */
+  /**
+   * The name whose certificate serves `servername`: exact (a certificate stored under that
+   * name, then one that lists it among its names), then wildcard, then the default.
+   */
   resolve(servername: string | undefined, now = Date.now()): string | null {
     const n = (servername ?? '').toLowerCase();
     const fresh = (k: string) => {
-      const e = this.#entries.get(k);
-      return e && e.notAfter > now ? k : null;
+      let e = this.#entries.get(k);
+      if (e && e.notAfter > now) return k;
+      const other = this.#index.get(k);
+      e = other === undefined ? undefined : this.#entries.get(other);
+      return e && e.notAfter > now ? (other as string) : null;
     };
     if (n) {
       const exact = fresh(n);

@@ -30,6 +30,7 @@ export const ACME_OPTIONS: Options = {
   'key-type': { type: 'string' },
   'maintenance-interval': { type: 'string' },
   'allow-ip': { type: 'boolean' },
+  ask: { type: 'string' },
 };
 
 /** `24h`, `30m`, `90s`, `2d` or a number of seconds. */
@@ -77,7 +78,7 @@ export function acmeSetup(values: Record<string, unknown>, io: Io): AcmeSetup {
   const registry = new DomainRegistry({
     store,
     ...(mainDomain ? { mainDomain } : {}),
-    ...(env.CERTGATE_ASK ? { ask: env.CERTGATE_ASK } : {}),
+    ...(pick('ask', 'CERTGATE_ASK') ? { ask: pick('ask', 'CERTGATE_ASK') as string } : {}),
     allowIp,
     onWarning: warn,
   });

@@ -37,10 +37,19 @@ export const serveSchema = z
       ])
       .default({ maxAge: 31_536_000, includeSubDomains: false, preload: false }),
     behindProxy: z
-      .object({ trustedProxies: z.array(z.string().min(1)).min(1) })
+      .object({ trustedProxies: z.array(z.string().min(1)).min(1), tls: z.boolean().default(false) })
       .strict()
       .nullable()
       .optional(),
+    defaultSni: z.string().min(1).optional(),
+    onDemand: z
+      .object({
+        perMinute: z.number().int().min(0).default(30),
+        perClient: z.number().int().min(0).default(10),
+        wait: duration.default('20s'),
+      })
+      .strict()
+      .default({ perMinute: 30, perClient: 10, wait: '20s' }),
     domain: z.string().min(1).optional(),
     ask: z.string().url().optional(),
     maintenanceInterval: duration.optional(),

@@ -18,7 +18,8 @@ import { listenOn } from '../listen.ts';
 import { isLocalName, type LocalCa } from '../localca/local-ca.ts';
 import type { CertManager } from '../manager/manager.ts';
 import type { DomainRegistry } from '../manager/registry.ts';
-import { canonicalName } from '../store/names.ts';
+import type { CertificateBundle } from '../store/store.ts';
+import { HandshakeCertificates, type StandIn } from './certs.ts';
 import { errorPage, type ForwardInfo, proxyRequest, proxyUpgrade, upstreamAgent } from './proxy.ts';
 
 export interface HstsOptions {
@@ -49,8 +50,12 @@ export interface EdgeOptions {
   manager?: CertManager;
   /** On-demand issuances per minute, all names together (default 30). */
   onDemandPerMinute?: number;
-  /** How long the first handshake waits for its certificate (default 30 s). */
+  /** On-demand issuances one client address may cause per 10 minutes (default 10). */
+  onDemandPerClient?: number;
+  /** How long the first handshake waits for its certificate before the "pending" page (default 20 s). */
   onDemandTimeoutMs?: number;
+  /** The certificate for clients that send no SNI (default: a local-CA one for localhost). */
+  defaultSni?: string | null;
   headersTimeoutMs?: number;
   requestTimeoutMs?: number;
   keepAliveTimeoutMs?: number;
@@ -72,46 +77,109 @@ function hstsValue(h: HstsOptions): string {
   return `max-age=${h.maxAge}${h.includeSubDomains ? '; includeSubDomains' : ''}${h.preload ? '; preload' : ''}`;
 }
 
+/** The TLS socket a request came over (HTTP/2 requests hang off their session's socket). */
+function tlsSocketOf(req: IncomingMessage | Http2ServerRequest): object | undefined {
+  return req.httpVersionMajor === 2 ? (req as Http2ServerRequest).stream?.session?.socket : req.socket;
+}
+
+function standInPage(host: string, s: StandIn): { title: string; detail: string; retryAfter: number } {
+  if (s.kind === 'pending')
+    return { title: 'Certificate on its way', detail: `certgate is obtaining a certificate for ${host} right now. Reload in a few seconds.`, retryAfter: 5 };
+  if (s.kind === 'budget') return { title: 'Certificate not available yet', detail: `No certificate for ${host} yet: ${s.detail}.`, retryAfter: 60 };
+  return {
+    title: 'Certificate not available',
+    detail: `certgate could not obtain a certificate for ${host}: ${s.detail}. It will try again; the operator can run certgate logs ${host}.`,
+    retryAfter: 300,
+  };
+}
+
+/** The settings `reconfigure` can change while running. */
+export type EdgeSettings = Partial<Pick<EdgeOptions, 'upstream' | 'routes' | 'redirect' | 'hsts' | 'behindProxy' | 'defaultSni'>>;
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
 export class Edge {
-  readonly #o: EdgeOptions & { redirect: boolean; onDemandPerMinute: number; onDemandTimeoutMs: number; drainMs: number };
-  readonly #trusted = new BlockList();
+  #o: EdgeOptions & { redirect: boolean; drainMs: number };
+  #trusted = new BlockList();
+  #upstream: URL | null = null;
+  #routes = new Map<string, URL>();
+  readonly #warned = new Set<string>();
   #https: Http2SecureServer | null = null;
   #http: Server | null = null;
   readonly #sessions = new Set<Http2Session>();
   readonly #sockets = new Set<Socket>();
-  readonly #pending = new Map<string, Promise<SecureContext | undefined>>();
-  /** Names refused recently: refused again from memory, without asking anyone. */
-  readonly #refused = new Map<string, number>();
-  /** Names whose issuance failed: their visitors get an explaining error page. */
-  readonly #failed = new Map<string, string>();
-  #issuedThisMinute: { minute: number; count: number } = { minute: 0, count: 0 };
+  readonly #certs: HandshakeCertificates;
+  #defaultName: string | null = null;
+  #defaultNotAfter = 0;
+  #defaultTimer: NodeJS.Timeout | null = null;
   #closing = false;
   readonly #agent = upstreamAgent();
   readonly ports: { https: number | null; http: number | null } = { https: null, http: null };
 
   constructor(options: EdgeOptions) {
-    if (options.httpsPort === null && !options.behindProxy)
+    this.#o = { redirect: true, drainMs: 10_000, ...options };
+    this.#apply(options);
+    this.#certs = new HandshakeCertificates({
+      cache: options.cache,
+      localCa: options.localCa,
+      answers: options.answers,
+      registry: options.registry,
+      manager: options.manager,
+      onDemandPerMinute: options.onDemandPerMinute,
+      onDemandPerClient: options.onDemandPerClient,
+      onDemandTimeoutMs: options.onDemandTimeoutMs,
+      log: (level, msg, extra) => this.#log(level, msg, extra),
+    });
+  }
+
+  /** Validates the settings that can change at run time, then puts all of them in place at once. */
+  #apply(settings: EdgeSettings): void {
+    const behindProxy = settings.behindProxy === undefined ? this.#o.behindProxy : settings.behindProxy;
+    if (this.#o.httpsPort === null && !behindProxy)
       throw new CertgateError(
         'E_OPTION',
         'without an HTTPS port the edge must be behind a TLS-terminating proxy',
         'set an HTTPS port, or --behind-proxy with the proxy addresses',
       );
-    if (options.upstream) {
+    const asUpstream = (raw: string, what: string): URL => {
+      let u: URL;
       try {
-        const u = new URL(options.upstream);
-        if (u.protocol !== 'http:') throw new Error('not http');
+        u = new URL(raw);
       } catch {
-        throw new CertgateError('E_OPTION', `upstream "${options.upstream}" is not an http:// URL`, 'e.g. --upstream http://127.0.0.1:3000');
+        u = new URL('ftp://invalid');
       }
-    }
-    this.#o = { redirect: true, onDemandPerMinute: 30, onDemandTimeoutMs: 30_000, drainMs: 10_000, ...options };
-    for (const cidr of options.behindProxy?.trustedProxies ?? []) {
+      if (u.protocol !== 'http:' || !u.hostname)
+        throw new CertgateError('E_OPTION', `${what} "${raw}" is not an http:// URL`, 'e.g. --upstream http://127.0.0.1:3000');
+      return u;
+    };
+    const upstream = settings.upstream === undefined ? this.#upstream : settings.upstream ? asUpstream(settings.upstream, 'upstream') : null;
+    const routes = new Map<string, URL>();
+    for (const [host, url] of Object.entries(settings.routes ?? this.#o.routes ?? {})) routes.set(host.toLowerCase(), asUpstream(url, `route ${host}`));
+    const trusted = new BlockList();
+    for (const cidr of behindProxy?.trustedProxies ?? []) {
       const [addr, bits] = cidr.split('/');
       const type = isIP(addr ?? '') === 6 ? 'ipv6' : 'ipv4';
-      if (!isIP(addr ?? '')) throw new CertgateError('E_OPTION', `trusted proxy "${cidr}" is not an address or CIDR`, 'e.g. 10.0.0.0/8 or 127.0.0.1');
-      if (bits === undefined) this.#trusted.addAddress(addr as string, type);
-      else this.#trusted.addSubnet(addr as string, Number(bits), type);
+      const max = type === 'ipv6' ? 128 : 32;
+      if (!isIP(addr ?? '') || (bits !== undefined && !(/^\d+$/.test(bits) && Number(bits) <= max)))
+        throw new CertgateError('E_OPTION', `trusted proxy "${cidr}" is not an address or CIDR`, 'e.g. 10.0.0.0/8 or 127.0.0.1');
+      if (bits === undefined) trusted.addAddress(addr as string, type);
+      else trusted.addSubnet(addr as string, Number(bits), type);
     }
+    this.#upstream = upstream;
+    this.#routes = routes;
+    this.#trusted = trusted;
+    this.#o = { ...this.#o, ...definedOnly(settings), behindProxy: behindProxy ?? null };
+  }
+
+  /**
+   * Changes what can change without a restart (SIGHUP): upstreams and routes, redirect, HSTS,
+   * trusted proxies, the no-SNI certificate. Invalid settings throw and leave the running ones.
+   */
+  async reconfigure(settings: EdgeSettings): Promise<void> {
+    this.#apply(settings);
+    if (settings.defaultSni !== undefined) await this.#refreshDefault();
   }
 
   #log(level: 'info' | 'warn' | 'error', msg: string, extra: Record<string, unknown> = {}): void {
@@ -125,10 +193,10 @@ export class Edge {
   }
 
   /** Client IP and original scheme: from forwarded headers only when the direct peer is a trusted proxy. */
-  #forwardInfo(req: IncomingMessage | Http2ServerRequest, host: string, tls: boolean): ForwardInfo {
+  #forwardInfo(req: IncomingMessage | Http2ServerRequest, host: string, tls: boolean): ForwardInfo & { statedProto: string | null } {
     const peer = req.socket.remoteAddress ?? '';
     const peerIp = peer.startsWith('::ffff:') ? peer.slice(7) : peer;
-    if (!tls && this.#o.behindProxy && this.#isTrustedHop(peerIp)) {
+    if (this.#o.behindProxy && this.#isTrustedHop(peerIp)) {
       const xff = String(req.headers['x-forwarded-for'] ?? '')
         .split(',')
         .map((s) => s.trim())
@@ -141,13 +209,23 @@ export class Edge {
         client = candidate;
         if (!this.#isTrustedHop(candidate)) break;
       }
-      const proto = String(req.headers['x-forwarded-proto'] ?? '')
-        .split(',')[0]
-        ?.trim()
-        .toLowerCase();
-      return { clientIp: client, proto: proto === 'https' ? 'https' : 'http', host, priorForwardedFor: xff.length ? xff.join(', ') : null };
+      const stated =
+        String(req.headers['x-forwarded-proto'] ?? '')
+          .split(',')[0]
+          ?.trim()
+          .toLowerCase() || null;
+      const proto = stated === 'https' || stated === 'http' ? stated : tls ? 'https' : 'http';
+      return { clientIp: client, proto, host, priorForwardedFor: xff.length ? xff.join(', ') : null, statedProto: stated };
     }
-    return { clientIp: peerIp, proto: tls ? 'https' : 'http', host, priorForwardedFor: null };
+    if (this.#o.behindProxy && !tls && req.headers['x-forwarded-proto'] !== undefined) this.#warnUntrusted(peerIp);
+    return { clientIp: peerIp, proto: tls ? 'https' : 'http', host, priorForwardedFor: null, statedProto: null };
+  }
+
+  /** Once per address: forwarded headers from a peer that is not a trusted proxy are ignored, say so. */
+  #warnUntrusted(ip: string): void {
+    if (this.#warned.has(ip) || this.#warned.size > 100) return;
+    this.#warned.add(ip);
+    this.#log('warn', `ignored X-Forwarded-* headers from ${ip}: not a trusted proxy (if it is your load balancer, add it to behindProxy.trustedProxies)`);
   }
 
   #hstsFor(host: string, proto: 'http' | 'https'): Record<string, string> {
@@ -157,16 +235,15 @@ export class Edge {
   }
 
   #upstreamFor(host: string): URL | null {
-    const u = this.#o.routes?.[host] ?? this.#o.upstream;
-    return u ? new URL(u) : null;
+    return this.#routes.get(host) ?? this.#upstream;
   }
 
   #handle(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse, tls: boolean): void {
     const raw = (req.headers[':authority'] as string | undefined) ?? req.headers.host;
     const host = requestHost(raw);
-    const send = (status: number, title: string, detail: string, extra: Record<string, string> = {}) => {
+    const send = (status: number, title: string, detail: string, extra: Record<string, string> = {}, refresh?: number) => {
       (res as ServerResponse).writeHead(status, { 'content-type': 'text/html; charset=utf-8', ...extra });
-      res.end(errorPage(status, title, detail));
+      res.end(errorPage(status, title, detail, refresh));
     };
     if (!host) {
       send(400, 'Bad Request', 'The Host header is missing or malformed.');
@@ -175,21 +252,21 @@ export class Edge {
     if (!tls && this.#o.answers.handleHttp(req as IncomingMessage, res as ServerResponse)) return;
     const info = this.#forwardInfo(req, host, tls);
     const hsts = this.#hstsFor(host, info.proto);
-    if (!tls && info.proto === 'http' && this.#o.redirect && this.ports.https !== null) {
-      const port = this.ports.https === 443 ? '' : `:${this.ports.https}`;
+    // Behind a load balancer, redirect only when a trusted hop says the visitor came over plain
+    // http: a peer we cannot believe might be that load balancer, misconfigured, and a redirect
+    // would then loop.
+    const redirect = this.#o.behindProxy ? info.statedProto === 'http' : !tls && this.ports.https !== null;
+    if (redirect && this.#o.redirect) {
+      const port = this.#o.behindProxy || this.ports.https === 443 ? '' : `:${this.ports.https}`;
       const target = `https://${host.includes(':') ? `[${host}]` : host}${port}${req.url ?? '/'}`;
       (res as ServerResponse).writeHead(308, { location: target, 'content-type': 'text/plain' });
       res.end(`Redirecting to ${target}\n`);
       return;
     }
-    const failed = tls ? this.#failed.get(host) : undefined;
-    if (failed) {
-      send(
-        503,
-        'Certificate not available yet',
-        `certgate could not obtain a certificate for ${host}: ${failed}. It will try again; the operator can run certgate logs ${host}.`,
-        { 'retry-after': '60' },
-      );
+    const standIn = tls ? this.#certs.standInFor(tlsSocketOf(req)) : undefined;
+    if (standIn) {
+      const page = standInPage(host, standIn);
+      send(503, page.title, page.detail, { 'retry-after': String(page.retryAfter), 'cache-control': 'no-store' }, standIn.kind === 'pending' ? 5 : undefined);
       return;
     }
     const upstream = this.#upstreamFor(host);
@@ -216,94 +293,43 @@ export class Edge {
   }
 
   /** The secure context for a handshake. Reads memory; asks the CA only for registered names. */
-  async contextFor(servername: string | undefined): Promise<SecureContext | undefined> {
-    const name = (servername ?? '').toLowerCase();
-    const alpn = name ? this.#o.answers.alpnContext(name) : undefined;
-    if (alpn) return alpn;
-    const { cache } = this.#o;
-    const hit = cache.resolve(name);
-    if (hit && !this.#localDue(hit)) return cache.context(hit);
-    if (!name) return this.#fallback('localhost');
-    // localhost, LAN and .internal names (single labels too) go to the local CA.
-    if (isLocalName(name) && /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(name) && !name.includes('..')) return this.#local(name);
-    let canonical: string;
-    try {
-      canonical = canonicalName(name);
-    } catch {
-      return undefined; // a garbage SNI: no certificate, the handshake fails fast
-    }
-    const running = this.#pending.get(canonical);
-    if (running) return running;
-    const p = this.#onDemand(canonical).finally(() => this.#pending.delete(canonical));
-    this.#pending.set(canonical, p);
-    return p;
-  }
-
-  #localDue(name: string): boolean {
-    const b = this.#o.cache.get(name);
-    if (b?.meta.directory !== 'local') return false;
-    const nb = Date.parse(b.meta.notBefore);
-    const na = Date.parse(b.meta.notAfter);
-    return Date.now() > na - (na - nb) / 3;
-  }
-
-  async #local(name: string): Promise<SecureContext | undefined> {
-    const bundle = await this.#o.localCa.issue([name]);
-    this.#o.cache.put(name, bundle);
-    return this.#o.cache.context(name);
-  }
-
-  /** A local-CA certificate so that a refused or failing name gets a page, not a bare reset. */
-  async #fallback(name: string): Promise<SecureContext | undefined> {
-    const key = `fallback:${name}`;
-    if (!this.#o.cache.get(key)) this.#o.cache.put(key, await this.#o.localCa.issue([name]));
-    return this.#o.cache.context(key);
-  }
-
-  async #onDemand(name: string): Promise<SecureContext | undefined> {
-    const { registry, manager, cache } = this.#o;
-    const refusedAt = this.#refused.get(name);
-    if (refusedAt && Date.now() - refusedAt < 60_000) return undefined;
-    if (!registry || !manager) return undefined;
-    const decision = await registry.decide(name, { visit: true });
-    if (!decision.allowed) {
-      this.#refused.set(name, Date.now());
-      if (this.#refused.size > 10_000) this.#refused.delete(this.#refused.keys().next().value as string);
-      this.#log('info', `refused on-demand certificate for ${name}: ${decision.reason}`, { host: name });
-      return undefined;
-    }
-    const stored = await manager.store.getBundle(name);
-    if (stored && Date.parse(stored.meta.notAfter) > Date.now()) {
-      cache.put(name, stored);
-      return cache.context(name);
-    }
-    const minute = Math.floor(Date.now() / 60_000);
-    if (this.#issuedThisMinute.minute !== minute) this.#issuedThisMinute = { minute, count: 0 };
-    if (this.#issuedThisMinute.count >= this.#o.onDemandPerMinute) {
-      this.#failed.set(name, 'too many new certificates were requested this minute');
-      return this.#fallback(name);
-    }
-    this.#issuedThisMinute.count++;
-    try {
-      const result = await Promise.race([
-        manager.obtain(name, { reason: 'on demand, first handshake' }),
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the CA took too long')), this.#o.onDemandTimeoutMs).unref()),
-      ]);
-      cache.put(name, result.bundle);
-      this.#failed.delete(name);
-      this.#log('info', `obtained a certificate for ${name} on demand in ${Math.round(result.ms)} ms`, { host: name });
-      return cache.context(name);
-    } catch (err) {
-      this.#failed.set(name, (err as Error).message);
-      this.#log('error', `on-demand certificate for ${name} failed: ${(err as Error).message}`, { host: name });
-      return this.#fallback(name);
-    }
+  contextFor(servername: string | undefined, clientAddress?: string): Promise<SecureContext | undefined> {
+    return this.#certs.contextFor(servername, clientAddress);
   }
 
   /** A renewed or new certificate: served from the next handshake on. */
-  update(name: string, bundle: import('../store/store.ts').CertificateBundle): void {
-    this.#o.cache.put(name, bundle);
-    this.#failed.delete(name);
+  update(name: string, bundle: CertificateBundle): void {
+    this.#certs.update(name, bundle);
+    if (this.#defaultName === name) void this.#refreshDefault();
+  }
+
+  /**
+   * The certificate for clients that send no SNI (an IP address in the URL, old clients): the
+   * `defaultSni` name's certificate when there is one, else a local-CA certificate for
+   * localhost and the loopback addresses. Node serves the server's own context to them.
+   */
+  async #defaultPems(): Promise<{ cert: string; key: string; notAfter: number; local: boolean }> {
+    const { cache, defaultSni } = this.#o;
+    const name = defaultSni ? cache.resolve(defaultSni.toLowerCase()) : null;
+    const b = name ? cache.get(name) : undefined;
+    if (b && name) {
+      this.#defaultName = name;
+      return { cert: b.certPem, key: b.keyPem, notAfter: Date.parse(b.meta.notAfter), local: false };
+    }
+    this.#defaultName = defaultSni?.toLowerCase() ?? null;
+    const local = await this.#o.localCa.issue(['localhost', '127.0.0.1', '::1']);
+    return { cert: local.certPem, key: local.keyPem, notAfter: Date.parse(local.meta.notAfter), local: true };
+  }
+
+  async #refreshDefault(): Promise<void> {
+    if (!this.#https) return;
+    const d = await this.#defaultPems();
+    this.#https.setSecureContext({ ...this.#tlsOptions(), cert: d.cert, key: d.key });
+    this.#defaultNotAfter = d.notAfter;
+  }
+
+  #tlsOptions(): Record<string, unknown> {
+    return { ALPNProtocols: ['h2', 'http/1.1', 'acme-tls/1'] };
   }
 
   async start(): Promise<{ https: number | null; http: number | null }> {
@@ -314,22 +340,14 @@ export class Edge {
       s.on('close', () => this.#sockets.delete(s));
     };
     if (o.httpsPort !== null) {
+      const d = await this.#defaultPems();
+      this.#defaultNotAfter = d.notAfter;
       const https = createSecureServer({
         allowHTTP1: true,
-        ALPNProtocols: ['h2', 'http/1.1', 'acme-tls/1'],
-        SNICallback: (servername, cb) => {
-          // The common case answers synchronously from memory: no promise per handshake.
-          const name = servername.toLowerCase();
-          const hit = this.#o.answers.alpn.size ? null : this.#o.cache.resolve(name);
-          if (hit && !this.#localDue(hit)) {
-            cb(null, this.#o.cache.context(hit));
-            return;
-          }
-          this.contextFor(servername).then(
-            (ctx) => (ctx ? cb(null, ctx) : cb(new Error(`no certificate for "${servername.slice(0, 100)}"`))),
-            (err) => cb(err),
-          );
-        },
+        ...this.#tlsOptions(),
+        cert: d.cert,
+        key: d.key,
+        SNICallback: this.#certs.sniCallback(),
         settings: { maxConcurrentStreams: 250 },
       } as Parameters<typeof createSecureServer>[0]);
       https.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => this.#handle(req, res, true));
@@ -338,11 +356,22 @@ export class Edge {
         this.#sessions.add(s);
         s.on('close', () => this.#sessions.delete(s));
       });
-      https.on('connection', track);
+      https.on('connection', (s: Socket) => {
+        // The http2 server (allowHTTP1) does not turn Nagle off as http.Server does: without
+        // this, a response's last small write waits for the client's delayed ACK (~40 ms).
+        s.setNoDelay(true);
+        track(s);
+      });
       https.on('tlsClientError', () => {});
       https.setTimeout(o.requestTimeoutMs ?? 120_000);
       this.#https = https;
       this.ports.https = await listen(https, o.httpsPort, 'HTTPS');
+      // A local default certificate lives 7 days: renew it in its last third.
+      this.#defaultTimer = setInterval(() => {
+        if (Date.now() > this.#defaultNotAfter - 2 * 86_400_000)
+          void this.#refreshDefault().catch((err) => this.#log('error', `default certificate: ${(err as Error).message}`));
+      }, 3600_000);
+      this.#defaultTimer.unref();
     }
     if (o.httpPort !== null) {
       const http = createHttpServer(
@@ -372,6 +401,7 @@ export class Edge {
   async close(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
+    if (this.#defaultTimer) clearInterval(this.#defaultTimer);
     const closed = Promise.all([this.#https, this.#http].filter(Boolean).map((s) => new Promise<void>((r) => (s as Server).close(() => r()))));
     for (const s of this.#sessions) s.close();
     this.#http?.closeIdleConnections();
@@ -382,6 +412,6 @@ export class Edge {
     timer.unref();
     await closed;
     clearTimeout(timer);
-    this.#agent.destroy();
+    await this.#agent.destroy();
   }
 }

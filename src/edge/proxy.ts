@@ -4,10 +4,11 @@
  * upstream, with X-Forwarded-For/-Proto/-Host and Forwarded set, and a clean 502 page when
  * the upstream is down.
  */
-import { Agent, type IncomingHttpHeaders, type IncomingMessage, request, type ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { connect as netConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { Agent, type Dispatcher } from 'undici';
 
 const HOP_BY_HOP = new Set([
   'connection',
@@ -20,6 +21,8 @@ const HOP_BY_HOP = new Set([
   'proxy-authorization',
   'http2-settings',
   'host',
+  // Node's server has already answered "Expect: 100-continue"; undici refuses the header.
+  'expect',
 ]);
 
 export interface ForwardInfo {
@@ -30,8 +33,19 @@ export interface ForwardInfo {
   priorForwardedFor: string | null;
 }
 
-export function upstreamAgent(): Agent {
-  return new Agent({ keepAlive: true, maxSockets: 256, keepAliveMsecs: 10_000 });
+/**
+ * Connections to the upstreams. undici rather than http.request: its dispatcher costs a
+ * third of the CPU per proxied request (measured in bench/edge), which is most of the edge's
+ * per-request cost once TLS is set up.
+ */
+export function upstreamAgent(options: { headersTimeoutMs?: number; bodyTimeoutMs?: number } = {}): Agent {
+  return new Agent({
+    connections: 256,
+    pipelining: 1,
+    keepAliveTimeout: 4_000,
+    headersTimeout: options.headersTimeoutMs ?? 120_000,
+    bodyTimeout: options.bodyTimeoutMs ?? 120_000,
+  });
 }
 
 export function forwardHeaders(headers: IncomingHttpHeaders, info: ForwardInfo): Record<string, string | string[]> {
@@ -68,13 +82,20 @@ function responseHeaders(headers: IncomingHttpHeaders, http2: boolean): Record<s
   return out;
 }
 
-export function errorPage(status: number, title: string, detail: string): string {
+export function errorPage(status: number, title: string, detail: string, refreshSeconds?: number): string {
   const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] as string);
-  return `<!doctype html><html><head><meta charset="utf-8"><title>${status} ${esc(title)}</title><style>body{font:16px system-ui,sans-serif;max-width:40em;margin:4em auto;color:#222}code{background:#eee;padding:.1em .3em}</style></head><body><h1>${status} ${esc(title)}</h1><p>${esc(detail)}</p><p><small>certgate</small></p></body></html>\n`;
+  return `<!doctype html><html><head><meta charset="utf-8"><title>${status} ${esc(title)}</title>${refreshSeconds ? `<meta http-equiv="refresh" content="${refreshSeconds}">` : ''}<style>body{font:16px system-ui,sans-serif;max-width:40em;margin:4em auto;color:#222}code{background:#eee;padding:.1em .3em}</style></head><body><h1>${status} ${esc(title)}</h1><p>${esc(detail)}</p><p><small>certgate</small></p></body></html>\n`;
 }
 
 type AnyReq = IncomingMessage | Http2ServerRequest;
 type AnyRes = ServerResponse | Http2ServerResponse;
+
+/** True when the request carries a body (HTTP/1 framing headers, or an HTTP/2 stream left open). */
+function hasBody(req: AnyReq): boolean {
+  if (req.httpVersionMajor === 2) return !(req as Http2ServerRequest).stream.endAfterHeaders;
+  const cl = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
+}
 
 export function proxyRequest(
   req: AnyReq,
@@ -82,32 +103,53 @@ export function proxyRequest(
   upstream: URL,
   info: ForwardInfo,
   extraHeaders: Record<string, string>,
-  agent: Agent,
+  agent: Dispatcher,
   onError: (err: Error) => void,
 ): void {
   const isH2 = req.httpVersionMajor === 2;
-  const up = request({
-    host: upstream.hostname,
-    port: upstream.port || 80,
-    method: req.method,
-    path: req.url,
-    headers: forwardHeaders(req.headers, info),
-    agent,
-  });
-  up.on('response', (r) => {
-    const headers = { ...responseHeaders(r.headers, isH2), ...extraHeaders };
-    (res as ServerResponse).writeHead(r.statusCode ?? 502, headers);
-    r.pipe(res as ServerResponse);
-  });
-  up.on('error', (err) => {
-    onError(err);
-    if (!res.headersSent) {
-      (res as ServerResponse).writeHead(502, { 'content-type': 'text/html; charset=utf-8', ...extraHeaders });
-      res.end(errorPage(502, 'Bad Gateway', `The application behind this site (${upstream.host}) is not answering. certgate is running; the app is not.`));
-    } else res.destroy?.();
-  });
-  req.on('aborted', () => up.destroy());
-  (req as IncomingMessage).pipe(up);
+  const out = res as ServerResponse;
+  let controller: Dispatcher.DispatchController | null = null;
+  let done = false;
+  const onClientGone = () => {
+    if (!done) controller?.abort(new Error('the client went away'));
+  };
+  res.on('close', onClientGone);
+  agent.dispatch(
+    {
+      origin: upstream.origin,
+      method: req.method as Dispatcher.HttpMethod,
+      path: req.url ?? '/',
+      headers: forwardHeaders(req.headers, info),
+      body: hasBody(req) ? (req as IncomingMessage) : null,
+    },
+    {
+      onRequestStart(c) {
+        controller = c;
+      },
+      onResponseStart(c, status, headers) {
+        out.writeHead(status, { ...responseHeaders(headers as IncomingHttpHeaders, isH2), ...extraHeaders });
+        out.on('drain', () => c.resume());
+      },
+      onResponseData(c, chunk) {
+        if (!out.write(chunk)) c.pause();
+      },
+      onResponseEnd() {
+        done = true;
+        res.off('close', onClientGone);
+        out.end();
+      },
+      onResponseError(_c, err) {
+        done = true;
+        res.off('close', onClientGone);
+        if (out.destroyed) return;
+        onError(err);
+        if (!out.headersSent) {
+          out.writeHead(502, { 'content-type': 'text/html; charset=utf-8', ...extraHeaders });
+          out.end(errorPage(502, 'Bad Gateway', `The application behind this site (${upstream.host}) is not answering. certgate is running; the app is not.`));
+        } else out.destroy();
+      },
+    },
+  );
 }
 
 /** WebSocket (any HTTP/1.1 upgrade): replay the request upstream, then splice the sockets. */

@@ -214,15 +214,22 @@ test('bad input: malformed Host, garbage SNI, smuggling, oversized headers, a bu
   assert.match(await raw('GET / HTTP/1.1\r\nHost: bad host!\r\n\r\n'), /^HTTP\/1\.1 400/);
   assert.match(await raw('POST / HTTP/1.1\r\nHost: a.example.com\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'), /^HTTP\/1\.1 400/);
   assert.match(await raw(`GET / HTTP/1.1\r\nHost: a.example.com\r\nX-Big: ${'a'.repeat(70_000)}\r\n\r\n`), /^HTTP\/1\.1 431/);
-  for (const sni of ['a'.repeat(63).concat('.').repeat(20), 'bad_name!.example.com', '..', `${'l.'.repeat(1000)}com`]) {
-    const outcome = await new Promise<string>((resolve) => {
+  const attempt = (sni: string) =>
+    new Promise<string>((resolve) => {
       const s = tlsConnect({ port: e.https, host: '127.0.0.1', servername: sni, rejectUnauthorized: false }, () => {
+        const cn = String(s.getPeerCertificate().subject?.CN);
         s.destroy();
-        resolve('connected');
+        resolve(`connected as ${cn}`);
       });
       s.on('error', (err) => resolve((err as NodeJS.ErrnoException).code ?? 'error'));
     });
-    assert.notEqual(outcome, 'connected', `SNI ${sni.slice(0, 20)}… is refused`);
+  for (const sni of ['bad_name!.example.com', '..', 'a..b.example.com']) {
+    assert.doesNotMatch(await attempt(sni), /^connected/, `SNI ${sni} is refused`);
+  }
+  // Names over 255 bytes cannot be sent as SNI (the client leaves the extension out): the
+  // handshake gets the no-SNI default certificate, never one for that name.
+  for (const sni of ['a'.repeat(63).concat('.').repeat(20), `${'l.'.repeat(1000)}com`]) {
+    assert.equal(await attempt(sni), 'connected as localhost', `SNI ${sni.slice(0, 20)}…`);
   }
   const ok = await get(e.https, '/', { ca: e.caPem });
   assert.equal(ok.status, 200, 'still serving after all that');
@@ -280,4 +287,66 @@ test('close drains: a request in flight finishes, new connections are refused', 
   assert.equal(r.status, 200, 'the request in flight completed');
   await closing;
   await assert.rejects(get(e.https, '/', { ca: e.caPem }), /ECONNREFUSED/);
+});
+
+/** The certificate a client that sends no SNI gets (Node sends none for an IP address). */
+function noSniCertificate(port: number, ca: string): Promise<{ cn: string; authorized: boolean; error?: string }> {
+  return new Promise((resolve, reject) => {
+    const s = tlsConnect({ port, host: '127.0.0.1', ca, rejectUnauthorized: false }, () => {
+      const cn = String(s.getPeerCertificate().subject?.CN);
+      resolve({ cn, authorized: s.authorized, ...(s.authorizationError ? { error: String(s.authorizationError) } : {}) });
+      s.destroy();
+    });
+    s.on('error', reject);
+  });
+}
+
+test('a client without SNI gets the default certificate: local CA for localhost and the loopback IPs, or the defaultSni name', {
+  timeout: 60_000,
+}, async (t) => {
+  const dir = tempDir(t);
+  const e = await startEdge(dir);
+  t.after(() => e.edge.close());
+  const local = await noSniCertificate(e.https, e.caPem);
+  assert.deepEqual(local, { cn: 'localhost', authorized: true }, 'valid for https://127.0.0.1 with the local CA trusted');
+  const curl = await exec('curl', ['-s', '--cacert', `${dir}/local-ca/root.pem`, `https://127.0.0.1:${e.https}/`]);
+  assert.match(curl.stdout, /certgate is serving HTTPS for 127\.0\.0\.1/);
+  // With defaultSni naming a stored certificate, that one; it follows renewals too.
+  e.edge.update('app.example.com', await e.localCa.issue(['app.example.com']));
+  await e.edge.reconfigure({ defaultSni: 'app.example.com' });
+  assert.equal((await noSniCertificate(e.https, e.caPem)).cn, 'app.example.com');
+  const renewed = await e.localCa.issue(['app.example.com', 'www.app.example.com']);
+  e.edge.update('app.example.com', renewed);
+  const after = await new Promise<string[]>((resolve, reject) => {
+    const s = tlsConnect({ port: e.https, host: '127.0.0.1', ca: e.caPem, checkServerIdentity: () => undefined }, () => {
+      resolve(String(s.getPeerCertificate().subjectaltname).split(', '));
+      s.destroy();
+    });
+    s.on('error', reject);
+  });
+  assert.deepEqual(after, ['DNS:app.example.com', 'DNS:www.app.example.com'], 'the renewed certificate, without a restart');
+});
+
+test('reconfigure: upstreams, routes, redirect and trusted proxies change while running; invalid settings leave the running ones', {
+  timeout: 60_000,
+}, async (t) => {
+  const dir = tempDir(t);
+  const [a, b] = [await startUpstream(), await startUpstream()];
+  t.after(() => Promise.all([a.close(), b.close()]));
+  const e = await startEdge(dir, { upstream: a.url });
+  t.after(() => e.edge.close());
+  await get(e.https, '/one', { ca: e.caPem });
+  assert.equal(a.seen.length, 1);
+  await e.edge.reconfigure({ upstream: b.url, routes: { 'api.localhost': a.url }, redirect: false });
+  await get(e.https, '/two', { ca: e.caPem });
+  assert.equal(b.seen.at(-1)?.url, '/two', 'the new default upstream');
+  await get(e.https, '/three', { ca: e.caPem, servername: 'api.localhost' });
+  assert.equal(a.seen.at(-1)?.url, '/three', 'the new route');
+  const plain = await get(e.http, '/', { http: true, servername: 'localhost' });
+  assert.equal(plain.status, 200, 'redirect switched off');
+  await assert.rejects(e.edge.reconfigure({ upstream: 'ftp://nope', redirect: true }), /E_OPTION|not an http:\/\/ URL/);
+  await assert.rejects(e.edge.reconfigure({ behindProxy: { trustedProxies: ['10.0.0.0/99'] } }), /not an address or CIDR/);
+  await get(e.https, '/four', { ca: e.caPem });
+  assert.equal(b.seen.at(-1)?.url, '/four', 'a rejected change leaves the running settings');
+  assert.equal((await get(e.http, '/', { http: true, servername: 'localhost' })).status, 200, 'including the redirect setting');
 });

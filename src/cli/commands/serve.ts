@@ -7,17 +7,17 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { CertCache } from '../../cache/cache.ts';
 import { parseConfigText, type ServeConfig, validateServeConfig } from '../../edge/config.ts';
-import { Edge } from '../../edge/edge.ts';
+import { Edge, type EdgeSettings } from '../../edge/edge.ts';
 import { CertgateError } from '../../errors.ts';
 import { LocalCa } from '../../localca/local-ca.ts';
 import { dataPaths } from '../../paths.ts';
-import { ACME_OPTIONS, acmeSetup } from '../acme-setup.ts';
+import { ACME_OPTIONS, acmeSetup, parseDuration } from '../acme-setup.ts';
 import { parse } from '../args.ts';
 import { palette } from '../color.ts';
 import type { Io } from '../io.ts';
 
 export const serveUsage =
-  'certgate serve [--config FILE] [--upstream URL] [--https-port N] [--http-port N] [--host ADDR] [--no-redirect] [--no-hsts] [--hsts-max-age S] [--hsts-include-subdomains] [--hsts-preload] [--behind-proxy CIDR[,CIDR]] [--mode production|development] (+ the ACME options of certgate issue)';
+  'certgate serve [--config FILE] [--upstream URL] [--https-port N] [--http-port N] [--host ADDR] [--no-redirect] [--no-hsts] [--hsts-max-age S] [--hsts-include-subdomains] [--hsts-preload] [--behind-proxy CIDR[,CIDR] [--behind-proxy-tls]] [--default-sni NAME] [--mode production|development] (+ the ACME options of certgate issue)';
 export const localCaUsage = 'certgate local-ca export [--data DIR] | certgate local-ca path [--data DIR]';
 
 const SERVE_OPTIONS = {
@@ -31,6 +31,8 @@ const SERVE_OPTIONS = {
   'hsts-include-subdomains': { type: 'boolean' },
   'hsts-preload': { type: 'boolean' },
   'behind-proxy': { type: 'string' },
+  'behind-proxy-tls': { type: 'boolean' },
+  'default-sni': { type: 'string' },
   mode: { type: 'string' },
 } as const;
 
@@ -64,10 +66,52 @@ function merged(config: ServeConfig, values: Record<string, unknown>, env: Recor
   fill('dns-hook', 'CERTGATE_DNS_HOOK', config.acme.dnsHook);
   fill('key-type', 'CERTGATE_KEY_TYPE', config.acme.keyType);
   fill('domain', 'CERTGATE_DOMAIN', config.domain);
+  fill('ask', 'CERTGATE_ASK', config.ask);
   fill('maintenance-interval', 'CERTGATE_MAINTENANCE_INTERVAL', config.maintenanceInterval);
   fill('https-port', 'CERTGATE_HTTPS_PORT', config.listen.https);
   fill('http-port', 'CERTGATE_HTTP_PORT', config.listen.http);
   return out;
+}
+
+/** The edge settings from flags, CERTGATE_* variables and the config file, in that order. */
+function edgeSettings(
+  config: ServeConfig,
+  values: Record<string, unknown>,
+  env: Record<string, string | undefined>,
+): { settings: EdgeSettings; behindTls: boolean } {
+  const behind = (values['behind-proxy'] as string | undefined) ?? env.CERTGATE_BEHIND_PROXY;
+  const behindTls = Boolean(values['behind-proxy-tls']) || env.CERTGATE_BEHIND_PROXY_TLS === 'true' || Boolean(config.behindProxy?.tls);
+  const hstsOff = Boolean(values['no-hsts']) || env.CERTGATE_HSTS === 'false' || config.hsts === false;
+  const hstsConfig = config.hsts === false ? { maxAge: 31_536_000, includeSubDomains: false, preload: false } : config.hsts;
+  const maxAgeText = (values['hsts-max-age'] as string | undefined) ?? env.CERTGATE_HSTS_MAX_AGE;
+  const hsts = hstsOff
+    ? null
+    : {
+        maxAge: maxAgeText !== undefined ? Number(maxAgeText) : hstsConfig.maxAge,
+        includeSubDomains: Boolean(values['hsts-include-subdomains']) || hstsConfig.includeSubDomains,
+        preload: Boolean(values['hsts-preload']) || hstsConfig.preload,
+      };
+  if (hsts && (!/^\d+$/.test(String(hsts.maxAge)) || hsts.maxAge < 0))
+    throw new CertgateError('E_USAGE', `--hsts-max-age ${maxAgeText} is not a number of seconds`, 'e.g. --hsts-max-age 31536000');
+  const defaultSni =
+    (values['default-sni'] as string | undefined) ?? env.CERTGATE_DEFAULT_SNI ?? config.defaultSni ?? config.domain ?? env.CERTGATE_DOMAIN ?? null;
+  const settings: EdgeSettings = {
+    upstream: (values.upstream as string | undefined) ?? env.CERTGATE_UPSTREAM ?? config.upstream ?? null,
+    routes: config.routes,
+    redirect: !values['no-redirect'] && env.CERTGATE_REDIRECT !== 'false' && config.redirect,
+    hsts,
+    behindProxy: behind
+      ? { trustedProxies: behind.split(',').map((s) => s.trim()) }
+      : config.behindProxy
+        ? { trustedProxies: config.behindProxy.trustedProxies }
+        : null,
+    defaultSni,
+  };
+  return { settings, behindTls };
+}
+
+function durationMs(value: number | string): number {
+  return typeof value === 'number' ? value * 1000 : parseDuration(value, 'onDemand.wait');
 }
 
 export async function serve(argv: string[], io: Io): Promise<number> {
@@ -88,6 +132,7 @@ export async function serve(argv: string[], io: Io): Promise<number> {
       'use --mode production (ACME for public names) or development (local CA only)',
     );
   const acmeOn = mode === 'production' && (Boolean(all['agree-tos']) || io.env.CERTGATE_ACME_AGREE_TOS === 'true');
+  const { settings, behindTls } = edgeSettings(config, values, io.env);
   const localCa = new LocalCa({ dir: `${setup.paths.root}/local-ca` });
   const { created } = await localCa.load();
   const cache = new CertCache();
@@ -95,43 +140,32 @@ export async function serve(argv: string[], io: Io): Promise<number> {
     const b = await setup.store.getBundle(e.name);
     if (b) cache.put(e.name, b);
   }
-  const behind = (values['behind-proxy'] as string | undefined) ?? io.env.CERTGATE_BEHIND_PROXY;
-  const hstsOff = Boolean(values['no-hsts']) || config.hsts === false;
-  const hstsConfig = config.hsts === false ? { maxAge: 31_536_000, includeSubDomains: false, preload: false } : config.hsts;
-  const hsts = hstsOff
-    ? null
-    : {
-        maxAge: values['hsts-max-age'] !== undefined ? Number(values['hsts-max-age']) : hstsConfig.maxAge,
-        includeSubDomains: Boolean(values['hsts-include-subdomains']) || hstsConfig.includeSubDomains,
-        preload: Boolean(values['hsts-preload']) || hstsConfig.preload,
-      };
-  if (hsts && (!Number.isInteger(hsts.maxAge) || hsts.maxAge < 0))
-    throw new CertgateError('E_USAGE', `--hsts-max-age ${values['hsts-max-age']} is not a number of seconds`, 'e.g. --hsts-max-age 31536000');
   const issuer = acmeOn ? setup.issuer() : null;
   const manager = acmeOn ? setup.manager() : null;
   const c = palette(io);
   const log = (e: { level: string; msg: string }) =>
     io.err(`${new Date().toISOString()} ${e.level === 'error' ? c.red(e.level) : e.level === 'warn' ? c.yellow(e.level) : e.level} ${e.msg}\n`);
+  const behind = settings.behindProxy;
   const edge = new Edge({
-    httpsPort: behind ? null : Number(all['https-port']),
+    ...settings,
+    upstream: settings.upstream ?? null,
+    httpsPort: behind && !behindTls ? null : Number(all['https-port']),
     httpPort: Number(all['http-port']),
     ...(typeof values.host === 'string' ? { host: values.host } : config.listen.host ? { host: config.listen.host } : {}),
-    upstream: (values.upstream as string | undefined) ?? io.env.CERTGATE_UPSTREAM ?? config.upstream ?? null,
-    routes: config.routes,
-    redirect: !values['no-redirect'] && config.redirect,
-    hsts,
-    behindProxy: behind ? { trustedProxies: behind.split(',').map((s) => s.trim()) } : (config.behindProxy ?? null),
     cache,
     localCa,
     answers: setup.answers,
     ...(manager ? { manager, registry: setup.registry } : {}),
+    onDemandPerMinute: config.onDemand.perMinute,
+    onDemandPerClient: config.onDemand.perClient,
+    onDemandTimeoutMs: durationMs(config.onDemand.wait),
     log,
   });
   const ports = await edge.start();
   const maintainer = manager && issuer ? setup.maintainer() : null;
   io.out(
     `certgate serve (${mode}${acmeOn ? `, ACME ${issuer?.directory}` : ', local CA only: set CERTGATE_ACME_AGREE_TOS=true and CERTGATE_ACME_EMAIL for public names'})\n` +
-      `${ports.https !== null ? `  https://localhost${ports.https === 443 ? '' : `:${ports.https}`}/\n` : ''}` +
+      `${ports.https !== null ? `  https://localhost${ports.https === 443 ? '' : `:${ports.https}`}/${behind ? ' (TLS from the load balancer)' : ''}\n` : ''}` +
       `${ports.http !== null ? `  http on port ${ports.http}: ACME HTTP-01${behind ? ', the app (behind a TLS-terminating proxy)' : ', redirect to https'}\n` : ''}` +
       `  local CA ${created ? 'created' : 'loaded'}: ${localCa.certPath}\n` +
       `  trust it: certgate local-ca export > certgate-local-ca.pem  (then NODE_EXTRA_CA_CERTS=certgate-local-ca.pem, curl --cacert certgate-local-ca.pem, or your OS/browser store)\n`,
@@ -150,11 +184,24 @@ export async function serve(argv: string[], io: Io): Promise<number> {
     io.signal?.addEventListener('abort', () => clearInterval(timer), { once: true });
   }
   io.hangup?.(async () => {
+    // Everything the edge can change while running comes from the file again; what needs a
+    // restart (ports, data, ACME) is named. A broken file leaves the running settings.
+    try {
+      const next = await loadConfig(values, io);
+      await edge.reconfigure(edgeSettings(next, values, io.env).settings);
+      const restart = (['listen', 'data', 'acme', 'mode', 'domain', 'ask', 'onDemand'] as const).filter(
+        (k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]),
+      );
+      if (restart.length) log({ level: 'warn', msg: `SIGHUP: ${restart.join(', ')} changed; these take effect at the next restart` });
+    } catch (err) {
+      const e = err as CertgateError;
+      log({ level: 'error', msg: `SIGHUP: configuration not reloaded, the running one stays: ${e.code ?? 'E_INTERNAL'} ${e.message}` });
+    }
     for (const e of await setup.store.scan()) {
       const b = await setup.store.getBundle(e.name);
       if (b) edge.update(e.name, b);
     }
-    log({ level: 'info', msg: 'SIGHUP: certificates reloaded from the store' });
+    log({ level: 'info', msg: 'SIGHUP: configuration and certificates reloaded' });
   });
   await new Promise<void>((resolve) => {
     if (!io.signal) return; // a library caller without a signal keeps it running
