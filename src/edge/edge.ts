@@ -215,10 +215,10 @@ export class Edge {
           ?.trim()
           .toLowerCase() || null;
       const proto = stated === 'https' || stated === 'http' ? stated : tls ? 'https' : 'http';
-      return { clientIp: client, proto, host, priorForwardedFor: xff.length ? xff.join(', ') : null, statedProto: stated };
+      return { clientIp: client, peerIp, proto, host, priorForwardedFor: xff.length ? xff.join(', ') : null, statedProto: stated };
     }
     if (this.#o.behindProxy && !tls && req.headers['x-forwarded-proto'] !== undefined) this.#warnUntrusted(peerIp);
-    return { clientIp: peerIp, proto: tls ? 'https' : 'http', host, priorForwardedFor: null, statedProto: null };
+    return { clientIp: peerIp, peerIp, proto: tls ? 'https' : 'http', host, priorForwardedFor: null, statedProto: null };
   }
 
   /** Once per address: forwarded headers from a peer that is not a trusted proxy are ignored, say so. */

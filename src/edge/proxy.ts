@@ -27,6 +27,8 @@ const HOP_BY_HOP = new Set([
 
 export interface ForwardInfo {
   clientIp: string;
+  /** The address that connected to the edge (the load balancer, or the client itself). */
+  peerIp: string;
   proto: 'http' | 'https';
   host: string;
   /** An X-Forwarded-For chain from trusted hops to keep (behind a load balancer). */
@@ -62,7 +64,8 @@ export function forwardHeaders(headers: IncomingHttpHeaders, info: ForwardInfo):
     out[k] = v;
   }
   out.host = info.host;
-  out['x-forwarded-for'] = info.priorForwardedFor ? `${info.priorForwardedFor}, ${info.clientIp}` : info.clientIp;
+  // Each proxy appends the address it was connected from: the chain the trusted hops sent, then them.
+  out['x-forwarded-for'] = info.priorForwardedFor ? `${info.priorForwardedFor}, ${info.peerIp}` : info.peerIp;
   out['x-forwarded-proto'] = info.proto;
   out['x-forwarded-host'] = info.host;
   out['x-real-ip'] = info.clientIp;

@@ -185,7 +185,7 @@ test('behind a TLS-terminating load balancer: no redirect loop, the scheme and c
   assert.equal(r.status, 200, 'no redirect: the original scheme was https');
   const seen = JSON.parse(r.body);
   assert.equal(seen.headers['x-forwarded-proto'], 'https');
-  assert.equal(seen.headers['x-forwarded-for'], '203.0.113.7, 203.0.113.7');
+  assert.equal(seen.headers['x-forwarded-for'], '203.0.113.7, 127.0.0.2', 'the chain from the trusted hop, then the hop itself');
   assert.equal(seen.headers['x-real-ip'], '203.0.113.7');
   // Anyone else claiming https is not believed: plain http gets the redirect... and no HTTPS port exists here, so it is served as http.
   const direct = await get(e.http, '/', { http: true, servername: 'app.example.com', headers: { 'x-forwarded-proto': 'https', 'x-forwarded-for': '1.2.3.4' } });

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
@@ -79,6 +80,99 @@ test('a registered name gets a valid certificate at its first handshake; the res
   const events = await r.store.readEvents();
   assert.deepEqual([...new Set(events.map((ev) => ev.name))], [main], 'only the registered name was ever issued');
   assert.ok(process.memoryUsage().heapUsed - before < 50 * 1024 * 1024, 'memory stays bounded');
+});
+
+/** GET / over HTTPS with the given SNI, trusting `ca`; the page and who issued the certificate. */
+function visit(
+  port: number,
+  servername: string,
+  ca: string[],
+  localAddress = '127.0.0.1',
+): Promise<{ status: number; body: string; headers: Record<string, unknown>; issuer: string; authorized: boolean }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      { host: '127.0.0.1', port, path: '/', servername, ca, rejectUnauthorized: false, agent: false, localAddress, headers: { host: servername } },
+      (res) => {
+        const sock = res.socket as import('node:tls').TLSSocket;
+        const issuer = String(sock.getPeerCertificate().issuer?.O ?? sock.getPeerCertificate().issuer?.CN);
+        const authorized = sock.authorized;
+        let body = '';
+        res.on('data', (d) => {
+          body += d;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers, issuer, authorized }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('a pending name gets a "certificate on its way" page, then its real certificate; a client over its budget is told so, others are not', {
+  timeout: 60_000,
+}, async (t) => {
+  const r = await rig(pebble, { responder: false });
+  t.after(() => r.close());
+  const registry = new DomainRegistry({ store: r.store });
+  const [a, b, c] = [name('pend'), name('pend'), name('pend')];
+  for (const n of [a, b, c]) await registry.add(n);
+  // The first handshake waits 1 ms, not the issuance: the visitor gets the stand-in at once.
+  const e = await startEdge(r.root, {
+    httpPort: pebble.httpPort,
+    registry,
+    manager: r.manager,
+    answers: r.answers,
+    onDemandTimeoutMs: 1,
+    onDemandPerClient: 2,
+  });
+  t.after(() => e.edge.close());
+  const root = await pebble.issuingRoot();
+  const first = await visit(e.https, a, [root, e.caPem]);
+  assert.equal(first.status, 503);
+  assert.match(first.body, /Certificate on its way/);
+  assert.match(first.body, /http-equiv="refresh" content="5"/);
+  assert.equal(first.headers['retry-after'], '5');
+  assert.match(first.issuer, /certgate development CA/, 'the stand-in comes from the local CA, for that name');
+  // The issuance went on in the background: soon the real certificate is served.
+  let real = first;
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline && /certgate/.test(real.issuer)) {
+    await new Promise((res) => setTimeout(res, 200));
+    real = await visit(e.https, a, [root]);
+  }
+  assert.equal(real.authorized, true, 'the CA-issued certificate, valid');
+  assert.equal(real.status, 200);
+  // Budget: 2 new names per client address per 10 minutes. b uses the second; c is refused for this client...
+  await visit(e.https, b, [root, e.caPem]);
+  const over = await visit(e.https, c, [root, e.caPem]);
+  assert.equal(over.status, 503);
+  assert.match(over.body, /too many new names were asked for from your address/);
+  assert.equal((await r.store.readEvents(c)).filter((ev) => ev.type === 'cert_obtaining').length, 0, 'the CA was not asked for c');
+  // ...but not for another client.
+  const other = await visit(e.https, c, [root, e.caPem], '127.0.0.3');
+  assert.doesNotMatch(other.body, /too many/);
+});
+
+test('a name whose issuance fails gets an explaining page, and is not retried on every handshake', { timeout: 60_000 }, async (t) => {
+  const r = await rig(pebble, { responder: false, maxAttempts: 5, backoffMs: 600_000 });
+  t.after(() => r.close());
+  const registry = new DomainRegistry({ store: r.store });
+  const broken = name('broken');
+  await registry.add(broken);
+  // The edge's HTTP port is not where Pebble validates: HTTP-01 fails.
+  const e = await startEdge(r.root, { registry, manager: r.manager, answers: r.answers });
+  t.after(() => e.edge.close());
+  const page = await visit(e.https, broken, [e.caPem]);
+  assert.equal(page.status, 503);
+  assert.match(page.body, /could not obtain a certificate for/);
+  assert.match(page.body, new RegExp(`certgate logs ${broken.replace(/\./g, '\\.')}`));
+  assert.equal(page.authorized, true, 'the stand-in is valid for the name under the local CA: trusted clients read the page');
+  assert.equal(page.headers['retry-after'], '300');
+  await visit(e.https, broken, [e.caPem]);
+  await visit(e.https, broken, [e.caPem]);
+  const orders = (await r.store.readEvents(broken)).filter((ev) => ev.type === 'cert_obtaining');
+  assert.equal(orders.length, 1, 'one attempt, then the backoff holds');
+  assert.equal((await r.store.getState(broken)).attempts, 1);
 });
 
 test('certgate serve from the CLI: localhost on the local CA, stops gracefully on signal', { timeout: 60_000 }, async (t) => {

@@ -1,0 +1,63 @@
+/**
+ * nginx from Debian, started for a test as the TLS-terminating load balancer in front of the
+ * edge: a temp prefix directory (its own pid, logs and temp paths, so nothing under /var is
+ * touched), high ports, stopped by PID in close().
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const NGINX = '/usr/sbin/nginx';
+
+export interface Nginx {
+  dir: string;
+  close(): Promise<void>;
+}
+
+/** Starts nginx with `servers` (the inside of its http block) and waits for `ports` to listen. */
+export async function startNginx(servers: (dir: string) => string, ports: number[]): Promise<Nginx> {
+  const dir = mkdtempSync(join(tmpdir(), 'certgate-nginx-'));
+  const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((k) => `  ${k}_temp_path ${dir}/${k};`).join('\n');
+  writeFileSync(
+    join(dir, 'nginx.conf'),
+    `worker_processes 1;\nerror_log ${dir}/error.log info;\npid ${dir}/nginx.pid;\nevents { worker_connections 256; }\nhttp {\n  access_log off;\n${temp}\n${servers(dir)}\n}\n`,
+  );
+  const child = spawn(NGINX, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (d) => {
+    stderr += d;
+  });
+  const log = () => `${stderr}${existsSync(join(dir, 'error.log')) ? readFileSync(join(dir, 'error.log'), 'utf8').slice(-2000) : ''}`;
+  const deadline = Date.now() + 10_000;
+  for (const port of ports) {
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`nginx exited (${child.exitCode}): ${log()}`);
+      const up = await new Promise<boolean>((resolve) => {
+        const s = connect({ port, host: '127.0.0.2' });
+        s.once('connect', () => {
+          s.destroy();
+          resolve(true);
+        });
+        s.once('error', () => resolve(false));
+      });
+      if (up) break;
+      if (Date.now() > deadline) throw new Error(`nginx did not listen on ${port}: ${log()}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return {
+    dir,
+    async close() {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(timer);
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
