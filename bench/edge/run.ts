@@ -1,15 +1,21 @@
 /**
- * bench/edge: certgate serve next to Caddy, nginx and a bare Node https server, same ECDSA
- * P-256 certificate, server pinned to core 0 and wrk to core 1.
+ * bench/edge: certgate serve next to Caddy, nginx and a bare Node https server in one run, same
+ * ECDSA P-256 certificate (SANs bench.example.com and IP 127.0.0.1), server pinned to core 0,
+ * load on core 1.
  *
- *   node --import tsx bench/edge/run.ts [--seconds 5]
+ *   node --import tsx bench/edge/run.ts [--seconds 4]
  *
- * Full handshakes: wrk with "Connection: close" (a new TLS connection per request), per second
- * and per server CPU-second (from /proc). Keep-alive proxied requests: wrk --latency, 50
- * connections, p50/p99. Every load is bounded by --seconds.
+ * - Full handshakes: wrk, "Connection: close" (a new TLS connection per request, no resumption),
+ *   a fixed 3-byte answer from every server (certgate: its own page for a host without an
+ *   upstream; Caddy `respond`; nginx `return`); per second and per server CPU-second (/proc).
+ * - Resumed handshakes: `openssl s_time -reuse -tls1_2` (one client, sequential), per second.
+ * - Keep-alive proxied requests: wrk --latency, 50 connections, Host bench.example.com routed to
+ *   the same local upstream by all three proxies (bare Node answers itself), p50/p99.
+ * Every server gets one second of load first (JIT, lazy modules, first certificates). Every
+ * load is bounded by --seconds.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -20,38 +26,73 @@ import { freePort } from '../../test/helpers/daemons.ts';
 
 const run = promisify(execFile);
 const secondsArg = process.argv.indexOf('--seconds');
-const SECONDS = secondsArg > 0 ? Number(process.argv[secondsArg + 1]) : 5;
+const SECONDS = secondsArg > 0 ? Number(process.argv[secondsArg + 1]) : 3;
+const roundsArg = process.argv.indexOf('--rounds');
+const ROUNDS = roundsArg > 0 ? Number(process.argv[roundsArg + 1]) : 3;
 const root = join(import.meta.dirname, '..', '..');
 const work = mkdtempSync(join(tmpdir(), 'certgate-bench-edge-'));
 const children: ChildProcess[] = [];
 
+/** CPU seconds of a process and all its descendants (nginx's work is in its worker). */
 function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(stat[11]) + Number(stat[12])) / 100;
+  const procs = new Map<number, { ppid: number; cpu: number }>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      procs.set(Number(entry), { ppid: Number(stat[1]), cpu: (Number(stat[11]) + Number(stat[12])) / 100 });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  let total = 0;
+  const walk = (p: number) => {
+    total += procs.get(p)?.cpu ?? 0;
+    for (const [child, v] of procs) if (v.ppid === p) walk(child);
+  };
+  walk(pid);
+  return total;
 }
 
-async function wrk(port: number, close: boolean): Promise<{ rps: number; p50: string; p99: string }> {
+async function wrk(port: number, mode: 'close' | 'keepalive', seconds = SECONDS): Promise<{ rps: number; p50: string; p99: string; errors: number }> {
   const args = [
     '1',
     'wrk',
     '-t1',
-    `-c${close ? 20 : 50}`,
-    `-d${SECONDS}s`,
+    `-c${mode === 'close' ? 20 : 50}`,
+    `-d${seconds}s`,
     '--latency',
-    '-H',
-    'Host: bench.example.com',
-    ...(close ? ['-H', 'Connection: close'] : []),
+    ...(mode === 'close' ? ['-H', 'Connection: close'] : ['-H', 'Host: bench.example.com']),
     `https://127.0.0.1:${port}/`,
   ];
-  const { stdout } = await run('taskset', ['-c', ...args], { timeout: (SECONDS + 30) * 1000 });
+  const { stdout } = await run('taskset', ['-c', ...args], { timeout: (seconds + 30) * 1000 });
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? 0);
+  if (!rps) console.log(`(wrk: ${stdout.trim().split('\n').slice(-4).join(' | ')})`);
   const p50 = /^\s+50%\s+(\S+)\s*$/m.exec(stdout)?.[1] ?? '?';
   const p99 = /^\s+99%\s+(\S+)\s*$/m.exec(stdout)?.[1] ?? '?';
-  return { rps, p50, p99 };
+  const err = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout);
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1] ?? 0);
+  const errors = (err ? err.slice(1).reduce((a, b) => a + Number(b), 0) : 0) + non2xx;
+  return { rps, p50, p99, errors };
+}
+
+/** Resumed handshakes per second: openssl s_time reusing one session, sequentially. */
+async function resumed(port: number): Promise<number> {
+  const { stdout } = await run(
+    'taskset',
+    // TLS 1.2: s_time takes its session right after the handshake, before a TLS 1.3 ticket
+    // (sent after the handshake) has been read, so with 1.3 it measures Node's servers as full
+    // handshakes. Session resumption itself works the same way on every server here.
+    ['-c', '1', 'openssl', 's_time', '-connect', `127.0.0.1:${port}`, '-reuse', '-tls1_2', '-time', String(SECONDS), '-CAfile', join(work, 'ca.pem')],
+    { timeout: (SECONDS + 30) * 1000 },
+  ).catch((e: { stdout?: string }) => ({ stdout: e.stdout ?? '' }));
+  const m = /(\d+) connections in ([\d.]+)s/.exec(stdout.split('reuse session-id')[1] ?? stdout);
+  return m ? Number(m[1]) / Number(m[2]) : 0;
 }
 
 function start(cmd: string, args: string[], env: Record<string, string> = {}): ChildProcess {
-  const child = spawn('taskset', ['-c', '0', cmd, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  // Output discarded, not piped: a pipe nobody reads fills up and blocks a chatty server.
+  const child = spawn('taskset', ['-c', '0', cmd, ...args], { stdio: ['pipe', 'ignore', 'ignore'], env: { ...process.env, ...env } });
   children.push(child);
   return child;
 }
@@ -60,9 +101,7 @@ async function waitPort(port: number): Promise<void> {
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
     try {
-      await run('curl', ['-sk', '-o', '/dev/null', '--resolve', `bench.example.com:${port}:127.0.0.1`, `https://bench.example.com:${port}/`], {
-        timeout: 2000,
-      });
+      await run('curl', ['-sk', '-o', '/dev/null', '--fail', `https://127.0.0.1:${port}/`], { timeout: 2000 });
       return;
     } catch {
       await new Promise((r) => setTimeout(r, 100));
@@ -71,42 +110,114 @@ async function waitPort(port: number): Promise<void> {
   throw new Error(`nothing answered on ${port}`);
 }
 
-async function measure(name: string, child: ChildProcess, port: number) {
-  try {
-    await waitPort(port);
-  } catch {
-    console.log(`${name.padEnd(16)} did not answer on ${port}: skipped`);
-    return null;
+interface Server {
+  name: string;
+  child: ChildProcess;
+  port: number;
+}
+
+interface Result {
+  full: number;
+  perCpu: number;
+  fullErrors: number;
+  resumed: number;
+  ka: number;
+  p50: string;
+  p99: string;
+  kaErrors: number;
+}
+
+interface Runs {
+  full: number[];
+  perCpu: number[];
+  fullErrors: number;
+  ka: { rps: number; p50: string; p99: string }[];
+  kaErrors: number;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+
+/**
+ * Every server runs at once (only the one under load uses its core); loads alternate between
+ * them for ROUNDS rounds and each figure is the median, so that a slow moment of this shared
+ * machine does not land on one server only.
+ */
+async function measureAll(servers: Server[]): Promise<Record<string, Result>> {
+  const live: Server[] = [];
+  for (const s of servers) {
+    try {
+      await waitPort(s.port);
+      await wrk(s.port, 'close', 1);
+      await wrk(s.port, 'keepalive', 1);
+      live.push(s);
+    } catch {
+      console.log(`${s.name.padEnd(16)} did not answer on ${s.port}: skipped`);
+    }
   }
-  const pid = Number(readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(' ')[0] || child.pid);
-  const c0 = cpuSeconds(pid);
-  const full = await wrk(port, true);
-  const cpu = cpuSeconds(pid) - c0;
-  const ka = await wrk(port, false);
-  const perCpu = cpu > 0 ? (full.rps * SECONDS) / cpu : 0;
-  console.log(
-    `${name.padEnd(16)} full handshakes ${full.rps.toFixed(0).padStart(6)}/s  ${perCpu.toFixed(0).padStart(6)}/CPU-s   keep-alive ${ka.rps.toFixed(0).padStart(6)} req/s  p50 ${ka.p50.padStart(8)}  p99 ${ka.p99.padStart(8)}`,
-  );
-  return { full: full.rps, perCpu, ka: ka.rps, p99: ka.p99 };
+  const runs = new Map<string, Runs>(live.map((s) => [s.name, { full: [], perCpu: [], fullErrors: 0, ka: [], kaErrors: 0 }]));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const s of live) {
+      const r = runs.get(s.name) as Runs;
+      const c0 = cpuSeconds(s.child.pid as number);
+      const full = await wrk(s.port, 'close');
+      const cpu = cpuSeconds(s.child.pid as number) - c0;
+      r.full.push(full.rps);
+      r.perCpu.push(cpu > 0 ? (full.rps * SECONDS) / cpu : 0);
+      r.fullErrors += full.errors;
+      const ka = await wrk(s.port, 'keepalive');
+      r.ka.push(ka);
+      r.kaErrors += ka.errors;
+    }
+  }
+  const out: Record<string, Result> = {};
+  for (const s of live) {
+    const r = runs.get(s.name) as Runs;
+    const kaMid = [...r.ka].sort((a, b) => a.rps - b.rps)[Math.floor(r.ka.length / 2)] as Runs['ka'][number];
+    const res: Result = {
+      full: median(r.full),
+      perCpu: median(r.perCpu),
+      fullErrors: r.fullErrors,
+      resumed: await resumed(s.port),
+      ka: kaMid.rps,
+      p50: kaMid.p50,
+      p99: kaMid.p99,
+      kaErrors: r.kaErrors,
+    };
+    out[s.name] = res;
+    console.log(
+      `${s.name.padEnd(16)} ${res.full.toFixed(0).padStart(6)}/s ${res.perCpu.toFixed(0).padStart(7)}/CPU-s ${String(res.fullErrors).padStart(5)} err   ${res.resumed.toFixed(0).padStart(6)}/s   ${res.ka.toFixed(0).padStart(7)} req/s  p50 ${res.p50.padStart(8)}  p99 ${res.p99.padStart(8)} ${String(res.kaErrors).padStart(5)} err   (per CPU-s by round: ${r.perCpu.map((x) => x.toFixed(0)).join(', ')})`,
+    );
+  }
+  return out;
+}
+
+function ms(text: string): number {
+  const m = /([\d.]+)(us|ms|s)/.exec(text);
+  if (!m) return Number.NaN;
+  return Number(m[1]) * { us: 0.001, ms: 1, s: 1000 }[m[2] as 'us' | 'ms' | 's'];
 }
 
 try {
   const ca = await createCertificate({ subject: 'CN=Bench CA', ca: true });
-  const leaf = await createCertificate({ subject: 'CN=bench.example.com', issuer: ca, dns: ['bench.example.com'] });
+  const leaf = await createCertificate({ subject: 'CN=bench.example.com', issuer: ca, dns: ['bench.example.com'], ip: ['127.0.0.1'] });
   const certFile = join(work, 'cert.pem');
   const keyFile = join(work, 'key.pem');
   writeFileSync(certFile, leaf.certPem + ca.certPem);
   writeFileSync(keyFile, leaf.keyPem);
+  writeFileSync(join(work, 'ca.pem'), ca.certPem);
   const up = spawn(process.execPath, [join(root, 'bench', 'edge', 'upstream.js')], { stdio: ['pipe', 'pipe', 'inherit'] });
   children.push(up);
   const upPort = Number(String(await new Promise((r) => up.stdout?.once('data', r))).trim());
-  console.log(`bench/edge: ${SECONDS} s per load, ECDSA P-256, server on core 0, wrk on core 1\n`);
-  const results: Record<string, { full: number; perCpu: number; ka: number; p99: string } | null> = {};
+  console.log(
+    `bench/edge: ${ROUNDS} alternating rounds of ${SECONDS} s per load after 1 s of warm-up, medians; ECDSA P-256, servers on core 0, load on core 1\n`,
+  );
+  console.log(
+    `${''.padEnd(16)} ${'full handshakes (Connection: close)'.padEnd(36)} ${'resumed'.padEnd(10)} keep-alive, proxied to the app (bare node: answers itself)`,
+  );
+  const servers: Server[] = [];
   {
     const port = await freePort();
-    const bare = start(process.execPath, [join(root, 'bench', 'edge', 'bare.js'), certFile, keyFile, String(port)]);
-    results.node = await measure('bare node https', bare, port);
-    bare.kill();
+    servers.push({ name: 'bare node https', child: start(process.execPath, [join(root, 'bench', 'edge', 'bare.js'), certFile, keyFile, String(port)]), port });
   }
   {
     const data = join(work, 'certgate');
@@ -116,7 +227,7 @@ try {
       keyPem: leaf.keyPem,
       meta: {
         name: 'bench.example.com',
-        names: ['bench.example.com'],
+        names: ['bench.example.com', '127.0.0.1'],
         issuer: info.issuer,
         serialNumber: info.serialNumber,
         notBefore: info.notBefore,
@@ -130,31 +241,21 @@ try {
       },
     });
     const [port, http] = [await freePort(), await freePort()];
-    const cg = start(
-      process.execPath,
-      [
-        join(root, 'bin', 'certgate.js'),
-        'serve',
-        '--upstream',
-        `http://127.0.0.1:${upPort}`,
-        '--https-port',
-        String(port),
-        '--http-port',
-        String(http),
-        '--host',
-        '127.0.0.1',
-        '--no-hsts',
-      ],
-      { CERTGATE_DATA: data },
+    // The app behind bench.example.com only: other hosts get certgate's own page.
+    writeFileSync(
+      join(work, 'certgate.yaml'),
+      `routes:\n  bench.example.com: http://127.0.0.1:${upPort}\nhsts: false\ndefaultSni: bench.example.com\nlisten: { https: ${port}, http: ${http}, host: 127.0.0.1 }\n`,
     );
-    results.certgate = await measure('certgate serve', cg, port);
-    cg.kill('SIGTERM');
+    const cg = start(process.execPath, [join(root, 'bin', 'certgate.js'), 'serve', '--config', join(work, 'certgate.yaml')], { CERTGATE_DATA: data });
+    servers.push({ name: 'certgate serve', child: cg, port });
   }
   if (existsSync('/usr/bin/caddy')) {
+    // skip_install_trust: without it Caddy provisions its local CA for the IP site and, running
+    // as root, installs that root into the machine's trust store.
     const port = await freePort();
     writeFileSync(
       join(work, 'Caddyfile'),
-      `{\n  admin off\n  auto_https off\n  default_sni bench.example.com\n  log {\n    output discard\n  }\n}\nhttps://bench.example.com:${port} {\n  bind 127.0.0.1\n  tls ${certFile} ${keyFile}\n  reverse_proxy 127.0.0.1:${upPort}\n}\n`,
+      `{\n  admin off\n  auto_https off\n  default_sni bench.example.com\n  skip_install_trust\n}\nhttps://127.0.0.1:${port}, https://bench.example.com:${port} {\n  bind 127.0.0.1\n  tls ${certFile} ${keyFile}\n  log {\n    output discard\n  }\n  @app host bench.example.com\n  handle @app {\n    reverse_proxy 127.0.0.1:${upPort}\n  }\n  handle {\n    respond "ok" 200\n  }\n}\n`,
     );
     const caddy = start('/usr/bin/caddy', ['run', '--config', join(work, 'Caddyfile'), '--adapter', 'caddyfile'], {
       HOME: work,
@@ -162,28 +263,29 @@ try {
       XDG_CONFIG_HOME: work,
       GOMAXPROCS: '1',
     });
-    results.caddy = await measure('caddy', caddy, port);
-    caddy.kill('SIGTERM');
+    servers.push({ name: 'caddy', child: caddy, port });
   }
   if (existsSync('/usr/sbin/nginx')) {
     const port = await freePort();
+    const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((k) => `  ${k}_temp_path ${work}/${k};`).join('\n');
     writeFileSync(
       join(work, 'nginx.conf'),
-      `worker_processes 1;\nerror_log ${work}/nginx-error.log;\npid ${work}/nginx.pid;\nevents { worker_connections 1024; }\nhttp {\n  access_log off;\n  upstream app { server 127.0.0.1:${upPort}; keepalive 64; }\n  server {\n    listen 127.0.0.1:${port} ssl http2;\n    server_name bench.example.com;\n    ssl_certificate ${certFile};\n    ssl_certificate_key ${keyFile};\n    ssl_session_cache off;\n    ssl_session_tickets off;\n    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }\n  }\n}\n`,
+      `worker_processes 1;\nerror_log ${work}/nginx-error.log;\npid ${work}/nginx.pid;\nevents { worker_connections 1024; }\nhttp {\n  access_log off;\n${temp}\n  ssl_certificate ${certFile};\n  ssl_certificate_key ${keyFile};\n  upstream app { server 127.0.0.1:${upPort}; keepalive 64; }\n  server {\n    listen 127.0.0.1:${port} ssl http2 default_server;\n    return 200 "ok\\n";\n  }\n  server {\n    listen 127.0.0.1:${port} ssl http2;\n    server_name bench.example.com;\n    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }\n  }\n}\n`,
     );
     const nginx = start('/usr/sbin/nginx', ['-c', join(work, 'nginx.conf'), '-g', 'daemon off;', '-p', work]);
-    results.nginx = await measure('nginx', nginx, port);
-    nginx.kill('SIGTERM');
+    servers.push({ name: 'nginx', child: nginx, port });
   }
-  const r = results;
+  const all = await measureAll(servers);
+  const r = { node: all['bare node https'], certgate: all['certgate serve'], caddy: all.caddy, nginx: all.nginx };
+  const ratio = (a: number | undefined, b: number | undefined) => (a && b ? (a / b).toFixed(2) : 'n/a');
   console.log('');
-  if (r.certgate && r.node)
-    console.log(`full handshakes per CPU-second, certgate / bare node: ${(r.certgate.perCpu / r.node.perCpu).toFixed(2)} (target >= 0.95)`);
-  if (r.certgate && r.caddy?.ka)
-    console.log(
-      `keep-alive req/s, certgate / caddy: ${(r.certgate.ka / r.caddy.ka).toFixed(2)} (target >= 1); p99 certgate ${r.certgate.p99} vs caddy ${r.caddy.p99}`,
-    );
-  if (r.certgate && r.nginx?.ka) console.log(`keep-alive req/s, certgate / nginx: ${(r.certgate.ka / r.nginx.ka).toFixed(2)}`);
+  console.log(`full handshakes per CPU-second, certgate / bare node: ${ratio(r.certgate?.perCpu, r.node?.perCpu)} (target >= 0.95)`);
+  console.log(`full handshakes per CPU-second, certgate / caddy:     ${ratio(r.certgate?.perCpu, r.caddy?.perCpu)}`);
+  console.log(`resumed handshakes per second, certgate / caddy:      ${ratio(r.certgate?.resumed, r.caddy?.resumed)} (target >= 1)`);
+  console.log(
+    `keep-alive proxied req/s, certgate / caddy:          ${ratio(r.certgate?.ka, r.caddy?.ka)} (target >= 1); p99 certgate ${r.certgate?.p99} vs caddy ${r.caddy?.p99} (${r.certgate && r.caddy && ms(r.certgate.p99) <= ms(r.caddy.p99) ? 'no worse' : 'worse'})`,
+  );
+  console.log(`keep-alive proxied req/s, certgate / nginx:          ${ratio(r.certgate?.ka, r.nginx?.ka)}`);
 } finally {
   for (const c of children) c.kill('SIGKILL');
   rmSync(work, { recursive: true, force: true });

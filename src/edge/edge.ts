@@ -364,6 +364,8 @@ export class Edge {
       });
       https.on('tlsClientError', () => {});
       https.setTimeout(o.requestTimeoutMs ?? 120_000);
+      // HTTP/1.1 over TLS goes through the http2 server (allowHTTP1), which checks these like http.Server does.
+      Object.assign(https, { headersTimeout: o.headersTimeoutMs ?? 30_000, requestTimeout: o.requestTimeoutMs ?? 120_000 });
       this.#https = https;
       this.ports.https = await listen(https, o.httpsPort, 'HTTPS');
       // A local default certificate lives 7 days: renew it in its last third.
