@@ -4,7 +4,10 @@
  * mounts them on its ports), a standalone responder for the CLI, and the DNS-01 hook.
  */
 import { execFile } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { join } from 'node:path';
 import { createSecureContext, createServer as createTlsServer, type SecureContext, type Server as TlsServer } from 'node:tls';
 import { promisify } from 'node:util';
 import { CertgateError } from '../errors.ts';
@@ -16,17 +19,53 @@ export type ChallengeType = 'http-01' | 'tls-alpn-01' | 'dns-01';
 export const ALPN_ACME = 'acme-tls/1';
 
 /** What the responders serve right now. */
+export interface ChallengeAnswersOptions {
+  /**
+   * A directory every serving process reads (`<data>/challenges`): HTTP-01 answers are written
+   * there too, so that whichever process the CA's request reaches can answer it (serve --workers).
+   */
+  sharedDir?: string;
+}
+
 export class ChallengeAnswers {
   readonly http = new Map<string, string>();
   readonly alpn = new Map<string, SecureContext>();
+  readonly #shared: string | null;
+
+  constructor(options: ChallengeAnswersOptions = {}) {
+    this.#shared = options.sharedDir ?? null;
+  }
+
+  /** Publishes an HTTP-01 answer (written before the CA is told to look: synchronously). */
+  setHttp(token: string, keyAuthorization: string): void {
+    this.http.set(token, keyAuthorization);
+    if (this.#shared) {
+      mkdirSync(this.#shared, { recursive: true, mode: 0o700 });
+      writeFileSync(join(this.#shared, `${token}.http-01`), keyAuthorization);
+    }
+  }
+
+  deleteHttp(token: string): void {
+    this.http.delete(token);
+    if (this.#shared) rmSync(join(this.#shared, `${token}.http-01`), { force: true });
+  }
 
   /** Answers an HTTP-01 request; false when the request is not one (let the app have it). */
   handleHttp(req: IncomingMessage, res: ServerResponse): boolean {
-    const m = /^\/\.well-known\/acme-challenge\/([A-Za-z0-9_-]+)$/.exec((req.url ?? '').split('?')[0] ?? '');
+    const m = /^\/\.well-known\/acme-challenge\/([A-Za-z0-9_-]{1,200})$/.exec((req.url ?? '').split('?')[0] ?? '');
     if (!m) return false;
-    const answer = this.http.get(m[1] as string);
-    res.writeHead(answer ? 200 : 404, { 'content-type': 'text/plain' });
-    res.end(answer ?? 'no such challenge');
+    const token = m[1] as string;
+    const send = (answer: string | undefined) => {
+      res.writeHead(answer ? 200 : 404, { 'content-type': 'text/plain' });
+      res.end(answer ?? 'no such challenge');
+    };
+    const answer = this.http.get(token);
+    if (answer || !this.#shared) send(answer);
+    else
+      readFile(join(this.#shared, `${token}.http-01`), 'utf8').then(
+        (a) => send(a),
+        () => send(undefined),
+      );
     return true;
   }
 

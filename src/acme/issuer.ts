@@ -191,6 +191,22 @@ export class AcmeIssuer {
     return doc;
   }
 
+  /**
+   * Makes sure the account key exists in the store, without asking the CA: several serving
+   * processes then register one account, not one each.
+   */
+  async prepareAccountKey(): Promise<void> {
+    const store = this.#o.store;
+    if (!(await store.getAccount(this.directory)))
+      await store.putAccount({
+        directory: this.directory,
+        keyPem: keyPem('ec-p256'),
+        url: null,
+        email: this.#o.email ?? null,
+        createdAt: new Date().toISOString(),
+      });
+  }
+
   async #ensureClient(): Promise<AcmeClient> {
     if (this.#client) return this.#client;
     await this.#getDirectory();
@@ -291,14 +307,14 @@ export class AcmeIssuer {
     const answers = this.#o.answers;
     const fullName = `${authz.wildcard ? '*.' : ''}${name}`;
     const present = async () => {
-      if (type === 'http-01') answers.http.set((challenge as { token: string }).token, keyAuthorization);
+      if (type === 'http-01') answers.setHttp((challenge as { token: string }).token, keyAuthorization);
       else if (type === 'tls-alpn-01') {
         const [key, cert] = await acme.crypto.createAlpnCertificate(authz, keyAuthorization);
         answers.setAlpn(name, cert.toString(), key.toString());
       } else await runDnsHook(this.#o.dnsHook as string, 'present', fullName, keyAuthorization, this.#hookOptions());
     };
     const cleanup = async () => {
-      if (type === 'http-01') answers.http.delete((challenge as { token: string }).token);
+      if (type === 'http-01') answers.deleteHttp((challenge as { token: string }).token);
       else if (type === 'tls-alpn-01') answers.alpn.delete(name.toLowerCase());
       else await runDnsHook(this.#o.dnsHook as string, 'cleanup', fullName, keyAuthorization, this.#hookOptions()).catch(() => {});
     };

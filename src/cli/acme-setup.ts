@@ -4,7 +4,7 @@
  * validated once. Shared by issue, renew, certs, domains and logs.
  */
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { ChallengeAnswers, type ChallengeType } from '../acme/challenges.ts';
 import { AcmeIssuer, KEY_TYPES, type KeyType } from '../acme/issuer.ts';
 import { CertgateError } from '../errors.ts';
@@ -65,13 +65,14 @@ export interface AcmeSetup {
   paths: ReturnType<typeof dataPaths>;
 }
 
-export function acmeSetup(values: Record<string, unknown>, io: Io): AcmeSetup {
+/** `workers`: several serving processes share the challenge answers (HTTP-01 through files; TLS-ALPN-01 is left out). */
+export function acmeSetup(values: Record<string, unknown>, io: Io, options: { workers?: boolean } = {}): AcmeSetup {
   const env = io.env;
   const pick = (flag: string, variable: string): string | undefined => (values[flag] as string | undefined) ?? env[variable] ?? undefined;
   const paths = dataPaths({ ...env, ...(typeof values.data === 'string' ? { CERTGATE_DATA: values.data } : {}) }, io.cwd);
   const store = new FsStore({ root: paths.root });
   const locker = new FsLocker({ root: paths.root });
-  const answers = new ChallengeAnswers();
+  const answers = new ChallengeAnswers(options.workers ? { sharedDir: join(paths.root, 'challenges') } : {});
   const allowIp = Boolean(values['allow-ip']) || env.CERTGATE_ALLOW_IP === 'true';
   const mainDomain = pick('domain', 'CERTGATE_DOMAIN');
   const warn = (m: string) => io.err(`warning: ${m}\n`);
@@ -104,10 +105,16 @@ export function acmeSetup(values: Record<string, unknown>, io: Io): AcmeSetup {
         );
       }
     }
-    const challenges = pick('challenges', 'CERTGATE_CHALLENGES')
+    let challenges = pick('challenges', 'CERTGATE_CHALLENGES')
       ?.split(',')
       .map((c) => c.trim())
       .filter(Boolean) as ChallengeType[] | undefined;
+    if (options.workers) {
+      // A TLS-ALPN-01 answer lives in the process that started the order; the CA's connection
+      // may reach another worker. HTTP-01 answers are shared through files, DNS-01 needs no server.
+      if (challenges?.includes('tls-alpn-01')) warn('tls-alpn-01 is not used with --workers: http-01 and dns-01 are');
+      challenges = (challenges ?? ['http-01', 'tls-alpn-01', 'dns-01']).filter((c) => c !== 'tls-alpn-01');
+    }
     const dnsHook = pick('dns-hook', 'CERTGATE_DNS_HOOK');
     const email = pick('email', 'CERTGATE_ACME_EMAIL');
     issuer = new AcmeIssuer({

@@ -4,20 +4,24 @@
  * local CA for localhost) or with ACME for public names. `certgate local-ca export|path`.
  */
 import { readFile } from 'node:fs/promises';
+import { createServer as createNetServer } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { CertCache } from '../../cache/cache.ts';
 import { parseConfigText, type ServeConfig, validateServeConfig } from '../../edge/config.ts';
 import { Edge, type EdgeSettings } from '../../edge/edge.ts';
 import { CertgateError } from '../../errors.ts';
+import { listenOn } from '../../listen.ts';
 import { LocalCa } from '../../localca/local-ca.ts';
 import { dataPaths } from '../../paths.ts';
 import { ACME_OPTIONS, acmeSetup, parseDuration } from '../acme-setup.ts';
 import { parse } from '../args.ts';
 import { palette } from '../color.ts';
 import type { Io } from '../io.ts';
+import { isWorker, superviseWorkers, workerChannel, workerId } from '../workers.ts';
 
 export const serveUsage =
-  'certgate serve [--config FILE] [--upstream URL] [--https-port N] [--http-port N] [--host ADDR] [--no-redirect] [--no-hsts] [--hsts-max-age S] [--hsts-include-subdomains] [--hsts-preload] [--behind-proxy CIDR[,CIDR] [--behind-proxy-tls]] [--default-sni NAME] [--mode production|development] (+ the ACME options of certgate issue)';
+  'certgate serve [--config FILE] [--upstream URL] [--https-port N] [--http-port N] [--host ADDR] [--no-redirect] [--no-hsts] [--hsts-max-age S] [--hsts-include-subdomains] [--hsts-preload] [--behind-proxy CIDR[,CIDR] [--behind-proxy-tls]] [--default-sni NAME] [--workers N|auto] [--mode production|development] (+ the ACME options of certgate issue)';
 export const localCaUsage = 'certgate local-ca export [--data DIR] | certgate local-ca path [--data DIR]';
 
 const SERVE_OPTIONS = {
@@ -33,6 +37,7 @@ const SERVE_OPTIONS = {
   'behind-proxy': { type: 'string' },
   'behind-proxy-tls': { type: 'boolean' },
   'default-sni': { type: 'string' },
+  workers: { type: 'string' },
   mode: { type: 'string' },
 } as const;
 
@@ -114,6 +119,16 @@ function durationMs(value: number | string): number {
   return typeof value === 'number' ? value * 1000 : parseDuration(value, 'onDemand.wait');
 }
 
+/** `--workers N|auto` (flag, CERTGATE_WORKERS, config `workers`): 1 by default. */
+function workerCount(raw: unknown): number {
+  if (raw === undefined || raw === null) return 1;
+  if (raw === 'auto') return availableParallelism();
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 256)
+    throw new CertgateError('E_USAGE', `--workers ${String(raw)} is not a number of processes`, 'use --workers auto (one per core) or 1 to 256');
+  return n;
+}
+
 export async function serve(argv: string[], io: Io): Promise<number> {
   const { values } = parse(argv, SERVE_OPTIONS, serveUsage);
   const config = await loadConfig(values, io);
@@ -123,7 +138,9 @@ export async function serve(argv: string[], io: Io): Promise<number> {
   const envPorts = { ...io.env };
   if (all['https-port'] === undefined && envPorts.CERTGATE_HTTPS_PORT === undefined) all['https-port'] = root ? '443' : '8443';
   if (all['http-port'] === undefined && envPorts.CERTGATE_HTTP_PORT === undefined) all['http-port'] = root ? '80' : '8080';
-  const setup = acmeSetup(all, io);
+  const workers = workerCount(values.workers ?? io.env.CERTGATE_WORKERS ?? config.workers);
+  const worker = isWorker();
+  const setup = acmeSetup(all, io, { workers: workers > 1 || worker });
   const mode = (values.mode as string | undefined) ?? io.env.CERTGATE_MODE ?? config.mode;
   if (mode !== 'production' && mode !== 'development')
     throw new CertgateError(
@@ -135,17 +152,81 @@ export async function serve(argv: string[], io: Io): Promise<number> {
   const { settings, behindTls } = edgeSettings(config, values, io.env);
   const localCa = new LocalCa({ dir: `${setup.paths.root}/local-ca` });
   const { created } = await localCa.load();
+  const issuer = acmeOn ? setup.issuer() : null;
+  const manager = acmeOn ? setup.manager() : null;
+  const c = palette(io);
+  const tag = worker ? ` worker ${workerId()}` : '';
+  const log = (e: { level: string; msg: string }) =>
+    io.err(`${new Date().toISOString()}${tag} ${e.level === 'error' ? c.red(e.level) : e.level === 'warn' ? c.yellow(e.level) : e.level} ${e.msg}\n`);
+  const behind = settings.behindProxy;
+  const banner = (ports: { https: number | null; http: number | null }) =>
+    io.out(
+      `certgate serve (${mode}${acmeOn ? `, ACME ${issuer?.directory}` : ', local CA only: set CERTGATE_ACME_AGREE_TOS=true and CERTGATE_ACME_EMAIL for public names'}${workers > 1 ? `, ${workers} worker processes` : ''})\n` +
+        `${ports.https !== null ? `  https://localhost${ports.https === 443 ? '' : `:${ports.https}`}/${behind ? ' (TLS from the load balancer)' : ''}\n` : ''}` +
+        `${ports.http !== null ? `  http on port ${ports.http}: ACME HTTP-01${behind ? ', the app (behind a TLS-terminating proxy)' : ', redirect to https'}\n` : ''}` +
+        `  local CA ${created ? 'created' : 'loaded'}: ${localCa.certPath}\n` +
+        `  trust it: certgate local-ca export > certgate-local-ca.pem  (then NODE_EXTRA_CA_CERTS=certgate-local-ca.pem, curl --cacert certgate-local-ca.pem, or your OS/browser store)\n`,
+    );
+  const stopped = new Promise<void>((resolve) => {
+    if (!io.signal) return; // a library caller without a signal keeps it running
+    if (io.signal.aborted) resolve();
+    io.signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+  // Maintenance runs in one process only: the primary with workers, else this one.
+  const startMaintenance = (renewed: (names: string[]) => void | Promise<void>) => {
+    if (!manager || !issuer) return null;
+    const maintainer = setup.maintainer();
+    const runCycle = async () => {
+      const report = await maintainer.runCycle();
+      if (report.renewed.length) await renewed(report.renewed);
+    };
+    const fail = (err: unknown) => log({ level: 'error', msg: `maintenance: ${(err as Error).message}` });
+    void runCycle().catch(fail);
+    const timer = setInterval(() => void runCycle().catch(fail), setup.intervalMs);
+    timer.unref();
+    return { close: async () => (clearInterval(timer), await maintainer.close()) };
+  };
+
+  if (workers > 1 && !worker) {
+    // A busy port is said once, here, rather than by every worker.
+    const httpsPort = behind && !behindTls ? null : Number(all['https-port']);
+    const host = typeof values.host === 'string' ? values.host : config.listen.host;
+    for (const [port, what] of [
+      [httpsPort, 'HTTPS'],
+      [Number(all['http-port']), 'HTTP'],
+    ] as const) {
+      if (port === null || port === 0) continue;
+      const probe = createNetServer();
+      await listenOn(probe, port, host, what);
+      await new Promise((r) => probe.close(r));
+    }
+    await issuer?.prepareAccountKey();
+    const supervisor = superviseWorkers(workers, (level, msg) => log({ level, msg }));
+    try {
+      await supervisor.ready;
+    } catch (code) {
+      return typeof code === 'number' && code !== 0 ? code : 1; // the worker said why on stderr
+    }
+    banner({ https: behind && !behindTls ? null : Number(all['https-port']), http: Number(all['http-port']) });
+    const maintenance = startMaintenance((names) => supervisor.broadcast({ type: 'renewed', names }));
+    io.hangup?.(() => {
+      supervisor.broadcast({ type: 'hangup' });
+      log({ level: 'info', msg: 'SIGHUP: passed to the workers' });
+    });
+    const code = await Promise.race([stopped.then(() => 0), supervisor.failed]);
+    log({ level: 'info', msg: 'stopping: draining connections' });
+    await supervisor.stop(15_000);
+    await maintenance?.close();
+    return code;
+  }
+
   const cache = new CertCache();
   for (const e of await setup.store.scan()) {
     const b = await setup.store.getBundle(e.name);
     if (b) cache.put(e.name, b);
   }
-  const issuer = acmeOn ? setup.issuer() : null;
-  const manager = acmeOn ? setup.manager() : null;
-  const c = palette(io);
-  const log = (e: { level: string; msg: string }) =>
-    io.err(`${new Date().toISOString()} ${e.level === 'error' ? c.red(e.level) : e.level === 'warn' ? c.yellow(e.level) : e.level} ${e.msg}\n`);
-  const behind = settings.behindProxy;
+  // Budgets are per process: with workers, each takes its share.
+  const share = (n: number) => (worker ? Math.max(1, Math.ceil(n / workers)) : n);
   const edge = new Edge({
     ...settings,
     upstream: settings.upstream ?? null,
@@ -156,40 +237,25 @@ export async function serve(argv: string[], io: Io): Promise<number> {
     localCa,
     answers: setup.answers,
     ...(manager ? { manager, registry: setup.registry } : {}),
-    onDemandPerMinute: config.onDemand.perMinute,
-    onDemandPerClient: config.onDemand.perClient,
+    onDemandPerMinute: share(config.onDemand.perMinute),
+    onDemandPerClient: share(config.onDemand.perClient),
     onDemandTimeoutMs: durationMs(config.onDemand.wait),
     log,
   });
   const ports = await edge.start();
-  const maintainer = manager && issuer ? setup.maintainer() : null;
-  io.out(
-    `certgate serve (${mode}${acmeOn ? `, ACME ${issuer?.directory}` : ', local CA only: set CERTGATE_ACME_AGREE_TOS=true and CERTGATE_ACME_EMAIL for public names'})\n` +
-      `${ports.https !== null ? `  https://localhost${ports.https === 443 ? '' : `:${ports.https}`}/${behind ? ' (TLS from the load balancer)' : ''}\n` : ''}` +
-      `${ports.http !== null ? `  http on port ${ports.http}: ACME HTTP-01${behind ? ', the app (behind a TLS-terminating proxy)' : ', redirect to https'}\n` : ''}` +
-      `  local CA ${created ? 'created' : 'loaded'}: ${localCa.certPath}\n` +
-      `  trust it: certgate local-ca export > certgate-local-ca.pem  (then NODE_EXTRA_CA_CERTS=certgate-local-ca.pem, curl --cacert certgate-local-ca.pem, or your OS/browser store)\n`,
-  );
-  if (maintainer) {
-    const runCycle = async () => {
-      const report = await maintainer.runCycle();
-      for (const name of report.renewed) {
-        const b = await setup.store.getBundle(name);
-        if (b) edge.update(name, b);
-      }
-    };
-    void runCycle().catch((err) => log({ level: 'error', msg: `maintenance: ${(err as Error).message}` }));
-    const timer = setInterval(() => void runCycle().catch((err) => log({ level: 'error', msg: `maintenance: ${(err as Error).message}` })), setup.intervalMs);
-    timer.unref();
-    io.signal?.addEventListener('abort', () => clearInterval(timer), { once: true });
-  }
-  io.hangup?.(async () => {
+  const fromStore = async (names: string[]) => {
+    for (const name of names) {
+      const b = await setup.store.getBundle(name);
+      if (b) edge.update(name, b);
+    }
+  };
+  const reload = async () => {
     // Everything the edge can change while running comes from the file again; what needs a
     // restart (ports, data, ACME) is named. A broken file leaves the running settings.
     try {
       const next = await loadConfig(values, io);
       await edge.reconfigure(edgeSettings(next, values, io.env).settings);
-      const restart = (['listen', 'data', 'acme', 'mode', 'domain', 'ask', 'onDemand'] as const).filter(
+      const restart = (['listen', 'data', 'acme', 'mode', 'domain', 'ask', 'onDemand', 'workers'] as const).filter(
         (k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]),
       );
       if (restart.length) log({ level: 'warn', msg: `SIGHUP: ${restart.join(', ')} changed; these take effect at the next restart` });
@@ -197,20 +263,32 @@ export async function serve(argv: string[], io: Io): Promise<number> {
       const e = err as CertgateError;
       log({ level: 'error', msg: `SIGHUP: configuration not reloaded, the running one stays: ${e.code ?? 'E_INTERNAL'} ${e.message}` });
     }
-    for (const e of await setup.store.scan()) {
-      const b = await setup.store.getBundle(e.name);
-      if (b) edge.update(e.name, b);
-    }
+    await fromStore((await setup.store.scan()).map((e) => e.name));
     log({ level: 'info', msg: 'SIGHUP: configuration and certificates reloaded' });
+  };
+  let maintenance: { close(): Promise<void> } | null = null;
+  let stopRequested: () => void = () => {};
+  const stopMessage = new Promise<void>((resolve) => {
+    stopRequested = resolve;
   });
-  await new Promise<void>((resolve) => {
-    if (!io.signal) return; // a library caller without a signal keeps it running
-    if (io.signal.aborted) resolve();
-    io.signal.addEventListener('abort', () => resolve(), { once: true });
-  });
+  let channel: ReturnType<typeof workerChannel> | null = null;
+  if (worker) {
+    channel = workerChannel((m) => {
+      if (m.type === 'stop') stopRequested();
+      else if (m.type === 'hangup') void reload();
+      else if (m.type === 'renewed') void fromStore(m.names).catch((err) => log({ level: 'error', msg: `renewed certificates: ${(err as Error).message}` }));
+    });
+    channel.ready();
+  } else {
+    banner(ports);
+    maintenance = startMaintenance(fromStore);
+    io.hangup?.(reload);
+  }
+  await Promise.race([stopped, stopMessage]);
   log({ level: 'info', msg: 'stopping: draining connections' });
   await edge.close();
-  await maintainer?.close();
+  await maintenance?.close();
+  channel?.done();
   return 0;
 }
 

@@ -1,0 +1,113 @@
+/**
+ * @module cli/workers
+ * `certgate serve --workers N`: one process per core. The primary validates the configuration,
+ * creates the local CA and the ACME account key once, runs maintenance, and supervises the
+ * workers; each worker runs an edge on the shared ports (the kernel spreads connections:
+ * SCHED_NONE, no hand-off through the primary). Messages: workers say `ready`; the primary
+ * says `stop`, `hangup` or `renewed`.
+ */
+import cluster, { type Worker } from 'node:cluster';
+
+export type ToWorker = { type: 'stop' } | { type: 'hangup' } | { type: 'renewed'; names: string[] };
+export type ToPrimary = { type: 'ready' };
+
+export function isWorker(): boolean {
+  return cluster.isWorker;
+}
+
+export function workerId(): number {
+  return cluster.worker?.id ?? 0;
+}
+
+/** In a worker: tells the primary the edge listens, and hands it the primary's messages. */
+export function workerChannel(onMessage: (m: ToWorker) => void): { ready(): void; done(): void } {
+  process.on('message', (m: ToWorker) => onMessage(m));
+  return {
+    ready: () => process.send?.({ type: 'ready' } satisfies ToPrimary),
+    // The IPC channel keeps a worker alive: let go of it once the edge has drained.
+    done: () => cluster.worker?.disconnect(),
+  };
+}
+
+export interface Supervisor {
+  /** Resolves when every worker listens; rejects with the exit code of a worker that could not start. */
+  ready: Promise<void>;
+  broadcast(m: ToWorker): void;
+  /** Asks every worker to drain and waits for them (killing what is left after `graceMs`). */
+  stop(graceMs: number): Promise<void>;
+  /** Resolves with an exit code if the workers keep dying (more than 10 restarts a minute). */
+  failed: Promise<number>;
+}
+
+export function superviseWorkers(count: number, log: (level: 'info' | 'warn' | 'error', msg: string) => void): Supervisor {
+  cluster.schedulingPolicy = cluster.SCHED_NONE;
+  const live = new Set<Worker>();
+  let stopping = false;
+  let started = 0;
+  const restarts: number[] = [];
+  let failWith: (code: number) => void = () => {};
+  const failed = new Promise<number>((resolve) => {
+    failWith = resolve;
+  });
+  let readyResolve: () => void = () => {};
+  let readyReject: (code: number) => void = () => {};
+  const ready = new Promise<void>((resolve, reject) => {
+    readyResolve = resolve;
+    readyReject = reject;
+  });
+  let allReady = false;
+
+  const fork = (): Worker => {
+    const w = cluster.fork({ CERTGATE_WORKER: '1' });
+    live.add(w);
+    w.on('message', (m: ToPrimary) => {
+      if (m?.type !== 'ready') return;
+      started++;
+      if (!allReady && started >= count) {
+        allReady = true;
+        readyResolve();
+      }
+    });
+    w.on('exit', (code, signal) => {
+      live.delete(w);
+      if (stopping) return;
+      if (!allReady) {
+        stopping = true;
+        for (const other of live) other.kill('SIGKILL');
+        readyReject(code ?? 1);
+        return;
+      }
+      const now = Date.now();
+      restarts.push(now);
+      while (restarts.length && (restarts[0] as number) < now - 60_000) restarts.shift();
+      if (restarts.length > 10) {
+        log('error', `workers keep exiting (${restarts.length} in a minute, last: ${signal ?? `code ${code}`}); stopping`);
+        failWith(1);
+        return;
+      }
+      log('warn', `worker ${w.id} exited (${signal ?? `code ${code}`}); starting another`);
+      fork();
+    });
+    return w;
+  };
+  for (let i = 0; i < count; i++) fork();
+
+  return {
+    ready,
+    failed,
+    broadcast(m) {
+      for (const w of live) if (w.isConnected()) w.send(m);
+    },
+    async stop(graceMs) {
+      stopping = true;
+      const exits = [...live].map((w) => new Promise<void>((r) => (w.isDead() ? r() : w.once('exit', () => r()))));
+      for (const w of live) if (w.isConnected()) w.send({ type: 'stop' } satisfies ToWorker);
+      const timer = setTimeout(() => {
+        for (const w of live) w.kill('SIGKILL');
+      }, graceMs);
+      timer.unref();
+      await Promise.all(exits);
+      clearTimeout(timer);
+    },
+  };
+}
