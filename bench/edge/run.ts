@@ -29,6 +29,8 @@ const secondsArg = process.argv.indexOf('--seconds');
 const SECONDS = secondsArg > 0 ? Number(process.argv[secondsArg + 1]) : 3;
 const roundsArg = process.argv.indexOf('--rounds');
 const ROUNDS = roundsArg > 0 ? Number(process.argv[roundsArg + 1]) : 3;
+/** --all-cores: nothing pinned; every server uses every core (certgate --workers auto, Caddy's default GOMAXPROCS, nginx worker_processes auto), wrk runs 2 threads beside them. */
+const ALL_CORES = process.argv.includes('--all-cores');
 const root = join(import.meta.dirname, '..', '..');
 const work = mkdtempSync(join(tmpdir(), 'certgate-bench-edge-'));
 const children: ChildProcess[] = [];
@@ -56,9 +58,9 @@ function cpuSeconds(pid: number): number {
 
 async function wrk(port: number, mode: 'close' | 'keepalive', seconds = SECONDS): Promise<{ rps: number; p50: string; p99: string; errors: number }> {
   const args = [
-    '1',
+    ALL_CORES ? '0-1' : '1',
     'wrk',
-    '-t1',
+    ALL_CORES ? '-t2' : '-t1',
     `-c${mode === 'close' ? 20 : 50}`,
     `-d${seconds}s`,
     '--latency',
@@ -92,7 +94,7 @@ async function resumed(port: number): Promise<number> {
 
 function start(cmd: string, args: string[], env: Record<string, string> = {}): ChildProcess {
   // Output discarded, not piped: a pipe nobody reads fills up and blocks a chatty server.
-  const child = spawn('taskset', ['-c', '0', cmd, ...args], { stdio: ['pipe', 'ignore', 'ignore'], env: { ...process.env, ...env } });
+  const child = spawn('taskset', ['-c', ALL_CORES ? '0-1' : '0', cmd, ...args], { stdio: ['pipe', 'ignore', 'ignore'], env: { ...process.env, ...env } });
   children.push(child);
   return child;
 }
@@ -209,7 +211,7 @@ try {
   children.push(up);
   const upPort = Number(String(await new Promise((r) => up.stdout?.once('data', r))).trim());
   console.log(
-    `bench/edge: ${ROUNDS} alternating rounds of ${SECONDS} s per load after 1 s of warm-up, medians; ECDSA P-256, servers on core 0, load on core 1\n`,
+    `bench/edge: ${ROUNDS} alternating rounds of ${SECONDS} s per load after 1 s of warm-up, medians; ECDSA P-256, ${ALL_CORES ? 'every server on both cores, certgate with --workers auto, load beside them' : 'servers on core 0, load on core 1'}\n`,
   );
   console.log(
     `${''.padEnd(16)} ${'full handshakes (Connection: close)'.padEnd(36)} ${'resumed'.padEnd(10)} keep-alive, proxied to the app (bare node: answers itself)`,
@@ -244,7 +246,7 @@ try {
     // The app behind bench.example.com only: other hosts get certgate's own page.
     writeFileSync(
       join(work, 'certgate.yaml'),
-      `routes:\n  bench.example.com: http://127.0.0.1:${upPort}\nhsts: false\ndefaultSni: bench.example.com\nlisten: { https: ${port}, http: ${http}, host: 127.0.0.1 }\n`,
+      `routes:\n  bench.example.com: http://127.0.0.1:${upPort}\nhsts: false\ndefaultSni: bench.example.com\nlisten: { https: ${port}, http: ${http}, host: 127.0.0.1 }\n${ALL_CORES ? 'workers: auto\n' : ''}`,
     );
     const cg = start(process.execPath, [join(root, 'bin', 'certgate.js'), 'serve', '--config', join(work, 'certgate.yaml')], { CERTGATE_DATA: data });
     servers.push({ name: 'certgate serve', child: cg, port });
@@ -261,7 +263,7 @@ try {
       HOME: work,
       XDG_DATA_HOME: work,
       XDG_CONFIG_HOME: work,
-      GOMAXPROCS: '1',
+      ...(ALL_CORES ? {} : { GOMAXPROCS: '1' }),
     });
     servers.push({ name: 'caddy', child: caddy, port });
   }
@@ -270,7 +272,7 @@ try {
     const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((k) => `  ${k}_temp_path ${work}/${k};`).join('\n');
     writeFileSync(
       join(work, 'nginx.conf'),
-      `worker_processes 1;\nerror_log ${work}/nginx-error.log;\npid ${work}/nginx.pid;\nevents { worker_connections 1024; }\nhttp {\n  access_log off;\n${temp}\n  ssl_certificate ${certFile};\n  ssl_certificate_key ${keyFile};\n  upstream app { server 127.0.0.1:${upPort}; keepalive 64; }\n  server {\n    listen 127.0.0.1:${port} ssl http2 default_server;\n    return 200 "ok\\n";\n  }\n  server {\n    listen 127.0.0.1:${port} ssl http2;\n    server_name bench.example.com;\n    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }\n  }\n}\n`,
+      `worker_processes ${ALL_CORES ? 'auto' : '1'};\nerror_log ${work}/nginx-error.log;\npid ${work}/nginx.pid;\nevents { worker_connections 1024; }\nhttp {\n  access_log off;\n${temp}\n  ssl_certificate ${certFile};\n  ssl_certificate_key ${keyFile};\n  upstream app { server 127.0.0.1:${upPort}; keepalive 64; }\n  server {\n    listen 127.0.0.1:${port} ssl http2 default_server;\n    return 200 "ok\\n";\n  }\n  server {\n    listen 127.0.0.1:${port} ssl http2;\n    server_name bench.example.com;\n    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }\n  }\n}\n`,
     );
     const nginx = start('/usr/sbin/nginx', ['-c', join(work, 'nginx.conf'), '-g', 'daemon off;', '-p', work]);
     servers.push({ name: 'nginx', child: nginx, port });
