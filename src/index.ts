@@ -7,6 +7,7 @@
  */
 export * from './acme/index.ts';
 export * from './diagnostics/index.ts';
+export * from './edge/index.ts';
 export { CertgateError, type ErrorCode, isCertgateError } from './errors.ts';
 export * from './maintenance/index.ts';
 export * from './manager/index.ts';
