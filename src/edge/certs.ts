@@ -113,7 +113,16 @@ export class HandshakeCertificates {
       // The common case answers synchronously from memory: no promise per handshake.
       const hit = self.#o.answers.alpn.size ? null : self.#o.cache.resolve(name);
       if (hit && !self.#localDue(hit)) {
-        cb(null, self.#o.cache.context(hit));
+        let ctx: SecureContext | undefined;
+        try {
+          ctx = self.#o.cache.context(hit);
+        } catch (err) {
+          // A stored pair OpenSSL will not load: this handshake fails, the edge goes on.
+          self.#o.log?.('error', `the certificate for ${hit} cannot be loaded: ${(err as Error).message}`, { host: hit });
+          cb(err as Error);
+          return;
+        }
+        cb(null, ctx);
         return;
       }
       const socket = this as TLSSocket | undefined;
@@ -264,7 +273,10 @@ export class HandshakeCertificates {
         return this.#withStandIn(name, { kind: 'failed', detail: err.message });
       },
     );
-    void obtained.finally(() => this.#issuing.delete(name));
+    obtained.then(
+      () => this.#issuing.delete(name),
+      () => this.#issuing.delete(name),
+    );
     let timer: NodeJS.Timeout | undefined;
     const waited = new Promise<null>((resolve) => {
       timer = setTimeout(() => resolve(null), this.#o.onDemandTimeoutMs);

@@ -231,6 +231,10 @@ test('bad input: malformed Host, garbage SNI, smuggling, oversized headers, a bu
   for (const sni of ['a'.repeat(63).concat('.').repeat(20), `${'l.'.repeat(1000)}com`]) {
     assert.equal(await attempt(sni), 'connected as localhost', `SNI ${sni.slice(0, 20)}…`);
   }
+  // A stored pair whose key does not match its certificate: that handshake fails, nothing else does.
+  const [one, two] = [await e.localCa.issue(['mismatch.example.com']), await e.localCa.issue(['other.example.com'])];
+  e.edge.update('mismatch.example.com', { ...one, keyPem: two.keyPem });
+  assert.doesNotMatch(await attempt('mismatch.example.com'), /^connected/);
   const ok = await get(e.https, '/', { ca: e.caPem });
   assert.equal(ok.status, 200, 'still serving after all that');
   const { Edge } = await import('../../src/edge/edge.ts');
