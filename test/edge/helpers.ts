@@ -1,4 +1,6 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { ChallengeAnswers } from '../../src/acme/challenges.ts';
@@ -61,4 +63,51 @@ export async function startEdge(
   const edge = new Edge({ httpsPort: 0, httpPort: 0, host: '127.0.0.1', upstream: null, cache, localCa, answers, drainMs: 2000, ...options });
   const ports = await edge.start();
   return { edge, localCa, cache, answers, https: ports.https as number, http: ports.http as number, caPem: certPem };
+}
+
+/** Polls until `what` holds (for logs and process state; never for timing). */
+export async function waitFor(what: () => boolean, label: string, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!what()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${label}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** GET over HTTPS to 127.0.0.1 as localhost, trusting `ca`, on a new connection. */
+export function httpsGet(port: number, path: string, ca: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ host: '127.0.0.1', port, path, servername: 'localhost', ca, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (d) => {
+        body += d;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+export interface ServeProcess {
+  child: ChildProcess;
+  out(): string;
+  err(): string;
+  exited: Promise<number | null>;
+}
+
+/** `certgate serve ARGS` from the built bin, with only PATH and `env` in its environment. */
+export function startServe(args: string[], env: Record<string, string>): ServeProcess {
+  const bin = join(import.meta.dirname, '..', '..', 'bin', 'certgate.js');
+  const child = spawn(process.execPath, [bin, 'serve', ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d) => {
+    out += d;
+  });
+  child.stderr?.on('data', (d) => {
+    err += d;
+  });
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return { child, out: () => out, err: () => err, exited };
 }

@@ -9,7 +9,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { freePort } from '../helpers/daemons.ts';
 import { NGINX, startNginx } from '../helpers/nginx.ts';
 import { tempDir } from '../helpers/tmp.ts';
@@ -51,6 +51,28 @@ function frontServers(dir: string, tlsPort: number, httpPort: number, backend: s
   return `  server {\n    listen 127.0.0.2:${tlsPort} ssl;\n    ssl_certificate ${dir}/site.pem;\n    ssl_certificate_key ${dir}/site.key;\n    location / { proxy_pass ${backend}; ${forward} }\n  }\n  server {\n    listen 127.0.0.2:${httpPort};\n    location / { proxy_pass ${backend}; ${forward} }\n  }\n`;
 }
 
+/** nginx in front of the edge with a local-CA certificate for app.example.com, and the edge's CA as edge-ca.pem for TLS to it. */
+async function startFront(
+  t: TestContext,
+  e: Awaited<ReturnType<typeof startEdge>>,
+  backend: string,
+  extra: (dir: string) => string = () => '',
+): Promise<{ tlsPort: number; httpPort: number }> {
+  const site = await e.localCa.issue(['app.example.com']);
+  const [tlsPort, httpPort] = [await freePort(), await freePort()];
+  const nginx = await startNginx(
+    (d) => {
+      writeFileSync(join(d, 'site.pem'), site.certPem);
+      writeFileSync(join(d, 'site.key'), site.keyPem, { mode: 0o600 });
+      writeFileSync(join(d, 'edge-ca.pem'), e.caPem);
+      return frontServers(d, tlsPort, httpPort, backend, extra(d));
+    },
+    [tlsPort, httpPort],
+  );
+  t.after(() => nginx.close());
+  return { tlsPort, httpPort };
+}
+
 test('nginx terminates TLS and forwards plain HTTP: no redirect loop, X-Forwarded-Proto https, the client from the trusted hop, HSTS', {
   skip,
   timeout: 60_000,
@@ -67,17 +89,7 @@ test('nginx terminates TLS and forwards plain HTTP: no redirect loop, X-Forwarde
     log: (ev) => logs.push(ev.msg),
   });
   t.after(() => e.edge.close());
-  const site = await e.localCa.issue(['app.example.com']);
-  const [tlsPort, httpPort] = [await freePort(), await freePort()];
-  const nginx = await startNginx(
-    (d) => {
-      writeFileSync(join(d, 'site.pem'), site.certPem);
-      writeFileSync(join(d, 'site.key'), site.keyPem, { mode: 0o600 });
-      return frontServers(d, tlsPort, httpPort, `http://127.0.0.1:${e.http}`);
-    },
-    [tlsPort, httpPort],
-  );
-  t.after(() => nginx.close());
+  const { tlsPort, httpPort } = await startFront(t, e, `http://127.0.0.1:${e.http}`);
 
   const secure = await fetchVia(tlsPort, { tls: true, host: 'app.example.com', ca: e.caPem, path: '/dashboard' });
   assert.equal(secure.status, 200, 'served, not redirected: the visitor came over https');
@@ -121,24 +133,12 @@ test('TLS between nginx and the edge: nginx verifies the internal certificate (l
   t.after(() => app.close());
   const e = await startEdge(dir, { upstream: app.url, behindProxy: { trustedProxies: ['127.0.0.2'] } });
   t.after(() => e.edge.close());
-  const site = await e.localCa.issue(['app.example.com']);
-  const [tlsPort, httpPort] = [await freePort(), await freePort()];
-  const nginx = await startNginx(
-    (d) => {
-      writeFileSync(join(d, 'site.pem'), site.certPem);
-      writeFileSync(join(d, 'site.key'), site.keyPem, { mode: 0o600 });
-      writeFileSync(join(d, 'edge-ca.pem'), e.caPem);
-      return frontServers(
-        d,
-        tlsPort,
-        httpPort,
-        `https://127.0.0.1:${e.https}`,
-        `proxy_ssl_verify on; proxy_ssl_trusted_certificate ${d}/edge-ca.pem; proxy_ssl_server_name on; proxy_ssl_name certgate.internal;`,
-      );
-    },
-    [tlsPort, httpPort],
+  const { tlsPort, httpPort } = await startFront(
+    t,
+    e,
+    `https://127.0.0.1:${e.https}`,
+    (d) => `proxy_ssl_verify on; proxy_ssl_trusted_certificate ${d}/edge-ca.pem; proxy_ssl_server_name on; proxy_ssl_name certgate.internal;`,
   );
-  t.after(() => nginx.close());
   const r = await fetchVia(tlsPort, { tls: true, host: 'app.example.com', ca: e.caPem });
   assert.equal(r.status, 200, 'nginx verified the edge certificate (a failed verification is a 502)');
   const seen = JSON.parse(r.body);

@@ -5,10 +5,8 @@
  * shared through the data directory, so the CA's request may reach any worker.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -18,28 +16,9 @@ import { name } from '../acme/helpers.ts';
 import { freePort } from '../helpers/daemons.ts';
 import { startPebble } from '../helpers/pebble.ts';
 import { tempDir } from '../helpers/tmp.ts';
-import { startUpstream } from './helpers.ts';
+import { httpsGet, startServe, startUpstream, waitFor } from './helpers.ts';
 
-const bin = join(import.meta.dirname, '..', '..', 'bin', 'certgate.js');
-
-function get(port: number, ca: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest({ host: '127.0.0.1', port, path: '/', servername: 'localhost', ca, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-async function waitFor(what: () => boolean, label: string, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!what()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${label}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const get = async (port: number, ca: string) => (await httpsGet(port, '/', ca)).status;
 
 function childrenOf(pid: number): number[] {
   try {
@@ -47,23 +26,6 @@ function childrenOf(pid: number): number[] {
   } catch {
     return [];
   }
-}
-
-function startServe(
-  args: string[],
-  env: Record<string, string>,
-): { child: ChildProcess; out: () => string; err: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [bin, 'serve', ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d) => {
-    out += d;
-  });
-  child.stderr?.on('data', (d) => {
-    err += d;
-  });
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return { child, out: () => out, err: () => err, exited };
 }
 
 test('serve --workers 2: served by worker processes; SIGHUP reaches each; a dead worker is replaced; SIGTERM drains and exits 0', {

@@ -22,12 +22,12 @@ export function freePort(): Promise<number> {
   });
 }
 
-async function waitForPort(port: number, child: ChildProcess, ms: number, log: () => string): Promise<void> {
+export async function waitForPort(port: number, child: ChildProcess, ms: number, log: () => string, host = '127.0.0.1'): Promise<void> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`server exited early (${child.exitCode}): ${log()}`);
     const ok = await new Promise<boolean>((resolve) => {
-      const s = connect({ port, host: '127.0.0.1' });
+      const s = connect({ port, host });
       s.once('connect', () => {
         s.destroy();
         resolve(true);

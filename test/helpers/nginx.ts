@@ -5,9 +5,9 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitForPort } from './daemons.ts';
 
 export const NGINX = '/usr/sbin/nginx';
 
@@ -30,23 +30,7 @@ export async function startNginx(servers: (dir: string) => string, ports: number
     stderr += d;
   });
   const log = () => `${stderr}${existsSync(join(dir, 'error.log')) ? readFileSync(join(dir, 'error.log'), 'utf8').slice(-2000) : ''}`;
-  const deadline = Date.now() + 10_000;
-  for (const port of ports) {
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`nginx exited (${child.exitCode}): ${log()}`);
-      const up = await new Promise<boolean>((resolve) => {
-        const s = connect({ port, host: '127.0.0.2' });
-        s.once('connect', () => {
-          s.destroy();
-          resolve(true);
-        });
-        s.once('error', () => resolve(false));
-      });
-      if (up) break;
-      if (Date.now() > deadline) throw new Error(`nginx did not listen on ${port}: ${log()}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  for (const port of ports) await waitForPort(port, child, 10_000, log, '127.0.0.2');
   return {
     dir,
     async close() {
