@@ -332,6 +332,19 @@ export class Edge {
     return { ALPNProtocols: ['h2', 'http/1.1', 'acme-tls/1'] };
   }
 
+  /**
+   * Header and request deadlines against slow clients. Node checks them on an interval (30 s by
+   * default), so a short deadline would only be enforced at the next check: the interval follows it.
+   */
+  #slowClientLimits(): { headersTimeout: number; requestTimeout: number; connectionsCheckingInterval: number } {
+    const headersTimeout = this.#o.headersTimeoutMs ?? 30_000;
+    return {
+      headersTimeout,
+      requestTimeout: this.#o.requestTimeoutMs ?? 120_000,
+      connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.floor(headersTimeout / 4))),
+    };
+  }
+
   async start(): Promise<{ https: number | null; http: number | null }> {
     const o = this.#o;
     const listen = (server: Server | Http2SecureServer, port: number, what: string) => listenOn(server as Server, port, o.host, what);
@@ -365,7 +378,7 @@ export class Edge {
       https.on('tlsClientError', () => {});
       https.setTimeout(o.requestTimeoutMs ?? 120_000);
       // HTTP/1.1 over TLS goes through the http2 server (allowHTTP1), which checks these like http.Server does.
-      Object.assign(https, { headersTimeout: o.headersTimeoutMs ?? 30_000, requestTimeout: o.requestTimeoutMs ?? 120_000 });
+      Object.assign(https, { ...this.#slowClientLimits(), keepAliveTimeout: o.keepAliveTimeoutMs ?? 5000 });
       this.#https = https;
       this.ports.https = await listen(https, o.httpsPort, 'HTTPS');
       // A local default certificate lives 7 days: renew it in its last third.
@@ -376,9 +389,8 @@ export class Edge {
       this.#defaultTimer.unref();
     }
     if (o.httpPort !== null) {
-      const http = createHttpServer(
-        { headersTimeout: o.headersTimeoutMs ?? 30_000, requestTimeout: o.requestTimeoutMs ?? 120_000, keepAliveTimeout: o.keepAliveTimeoutMs ?? 5000 },
-        (req, res) => this.#handle(req, res, false),
+      const http = createHttpServer({ ...this.#slowClientLimits(), keepAliveTimeout: o.keepAliveTimeoutMs ?? 5000 }, (req, res) =>
+        this.#handle(req, res, false),
       );
       http.on('upgrade', (req, socket, head) => this.#upgrade(req, socket, head, false));
       http.on('connection', track);

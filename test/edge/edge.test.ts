@@ -354,3 +354,32 @@ test('reconfigure: upstreams, routes, redirect and trusted proxies change while 
   assert.equal(b.seen.at(-1)?.url, '/four', 'a rejected change leaves the running settings');
   assert.equal((await get(e.http, '/', { http: true, servername: 'localhost' })).status, 200, 'including the redirect setting');
 });
+
+test('slow clients: a request whose headers never finish is cut off at the header deadline, over HTTP and HTTPS', { timeout: 30_000 }, async (t) => {
+  const dir = tempDir(t);
+  const e = await startEdge(dir, { headersTimeoutMs: 1000 });
+  t.after(() => e.edge.close());
+  const trickle = (socket: import('node:net').Socket) =>
+    new Promise<string>((resolve) => {
+      let got = '';
+      socket.on('data', (d) => {
+        got += d;
+      });
+      socket.on('close', () => resolve(got));
+      socket.on('error', () => resolve(got));
+      // Never finishes its headers; a guard closes it if the server never does.
+      const guard = setTimeout(() => {
+        socket.destroy();
+        resolve('still open');
+      }, 15_000);
+      socket.on('close', () => clearTimeout(guard));
+    });
+  const plain = netConnect({ port: e.http, host: '127.0.0.1' }, () => plain.write('GET / HTTP/1.1\r\nHost: a.example.com\r\nX-Slow: 1'));
+  const secure = tlsConnect({ port: e.https, host: '127.0.0.1', servername: 'localhost', ca: e.caPem }, () =>
+    secure.write('GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: 1'),
+  );
+  const [p, s] = await Promise.all([trickle(plain), trickle(secure)]);
+  assert.notEqual(p, 'still open', 'the HTTP port closed it');
+  assert.notEqual(s, 'still open', 'the HTTPS port closed it');
+  assert.match(p, /^(HTTP\/1\.1 408|)/);
+});
