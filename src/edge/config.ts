@@ -42,6 +42,7 @@ export const serveSchema = z
       .nullable()
       .optional(),
     defaultSni: z.string().min(1).optional(),
+    accessLog: z.boolean().default(false),
     workers: z.union([z.literal('auto'), z.number().int().min(1).max(256)]).optional(),
     onDemand: z
       .object({

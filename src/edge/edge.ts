@@ -62,6 +62,8 @@ export interface EdgeOptions {
   /** Drain time on close (default 10 s). */
   drainMs?: number;
   log?: (event: { level: 'info' | 'warn' | 'error'; msg: string; [k: string]: unknown }) => void;
+  /** One entry per finished request (off when absent). */
+  accessLog?: ((entry: AccessEntry) => void) | null;
 }
 
 const HOSTNAME = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?)(?::\d{1,5})?$/;
@@ -91,6 +93,20 @@ function standInPage(host: string, s: StandIn): { title: string; detail: string;
     detail: `certgate could not obtain a certificate for ${host}: ${s.detail}. It will try again; the operator can run certgate logs ${host}.`,
     retryAfter: 300,
   };
+}
+
+/** An access-log entry: one per request, written when the response has gone out (or the client left). */
+export interface AccessEntry {
+  time: string;
+  client: string;
+  method: string;
+  host: string | null;
+  path: string;
+  protocol: string;
+  status: number;
+  bytes: number;
+  ms: number;
+  upstream: string | null;
 }
 
 /** The settings `reconfigure` can change while running. */
@@ -241,6 +257,7 @@ export class Edge {
   #handle(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse, tls: boolean): void {
     const raw = (req.headers[':authority'] as string | undefined) ?? req.headers.host;
     const host = requestHost(raw);
+    if (this.#o.accessLog) this.#logAccess(req, res, host, tls);
     const send = (status: number, title: string, detail: string, extra: Record<string, string> = {}, refresh?: number) => {
       (res as ServerResponse).writeHead(status, { 'content-type': 'text/html; charset=utf-8', ...extra });
       res.end(errorPage(status, title, detail, refresh));
@@ -278,6 +295,51 @@ export class Edge {
       return;
     }
     proxyRequest(req, res, upstream, info, hsts, this.#agent, (err) => this.#log('error', `upstream ${upstream.host} failed: ${err.message}`, { host }));
+  }
+
+  #logAccess(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse, host: string | null, tls: boolean): void {
+    const started = performance.now();
+    const write = this.#o.accessLog as (entry: AccessEntry) => void;
+    const info = host ? this.#forwardInfo(req, host, tls) : null;
+    let bytes = 0;
+    const out = res as ServerResponse;
+    const rawWrite = out.write;
+    const rawEnd = out.end;
+    const count = (chunk: unknown) => {
+      if (typeof chunk === 'string') bytes += Buffer.byteLength(chunk);
+      else if (chunk instanceof Uint8Array) bytes += chunk.byteLength;
+    };
+    // Count body bytes as they are written; the response object is this request's alone.
+    // (HTTP/2's end(chunk) goes through write(); HTTP/1's does not: count the chunk once, in end.)
+    let ending = false;
+    out.write = function (this: ServerResponse, chunk: unknown, ...rest: unknown[]) {
+      if (!ending) count(chunk);
+      return (rawWrite as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+    } as typeof out.write;
+    out.end = function (this: ServerResponse, ...args: unknown[]) {
+      count(args[0]);
+      ending = true;
+      return (rawEnd as (...a: unknown[]) => ServerResponse).apply(this, args);
+    } as typeof out.end;
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      write({
+        time: new Date().toISOString(),
+        client: info?.clientIp ?? (req.socket.remoteAddress ?? '').replace(/^::ffff:/, ''),
+        method: req.method ?? '',
+        host,
+        path: (req.url ?? '').slice(0, 2048),
+        protocol: `${tls ? 'https' : 'http'}/${req.httpVersion}`,
+        status: res.headersSent ? res.statusCode : 0,
+        bytes,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+        upstream: host ? (this.#upstreamFor(host)?.host ?? null) : null,
+      });
+    };
+    res.once('finish', finish);
+    res.once('close', finish);
   }
 
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, tls: boolean): void {

@@ -12,10 +12,11 @@ import { connect as netConnect } from 'node:net';
 import { test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
 import { promisify } from 'node:util';
+import type { AccessEntry } from '../../src/edge/edge.ts';
 import { decodeCertificate } from '../../src/pki/certificate.ts';
 import { parseCertificates } from '../../src/pki/parse.ts';
 import { tempDir } from '../helpers/tmp.ts';
-import { startEdge, startUpstream } from './helpers.ts';
+import { startEdge, startUpstream, waitFor } from './helpers.ts';
 
 const exec = promisify(execFile);
 
@@ -382,4 +383,38 @@ test('slow clients: a request whose headers never finish is cut off at the heade
   assert.notEqual(p, 'still open', 'the HTTP port closed it');
   assert.notEqual(s, 'still open', 'the HTTPS port closed it');
   assert.match(p, /^(HTTP\/1\.1 408|)/);
+});
+
+test('access log: one entry per request with client, host, path, protocol, status, body bytes and upstream', { timeout: 30_000 }, async (t) => {
+  const dir = tempDir(t);
+  const app = await startUpstream();
+  t.after(() => app.close());
+  const entries: AccessEntry[] = [];
+  const e = await startEdge(dir, { upstream: app.url, routes: { 'page.localhost': 'http://127.0.0.1:1' }, accessLog: (x) => entries.push(x) });
+  t.after(() => e.edge.close());
+  const proxied = await get(e.https, '/app?x=1', { ca: e.caPem });
+  const redirect = await get(e.http, '/r', { http: true, servername: 'app.example.com' });
+  const down = await get(e.https, '/', { ca: e.caPem, servername: 'page.localhost' });
+  const session = http2Connect(`https://127.0.0.1:${e.https}`, { ca: e.caPem, servername: 'localhost' });
+  t.after(() => session.close());
+  const h2body = await new Promise<string>((resolve, reject) => {
+    const s = session.request({ ':path': '/h2' });
+    let body = '';
+    s.on('data', (d) => {
+      body += d;
+    });
+    s.on('end', () => resolve(body));
+    s.on('error', reject);
+  });
+  await waitFor(() => entries.length === 4, 'four entries');
+  const [a, b, c, d] = entries as [AccessEntry, AccessEntry, AccessEntry, AccessEntry];
+  assert.deepEqual(
+    { client: a.client, method: a.method, host: a.host, path: a.path, protocol: a.protocol, status: a.status, bytes: a.bytes },
+    { client: '127.0.0.1', method: 'GET', host: 'localhost', path: '/app?x=1', protocol: 'https/1.1', status: 200, bytes: Buffer.byteLength(proxied.body) },
+  );
+  assert.equal(a.upstream, new URL(app.url).host);
+  assert.deepEqual([b.protocol, b.status, b.host], ['http/1.1', 308, 'app.example.com']);
+  assert.equal(redirect.status, 308);
+  assert.deepEqual([c.status, c.bytes], [502, Buffer.byteLength(down.body)]);
+  assert.deepEqual([d.protocol, d.path, d.status, d.bytes], ['https/2.0', '/h2', 200, Buffer.byteLength(h2body)]);
 });

@@ -21,7 +21,7 @@ import type { Io } from '../io.ts';
 import { isWorker, superviseWorkers, workerChannel, workerId } from '../workers.ts';
 
 export const serveUsage =
-  'certgate serve [--config FILE] [--upstream URL] [--https-port N] [--http-port N] [--host ADDR] [--no-redirect] [--no-hsts] [--hsts-max-age S] [--hsts-include-subdomains] [--hsts-preload] [--behind-proxy CIDR[,CIDR] [--behind-proxy-tls]] [--default-sni NAME] [--workers N|auto] [--mode production|development] (+ the ACME options of certgate issue)';
+  'certgate serve [--config FILE] [--upstream URL] [--https-port N] [--http-port N] [--host ADDR] [--no-redirect] [--no-hsts] [--hsts-max-age S] [--hsts-include-subdomains] [--hsts-preload] [--behind-proxy CIDR[,CIDR] [--behind-proxy-tls]] [--default-sni NAME] [--workers N|auto] [--access-log] [--mode production|development] (+ the ACME options of certgate issue)';
 export const localCaUsage = 'certgate local-ca export [--data DIR] | certgate local-ca path [--data DIR]';
 
 const SERVE_OPTIONS = {
@@ -38,6 +38,7 @@ const SERVE_OPTIONS = {
   'behind-proxy-tls': { type: 'boolean' },
   'default-sni': { type: 'string' },
   workers: { type: 'string' },
+  'access-log': { type: 'boolean' },
   mode: { type: 'string' },
 } as const;
 
@@ -241,6 +242,7 @@ export async function serve(argv: string[], io: Io): Promise<number> {
     onDemandPerClient: share(config.onDemand.perClient),
     onDemandTimeoutMs: durationMs(config.onDemand.wait),
     log,
+    accessLog: values['access-log'] || io.env.CERTGATE_ACCESS_LOG === 'true' || config.accessLog ? (entry) => io.out(`${JSON.stringify(entry)}\n`) : null,
   });
   const ports = await edge.start();
   const fromStore = async (names: string[]) => {
