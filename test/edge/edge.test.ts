@@ -12,9 +12,11 @@ import { connect as netConnect } from 'node:net';
 import { test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
 import { promisify } from 'node:util';
+import { run } from '../../src/cli/run.ts';
 import type { AccessEntry } from '../../src/edge/edge.ts';
 import { decodeCertificate } from '../../src/pki/certificate.ts';
 import { parseCertificates } from '../../src/pki/parse.ts';
+import { fakeIo } from '../helpers/io.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { startEdge, startUpstream, waitFor } from './helpers.ts';
 
@@ -417,4 +419,21 @@ test('access log: one entry per request with client, host, path, protocol, statu
   assert.equal(redirect.status, 308);
   assert.deepEqual([c.status, c.bytes], [502, Buffer.byteLength(down.body)]);
   assert.deepEqual([d.protocol, d.path, d.status, d.bytes], ['https/2.0', '/h2', 200, Buffer.byteLength(h2body)]);
+});
+
+test('local-ca env: the printed NODE_EXTRA_CA_CERTS makes a plain Node client trust the edge, with nothing else changed', { timeout: 30_000 }, async (t) => {
+  const dir = tempDir(t);
+  const e = await startEdge(dir);
+  t.after(() => e.edge.close());
+  const io = fakeIo({ cwd: dir, env: {} });
+  assert.equal(await run(['local-ca', 'env', '--data', dir], io), 0);
+  const path = /^export NODE_EXTRA_CA_CERTS='(.+)'$/m.exec(io.stdout)?.[1];
+  assert.equal(path, `${dir}/local-ca/root.pem`);
+  assert.match(io.stdout, /certgate trust add/);
+  const script = `require('https').get('https://localhost:${e.https}/', { lookup: (h, o, cb) => o.all ? cb(null, [{ address: '127.0.0.1', family: 4 }]) : cb(null, '127.0.0.1', 4) }, (r) => { console.log(r.statusCode); r.resume(); }).on('error', (err) => { console.log(err.code); });`;
+  const clean = { PATH: process.env.PATH ?? '' };
+  const without = await exec(process.execPath, ['-e', script], { env: clean });
+  assert.equal(without.stdout.trim(), 'SELF_SIGNED_CERT_IN_CHAIN', 'not trusted by default (the local root is sent with the chain)');
+  const withIt = await exec(process.execPath, ['-e', script], { env: { ...clean, NODE_EXTRA_CA_CERTS: path as string } });
+  assert.equal(withIt.stdout.trim(), '200');
 });

@@ -22,7 +22,7 @@ import { isWorker, superviseWorkers, workerChannel, workerId } from '../workers.
 
 export const serveUsage =
   'certgate serve [--config FILE] [--upstream URL] [--https-port N] [--http-port N] [--host ADDR] [--no-redirect] [--no-hsts] [--hsts-max-age S] [--hsts-include-subdomains] [--hsts-preload] [--behind-proxy CIDR[,CIDR] [--behind-proxy-tls]] [--default-sni NAME] [--workers N|auto] [--access-log] [--mode production|development] (+ the ACME options of certgate issue)';
-export const localCaUsage = 'certgate local-ca export [--data DIR] | certgate local-ca path [--data DIR]';
+export const localCaUsage = 'certgate local-ca export|path|env [--data DIR]';
 
 const SERVE_OPTIONS = {
   ...ACME_OPTIONS,
@@ -306,6 +306,18 @@ export async function localCaCommand(argv: string[], io: Io): Promise<number> {
   if (sub === 'path') {
     await ca.load();
     io.out(`${ca.certPath}\n`);
+    return 0;
+  }
+  if (sub === 'env') {
+    await ca.load();
+    const q = (p: string) => `'${p.replace(/'/g, `'\\''`)}'`;
+    io.out(
+      `# Node.js adds this CA to its own roots (nothing else changes):\n` +
+        `export NODE_EXTRA_CA_CERTS=${q(ca.certPath)}\n` +
+        `# curl, git, Python and OpenSSL take one bundle instead of the system roots: give them both with\n` +
+        `#   certgate trust add ${q(ca.certPath)} --yes && eval "$(certgate trust env)"\n` +
+        `# or for one command: curl --cacert ${q(ca.certPath)} https://localhost:8443/\n`,
+    );
     return 0;
   }
   throw new CertgateError('E_USAGE', sub ? `unknown local-ca command "${sub}"` : 'local-ca needs a command', `usage: ${localCaUsage}`);
