@@ -95,6 +95,13 @@ export class HandshakeCertificates {
     this.#clock = options.clock ?? Date.now;
   }
 
+  /** The pair the server's default context holds: a handshake that resolves to it needs no switch. */
+  #default: { name: string; bundle: CertificateBundle } | null = null;
+
+  setDefault(name: string, bundle: CertificateBundle): void {
+    this.#default = { name, bundle };
+  }
+
   /** Why this TLS connection got a stand-in certificate, if it did. */
   standInFor(socket: object | undefined): StandIn | undefined {
     return socket ? (socket as Record<symbol, StandIn | undefined>)[STAND_IN] : undefined;
@@ -112,6 +119,13 @@ export class HandshakeCertificates {
       const name = servername.toLowerCase();
       // The common case answers synchronously from memory: no promise per handshake.
       const hit = self.#o.answers.alpn.size ? null : self.#o.cache.resolve(name);
+      const d = self.#default;
+      if (hit && d && hit === d.name && self.#o.cache.get(hit) === d.bundle && !self.#localDue(hit)) {
+        // The server's own context already holds this pair: no context switch (Node copies the
+        // certificate, chain and key into the connection on a switch, a measurable share of a handshake).
+        cb(null);
+        return;
+      }
       if (hit && !self.#localDue(hit)) {
         let ctx: SecureContext | undefined;
         try {

@@ -370,17 +370,19 @@ export class Edge {
    * `defaultSni` name's certificate when there is one, else a local-CA certificate for
    * localhost and the loopback addresses. Node serves the server's own context to them.
    */
-  async #defaultPems(): Promise<{ cert: string; key: string; notAfter: number; local: boolean }> {
+  async #defaultPems(): Promise<{ cert: string; key: string; notAfter: number; name: string; bundle: CertificateBundle }> {
     const { cache, defaultSni } = this.#o;
     const name = defaultSni ? cache.resolve(defaultSni.toLowerCase()) : null;
     const b = name ? cache.get(name) : undefined;
     if (b && name) {
       this.#defaultName = name;
-      return { cert: b.certPem, key: b.keyPem, notAfter: Date.parse(b.meta.notAfter), local: false };
+      return { cert: b.certPem, key: b.keyPem, notAfter: Date.parse(b.meta.notAfter), name, bundle: b };
     }
     this.#defaultName = defaultSni?.toLowerCase() ?? null;
+    // Also the certificate for SNI localhost, 127.0.0.1 and ::1: one pair for all of them.
     const local = await this.#o.localCa.issue(['localhost', '127.0.0.1', '::1']);
-    return { cert: local.certPem, key: local.keyPem, notAfter: Date.parse(local.meta.notAfter), local: true };
+    cache.put('localhost', local);
+    return { cert: local.certPem, key: local.keyPem, notAfter: Date.parse(local.meta.notAfter), name: 'localhost', bundle: local };
   }
 
   async #refreshDefault(): Promise<void> {
@@ -388,6 +390,7 @@ export class Edge {
     const d = await this.#defaultPems();
     this.#https.setSecureContext({ ...this.#tlsOptions(), cert: d.cert, key: d.key });
     this.#defaultNotAfter = d.notAfter;
+    this.#certs.setDefault(d.name, d.bundle);
   }
 
   #tlsOptions(): Record<string, unknown> {
@@ -417,6 +420,7 @@ export class Edge {
     if (o.httpsPort !== null) {
       const d = await this.#defaultPems();
       this.#defaultNotAfter = d.notAfter;
+      this.#certs.setDefault(d.name, d.bundle);
       const https = createSecureServer({
         allowHTTP1: true,
         ...this.#tlsOptions(),

@@ -332,6 +332,17 @@ test('a client without SNI gets the default certificate: local CA for localhost 
     s.on('error', reject);
   });
   assert.deepEqual(after, ['DNS:app.example.com', 'DNS:www.app.example.com'], 'the renewed certificate, without a restart');
+  // With SNI the default pair is served without a context switch; after the renewal it is the new pair too.
+  for (const servername of ['app.example.com', 'www.app.example.com']) {
+    const sans = await new Promise<string>((resolve, reject) => {
+      const s = tlsConnect({ port: e.https, host: '127.0.0.1', servername, ca: e.caPem }, () => {
+        resolve(String(s.getPeerCertificate().subjectaltname));
+        s.destroy();
+      });
+      s.on('error', reject);
+    });
+    assert.equal(sans, 'DNS:app.example.com, DNS:www.app.example.com', servername);
+  }
 });
 
 test('reconfigure: upstreams, routes, redirect and trusted proxies change while running; invalid settings leave the running ones', {
