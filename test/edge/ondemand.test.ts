@@ -224,4 +224,17 @@ test('serve: a configuration error names the file and field, and nothing starts'
   const bad = fakeIo({ cwd: dir, env: { CERTGATE_DATA: join(dir, 'data') } });
   assert.equal(await run(['serve', '--upstream', 'ftp://x', '--https-port', '0', '--http-port', '0'], bad), 2);
   assert.match(bad.stderr, /^error E_OPTION: upstream "ftp:\/\/x" is not an http:\/\/ URL/);
+  for (const [args, expected] of [
+    [['--workers', '0'], /^error E_USAGE: --workers 0 is not a number of processes/],
+    [['--workers', 'many'], /^error E_USAGE: --workers many is not a number of processes/],
+    [['--behind-proxy', '10.0.0.0/33'], /^error E_OPTION: trusted proxy "10\.0\.0\.0\/33" is not an address or CIDR/],
+  ] as const) {
+    const io = fakeIo({ cwd: dir, env: { CERTGATE_DATA: join(dir, 'data') } });
+    assert.equal(await run(['serve', '--https-port', '0', '--http-port', '0', ...args], io), 2, args.join(' '));
+    assert.match(io.stderr, expected);
+  }
+  writeFileSync(join(dir, 'wait.yaml'), 'onDemand: { wait: forever }\n');
+  const wait = fakeIo({ cwd: dir, env: { CERTGATE_DATA: join(dir, 'data') } });
+  assert.equal(await run(['serve', '--config', 'wait.yaml'], wait), 2);
+  assert.match(wait.stderr, /^error E_OPTION: wait\.yaml: onDemand\.wait: /);
 });
