@@ -8,7 +8,7 @@
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from 'node:http2';
-import { BlockList, isIP, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { SecureContext } from 'node:tls';
 import type { ChallengeAnswers } from '../acme/challenges.ts';
@@ -19,8 +19,10 @@ import { isLocalName, type LocalCa } from '../localca/local-ca.ts';
 import type { CertManager } from '../manager/manager.ts';
 import type { DomainRegistry } from '../manager/registry.ts';
 import type { CertificateBundle } from '../store/store.ts';
+import { type AccessEntry, watchResponse } from './access-log.ts';
 import { HandshakeCertificates, type StandIn } from './certs.ts';
-import { errorPage, type ForwardInfo, proxyRequest, proxyUpgrade, upstreamAgent } from './proxy.ts';
+import { TrustedProxies } from './forwarded.ts';
+import { errorPage, proxyRequest, proxyUpgrade, upstreamAgent } from './proxy.ts';
 
 export interface HstsOptions {
   maxAge: number;
@@ -95,20 +97,6 @@ function standInPage(host: string, s: StandIn): { title: string; detail: string;
   };
 }
 
-/** An access-log entry: one per request, written when the response has gone out (or the client left). */
-export interface AccessEntry {
-  time: string;
-  client: string;
-  method: string;
-  host: string | null;
-  path: string;
-  protocol: string;
-  status: number;
-  bytes: number;
-  ms: number;
-  upstream: string | null;
-}
-
 /** The settings `reconfigure` can change while running. */
 export type EdgeSettings = Partial<Pick<EdgeOptions, 'upstream' | 'routes' | 'redirect' | 'hsts' | 'behindProxy' | 'defaultSni'>>;
 
@@ -118,10 +106,9 @@ function definedOnly<T extends object>(o: T): Partial<T> {
 
 export class Edge {
   #o: EdgeOptions & { redirect: boolean; drainMs: number };
-  #trusted = new BlockList();
+  #trusted = new TrustedProxies(null);
   #upstream: URL | null = null;
   #routes = new Map<string, URL>();
-  readonly #warned = new Set<string>();
   #https: Http2SecureServer | null = null;
   #http: Server | null = null;
   readonly #sessions = new Set<Http2Session>();
@@ -173,16 +160,9 @@ export class Edge {
     const upstream = settings.upstream === undefined ? this.#upstream : settings.upstream ? asUpstream(settings.upstream, 'upstream') : null;
     const routes = new Map<string, URL>();
     for (const [host, url] of Object.entries(settings.routes ?? this.#o.routes ?? {})) routes.set(host.toLowerCase(), asUpstream(url, `route ${host}`));
-    const trusted = new BlockList();
-    for (const cidr of behindProxy?.trustedProxies ?? []) {
-      const [addr, bits] = cidr.split('/');
-      const type = isIP(addr ?? '') === 6 ? 'ipv6' : 'ipv4';
-      const max = type === 'ipv6' ? 128 : 32;
-      if (!isIP(addr ?? '') || (bits !== undefined && !(/^\d+$/.test(bits) && Number(bits) <= max)))
-        throw new CertgateError('E_OPTION', `trusted proxy "${cidr}" is not an address or CIDR`, 'e.g. 10.0.0.0/8 or 127.0.0.1');
-      if (bits === undefined) trusted.addAddress(addr as string, type);
-      else trusted.addSubnet(addr as string, Number(bits), type);
-    }
+    const trusted = new TrustedProxies(behindProxy?.trustedProxies ?? null, (ip) =>
+      this.#log('warn', `ignored X-Forwarded-* headers from ${ip}: not a trusted proxy (if it is your load balancer, add it to behindProxy.trustedProxies)`),
+    );
     this.#upstream = upstream;
     this.#routes = routes;
     this.#trusted = trusted;
@@ -200,48 +180,6 @@ export class Edge {
 
   #log(level: 'info' | 'warn' | 'error', msg: string, extra: Record<string, unknown> = {}): void {
     this.#o.log?.({ level, msg, ...extra });
-  }
-
-  #isTrustedHop(ip: string | undefined): boolean {
-    if (!ip) return false;
-    const plain = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
-    return this.#trusted.check(plain, isIP(plain) === 6 ? 'ipv6' : 'ipv4');
-  }
-
-  /** Client IP and original scheme: from forwarded headers only when the direct peer is a trusted proxy. */
-  #forwardInfo(req: IncomingMessage | Http2ServerRequest, host: string, tls: boolean): ForwardInfo & { statedProto: string | null } {
-    const peer = req.socket.remoteAddress ?? '';
-    const peerIp = peer.startsWith('::ffff:') ? peer.slice(7) : peer;
-    if (this.#o.behindProxy && this.#isTrustedHop(peerIp)) {
-      const xff = String(req.headers['x-forwarded-for'] ?? '')
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean);
-      // The client is the rightmost address that is not one of our proxies.
-      let client = peerIp;
-      const chain = [...xff];
-      while (chain.length) {
-        const candidate = chain.pop() as string;
-        client = candidate;
-        if (!this.#isTrustedHop(candidate)) break;
-      }
-      const stated =
-        String(req.headers['x-forwarded-proto'] ?? '')
-          .split(',')[0]
-          ?.trim()
-          .toLowerCase() || null;
-      const proto = stated === 'https' || stated === 'http' ? stated : tls ? 'https' : 'http';
-      return { clientIp: client, peerIp, proto, host, priorForwardedFor: xff.length ? xff.join(', ') : null, statedProto: stated };
-    }
-    if (this.#o.behindProxy && !tls && req.headers['x-forwarded-proto'] !== undefined) this.#warnUntrusted(peerIp);
-    return { clientIp: peerIp, peerIp, proto: tls ? 'https' : 'http', host, priorForwardedFor: null, statedProto: null };
-  }
-
-  /** Once per address: forwarded headers from a peer that is not a trusted proxy are ignored, say so. */
-  #warnUntrusted(ip: string): void {
-    if (this.#warned.has(ip) || this.#warned.size > 100) return;
-    this.#warned.add(ip);
-    this.#log('warn', `ignored X-Forwarded-* headers from ${ip}: not a trusted proxy (if it is your load balancer, add it to behindProxy.trustedProxies)`);
   }
 
   #hstsFor(host: string, proto: 'http' | 'https'): Record<string, string> {
@@ -267,7 +205,7 @@ export class Edge {
       return;
     }
     if (!tls && this.#o.answers.handleHttp(req as IncomingMessage, res as ServerResponse)) return;
-    const info = this.#forwardInfo(req, host, tls);
+    const info = this.#trusted.read(req, host, tls);
     const hsts = this.#hstsFor(host, info.proto);
     // Behind a load balancer, redirect only when a trusted hop says the visitor came over plain
     // http: a peer we cannot believe might be that load balancer, misconfigured, and a redirect
@@ -298,33 +236,9 @@ export class Edge {
   }
 
   #logAccess(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse, host: string | null, tls: boolean): void {
-    const started = performance.now();
     const write = this.#o.accessLog as (entry: AccessEntry) => void;
-    const info = host ? this.#forwardInfo(req, host, tls) : null;
-    let bytes = 0;
-    const out = res as ServerResponse;
-    const rawWrite = out.write;
-    const rawEnd = out.end;
-    const count = (chunk: unknown) => {
-      if (typeof chunk === 'string') bytes += Buffer.byteLength(chunk);
-      else if (chunk instanceof Uint8Array) bytes += chunk.byteLength;
-    };
-    // Count body bytes as they are written; the response object is this request's alone.
-    // (HTTP/2's end(chunk) goes through write(); HTTP/1's does not: count the chunk once, in end.)
-    let ending = false;
-    out.write = function (this: ServerResponse, chunk: unknown, ...rest: unknown[]) {
-      if (!ending) count(chunk);
-      return (rawWrite as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
-    } as typeof out.write;
-    out.end = function (this: ServerResponse, ...args: unknown[]) {
-      count(args[0]);
-      ending = true;
-      return (rawEnd as (...a: unknown[]) => ServerResponse).apply(this, args);
-    } as typeof out.end;
-    let done = false;
-    const finish = () => {
-      if (done) return;
-      done = true;
+    const info = host ? this.#trusted.read(req, host, tls) : null;
+    watchResponse(res, ({ bytes, status, ms }) =>
       write({
         time: new Date().toISOString(),
         client: info?.clientIp ?? (req.socket.remoteAddress ?? '').replace(/^::ffff:/, ''),
@@ -332,14 +246,12 @@ export class Edge {
         host,
         path: (req.url ?? '').slice(0, 2048),
         protocol: `${tls ? 'https' : 'http'}/${req.httpVersion}`,
-        status: res.headersSent ? res.statusCode : 0,
+        status,
         bytes,
-        ms: Math.round((performance.now() - started) * 10) / 10,
+        ms,
         upstream: host ? (this.#upstreamFor(host)?.host ?? null) : null,
-      });
-    };
-    res.once('finish', finish);
-    res.once('close', finish);
+      }),
+    );
   }
 
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, tls: boolean): void {
@@ -349,7 +261,7 @@ export class Edge {
       socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
       return;
     }
-    proxyUpgrade(req, socket, head, upstream, this.#forwardInfo(req, host, tls), (err) =>
+    proxyUpgrade(req, socket, head, upstream, this.#trusted.read(req, host, tls), (err) =>
       this.#log('error', `upstream upgrade failed: ${err.message}`, { host }),
     );
   }

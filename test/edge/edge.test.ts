@@ -13,7 +13,7 @@ import { test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
 import { promisify } from 'node:util';
 import { run } from '../../src/cli/run.ts';
-import type { AccessEntry } from '../../src/edge/edge.ts';
+import type { AccessEntry } from '../../src/edge/access-log.ts';
 import { decodeCertificate } from '../../src/pki/certificate.ts';
 import { parseCertificates } from '../../src/pki/parse.ts';
 import { fakeIo } from '../helpers/io.ts';
