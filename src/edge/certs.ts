@@ -280,6 +280,7 @@ export class HandshakeCertificates {
         return { ctx: cache.context(name) as SecureContext } as Selection;
       },
       async (err: Error) => {
+        if (decision.source === 'first-visit') await registry.releaseFirstVisit(name, err.message).catch(() => false);
         const st = await manager.store.getState(name).catch(() => null);
         const retryAt = st?.nextAttemptAt ? Math.min(Date.parse(st.nextAttemptAt), this.#clock() + 3600_000) : this.#clock() + this.#o.retryFailedMs;
         this.#remember(this.#failed, name, { detail: err.message, retryAt: Math.max(retryAt, this.#clock() + 60_000) });

@@ -91,6 +91,23 @@ export class DomainRegistry {
     return name;
   }
 
+  /**
+   * A main domain taken from a first visit whose certificate could not be obtained is given up:
+   * any SNI a scanner sends could have claimed it, and a name that cannot be validated here is
+   * not yours. The next visit decides again.
+   */
+  async releaseFirstVisit(name: string, why: string): Promise<boolean> {
+    const doc = await this.#doc();
+    if (doc.main !== name || doc.mainSource !== 'first-visit') return false;
+    doc.main = null;
+    doc.mainSource = null;
+    await this.#save(doc);
+    const msg = `${name} is no longer the main domain: it was taken from a first visit and its certificate could not be obtained (${why}). Set CERTGATE_DOMAIN to choose it yourself`;
+    this.#o.onWarning?.(msg);
+    await this.#o.store.appendEvent({ at: this.#clock().toISOString(), name, type: 'main_domain_released', message: msg });
+    return true;
+  }
+
   async #save(doc: DomainsDoc): Promise<void> {
     // The configured main domain is not written down: configuration stays its source.
     const toStore = doc.mainSource === 'config' ? { ...doc, main: null, mainSource: null } : doc;

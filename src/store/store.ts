@@ -61,7 +61,8 @@ export interface CertEvent {
     | 'ari_checked'
     | 'domain_added'
     | 'domain_removed'
-    | 'main_domain_set';
+    | 'main_domain_set'
+    | 'main_domain_released';
   message: string;
   data?: Record<string, unknown>;
 }

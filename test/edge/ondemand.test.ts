@@ -175,6 +175,32 @@ test('a name whose issuance fails gets an explaining page, and is not retried on
   assert.equal((await r.store.getState(broken)).attempts, 1);
 });
 
+test('no main domain configured: a first visit claims it only if its certificate can be obtained', { timeout: 60_000 }, async (t) => {
+  const r = await rig(pebble, { responder: false });
+  t.after(() => r.close());
+  const registry = new DomainRegistry({ store: r.store });
+  const root = await pebble.issuingRoot();
+  // A scanner's name: validation cannot succeed (the edge's HTTP port is not where Pebble looks).
+  const scanner = name('scanner');
+  const failing = await startEdge(r.root, { registry, manager: r.manager, answers: r.answers });
+  const first = await visit(failing.https, scanner, [failing.caPem]);
+  await failing.edge.close();
+  assert.equal(first.status, 503);
+  assert.equal((await registry.list()).main, null, 'given up again');
+  const events = (await r.store.readEvents(scanner)).map((ev) => ev.type);
+  assert.deepEqual(
+    events.filter((ev) => ev.startsWith('main_domain')),
+    ['main_domain_set', 'main_domain_released'],
+  );
+  // The operator's real first visit then becomes the main domain, with a valid certificate.
+  const real = name('real');
+  const working = await startEdge(r.root, { httpPort: pebble.httpPort, registry, manager: r.manager, answers: r.answers });
+  t.after(() => working.edge.close());
+  const ok = await handshake(working.https, real, [root]);
+  assert.equal(ok.authorized, true);
+  assert.equal((await registry.list()).main, real);
+});
+
 test('certgate serve from the CLI: localhost on the local CA, stops gracefully on signal', { timeout: 60_000 }, async (t) => {
   const dir = tempDir(t);
   const stop = new AbortController();
