@@ -29,7 +29,9 @@ test('decodes every field an operator needs, and agrees with @peculiar/x509', as
   assert.equal(info.subject, 'CN=api.example.test, O=Example');
   assert.equal(info.subjectCommonName, 'api.example.test');
   assert.equal(info.issuer, 'CN=Decode Root, O=Certgate Tests, C=DE');
-  assert.equal(info.serialNumber, ref.serialNumber.toUpperCase().replace(/^0+/, ''));
+  // Whole bytes, as openssl prints it (a first byte 0x0a stays "0A"); the reference may drop that zero.
+  assert.equal(info.serialNumber.replace(/^0+/, ''), ref.serialNumber.toUpperCase().replace(/^0+/, ''));
+  assert.equal(info.serialNumber.length % 2, 0);
   assert.equal(info.notBefore, ref.notBefore.toISOString());
   assert.equal(info.notAfter, ref.notAfter.toISOString());
   assert.equal(info.daysLeft, 40);
