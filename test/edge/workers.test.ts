@@ -130,7 +130,9 @@ test('HTTP-01 answers are shared through the data directory: any process answers
   assert.equal((await fetch('/.well-known/acme-challenge/..%2f..%2fetc%2fpasswd')).status, 418, 'not a token: not a challenge path at all');
 });
 
-test('serve --workers 2 with Pebble: on-demand names get certificates whichever worker the validation reaches', { timeout: 90_000 }, async (t) => {
+test('serve --workers 2 with Pebble: on-demand names get valid certificates at their first handshake (HTTP-01 answers shared)', {
+  timeout: 90_000,
+}, async (t) => {
   const dir = tempDir(t);
   const pebble = await startPebble();
   t.after(() => pebble.close());

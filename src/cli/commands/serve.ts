@@ -226,7 +226,8 @@ export async function serve(argv: string[], io: Io): Promise<number> {
     const b = await setup.store.getBundle(e.name);
     if (b) cache.put(e.name, b);
   }
-  // Budgets are per process: with workers, each takes its share.
+  // The global budget is split among workers so that the total holds. A client's budget is not:
+  // the kernel may hand all of one client's connections to one worker.
   const share = (n: number) => (worker ? Math.max(1, Math.ceil(n / workers)) : n);
   const edge = new Edge({
     ...settings,
@@ -239,7 +240,7 @@ export async function serve(argv: string[], io: Io): Promise<number> {
     answers: setup.answers,
     ...(manager ? { manager, registry: setup.registry } : {}),
     onDemandPerMinute: share(config.onDemand.perMinute),
-    onDemandPerClient: share(config.onDemand.perClient),
+    onDemandPerClient: config.onDemand.perClient,
     onDemandTimeoutMs: durationMs(config.onDemand.wait),
     log,
     accessLog: values['access-log'] || io.env.CERTGATE_ACCESS_LOG === 'true' || config.accessLog ? (entry) => io.out(`${JSON.stringify(entry)}\n`) : null,
