@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, createSecureContext, type SecureContext } from 'node:tls';
 import { freePort } from '../../test/helpers/daemons.ts';
-import { startPebble } from '../../test/helpers/pebble.ts';
+import { pebbleFlags, startPebble } from '../../test/helpers/pebble.ts';
 
 const namesArg = process.argv.indexOf('--names');
 const NAMES = namesArg > 0 ? Number(process.argv[namesArg + 1]) : 8;
@@ -98,7 +98,6 @@ async function measure(label: string, port: number, issuingRoot: string): Promis
 
 try {
   const issuingRoot = await pebble.issuingRoot();
-  writeFileSync(join(work, 'pebble-tls-ca.pem'), pebble.tlsCaPem);
   console.log(`bench/edge on demand: ${NAMES} fresh names each, Pebble with HTTP-01, medians\n`);
   const httpsCg = await freePort();
   const cg = spawn(
@@ -108,17 +107,9 @@ try {
       'serve',
       '--https-port',
       String(httpsCg),
-      '--http-port',
-      String(pebble.httpPort),
       '--host',
       '127.0.0.1',
-      '--directory',
-      pebble.directoryUrl,
-      '--ca-root',
-      join(work, 'pebble-tls-ca.pem'),
-      '--email',
-      'bench@certgate.dev',
-      '--agree-tos',
+      ...pebbleFlags(pebble, join(work, 'pebble-tls-ca.pem'), 'bench@certgate.dev'),
       '--challenges',
       'http-01',
       '--ask',

@@ -14,7 +14,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { ChallengeAnswers } from '../../src/acme/challenges.ts';
 import { name } from '../acme/helpers.ts';
 import { freePort } from '../helpers/daemons.ts';
-import { startPebble } from '../helpers/pebble.ts';
+import { pebbleFlags, startPebble } from '../helpers/pebble.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { httpsGet, startServe, startUpstream, waitFor } from './helpers.ts';
 
@@ -136,7 +136,6 @@ test('serve --workers 2 with Pebble: on-demand names get valid certificates at t
   const dir = tempDir(t);
   const pebble = await startPebble();
   t.after(() => pebble.close());
-  writeFileSync(join(dir, 'pebble-tls-ca.pem'), pebble.tlsCaPem);
   const ask = createHttpServer((req, res) => {
     const domain = new URL(req.url ?? '/', 'http://x').searchParams.get('domain') ?? '';
     res.writeHead(domain.startsWith('wk-') ? 200 : 403).end();
@@ -150,17 +149,9 @@ test('serve --workers 2 with Pebble: on-demand names get valid certificates at t
       '2',
       '--https-port',
       String(https),
-      '--http-port',
-      String(pebble.httpPort),
       '--host',
       '127.0.0.1',
-      '--directory',
-      pebble.directoryUrl,
-      '--ca-root',
-      join(dir, 'pebble-tls-ca.pem'),
-      '--email',
-      'ops@certgate.dev',
-      '--agree-tos',
+      ...pebbleFlags(pebble, join(dir, 'pebble-tls-ca.pem')),
       '--ask',
       `http://127.0.0.1:${(ask.address() as { port: number }).port}/`,
     ],

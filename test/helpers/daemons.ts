@@ -40,7 +40,8 @@ export async function waitForPort(port: number, child: ChildProcess, ms: number,
   throw new Error(`server did not listen on ${port} within ${ms} ms: ${log()}`);
 }
 
-function stopper(child: ChildProcess, dir: string): () => Promise<void> {
+/** Stops a server this test started (SIGTERM, SIGKILL after 10 s) and removes its directory. */
+export function stopper(child: ChildProcess, dir: string): () => Promise<void> {
   return async () => {
     if (child.exitCode === null) {
       const exited = new Promise((r) => child.once('exit', r));

@@ -4,10 +4,10 @@
  * touched), high ports, stopped by PID in close().
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { waitForPort } from './daemons.ts';
+import { stopper, waitForPort } from './daemons.ts';
 
 export const NGINX = '/usr/sbin/nginx';
 
@@ -31,17 +31,5 @@ export async function startNginx(servers: (dir: string) => string, ports: number
   });
   const log = () => `${stderr}${existsSync(join(dir, 'error.log')) ? readFileSync(join(dir, 'error.log'), 'utf8').slice(-2000) : ''}`;
   for (const port of ports) await waitForPort(port, child, 10_000, log, '127.0.0.2');
-  return {
-    dir,
-    async close() {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-        await exited;
-        clearTimeout(timer);
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return { dir, close: stopper(child, dir) };
 }

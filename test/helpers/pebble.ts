@@ -167,3 +167,12 @@ export async function startPebble(options: PebbleOptions = {}): Promise<Pebble> 
     },
   };
 }
+
+/**
+ * The flags that point `certgate serve` or `issue` at this Pebble: its directory, the CA of its
+ * HTTPS certificate (written to `caFile`), an email and the terms; HTTP-01 on Pebble's port.
+ */
+export function pebbleFlags(pebble: Pebble, caFile: string, email = 'ops@certgate.dev'): string[] {
+  writeFileSync(caFile, pebble.tlsCaPem);
+  return ['--http-port', String(pebble.httpPort), '--directory', pebble.directoryUrl, '--ca-root', caFile, '--email', email, '--agree-tos'];
+}
