@@ -47,7 +47,7 @@ async function visit(home: string, url: string): Promise<{ ok: true; title: stri
     const response = await page.goto(url, { timeout: 15_000 }).catch((err: Error) => err);
     if (response instanceof Error) return { ok: false, error: response.message.split('\n')[0] as string };
     const protocol = await page.evaluate(() => (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming).nextHopProtocol);
-    return { ok: true, title: await page.title(), text: await page.innerText('body'), protocol };
+    return { ok: true, title: await page.title(), text: (await page.textContent('body')) ?? '', protocol };
   } finally {
     await browser.close();
   }

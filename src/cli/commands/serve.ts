@@ -185,7 +185,12 @@ export async function serve(argv: string[], io: Io): Promise<number> {
     void runCycle().catch(fail);
     const timer = setInterval(() => void runCycle().catch(fail), setup.intervalMs);
     timer.unref();
-    return { close: async () => (clearInterval(timer), await maintainer.close()) };
+    return {
+      close: async () => {
+        clearInterval(timer);
+        await maintainer.close();
+      },
+    };
   };
 
   if (workers > 1 && !worker) {
