@@ -221,7 +221,19 @@ export class Edge {
     const standIn = tls ? this.#certs.standInFor(tlsSocketOf(req)) : undefined;
     if (standIn) {
       const page = standInPage(host, standIn);
-      send(503, page.title, page.detail, { 'retry-after': String(page.retryAfter), 'cache-control': 'no-store' }, standIn.kind === 'pending' ? 5 : undefined);
+      // This connection holds the stand-in certificate for good: close it after the page, so that
+      // the reload comes over a new handshake, which gets the real certificate once it is there.
+      const h2 = req.httpVersionMajor === 2;
+      // (The session is taken now: a stream that has ended no longer points to it.)
+      const session = h2 ? (req as Http2ServerRequest).stream?.session : undefined;
+      if (session) res.once('finish', () => session.close());
+      send(
+        503,
+        page.title,
+        page.detail,
+        { 'retry-after': String(page.retryAfter), 'cache-control': 'no-store', ...(h2 ? {} : { connection: 'close' }) },
+        standIn.kind === 'pending' ? 5 : undefined,
+      );
       return;
     }
     const upstream = this.#upstreamFor(host);

@@ -132,6 +132,7 @@ test('a pending name gets a "certificate on its way" page, then its real certifi
   assert.match(first.body, /Certificate on its way/);
   assert.match(first.body, /http-equiv="refresh" content="5"/);
   assert.equal(first.headers['retry-after'], '5');
+  assert.equal(first.headers.connection, 'close', 'the stand-in connection is not reused: the reload makes a new handshake');
   assert.match(first.issuer, /certgate development CA/, 'the stand-in comes from the local CA, for that name');
   // The issuance went on in the background: soon the real certificate is served.
   let real = first;
