@@ -81,6 +81,13 @@ function hstsValue(h: HstsOptions): string {
   return `max-age=${h.maxAge}${h.includeSubDomains ? '; includeSubDomains' : ''}${h.preload ? '; preload' : ''}`;
 }
 
+/** The status line for a request Node's parser gave up on. */
+function clientErrorStatus(code: string | undefined): string {
+  if (code === 'HPE_HEADER_OVERFLOW') return '431 Request Header Fields Too Large';
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return '408 Request Timeout';
+  return '400 Bad Request';
+}
+
 /** The TLS socket a request came over (HTTP/2 requests hang off their session's socket). */
 function tlsSocketOf(req: IncomingMessage | Http2ServerRequest): object | undefined {
   return req.httpVersionMajor === 2 ? (req as Http2ServerRequest).stream?.session?.socket : req.socket;
@@ -385,10 +392,7 @@ export class Edge {
       http.on('upgrade', (req, socket, head) => this.#upgrade(req, socket, head, false));
       http.on('connection', track);
       http.on('clientError', (err, socket) => {
-        if (socket.writable)
-          socket.end(
-            `HTTP/1.1 ${(err as NodeJS.ErrnoException).code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\nConnection: close\r\n\r\n`,
-          );
+        if (socket.writable) socket.end(`HTTP/1.1 ${clientErrorStatus((err as NodeJS.ErrnoException).code)}\r\nConnection: close\r\n\r\n`);
       });
       this.#http = http;
       try {
