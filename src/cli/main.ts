@@ -17,8 +17,16 @@ async function readStdin(): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+// Only serve drains on SIGTERM/SIGINT; a second one stops it at once. Every other command keeps
+// Node's default and ends on the first signal (a handler here would swallow it: seen with a
+// command stuck on a bad data directory that `kill` could not stop).
 const stop = new AbortController();
-for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => stop.abort());
+if (process.argv[2] === 'serve')
+  for (const sig of ['SIGTERM', 'SIGINT'] as const)
+    process.on(sig, () => {
+      if (stop.signal.aborted) process.exit(sig === 'SIGINT' ? 130 : 143);
+      stop.abort();
+    });
 
 process.exitCode = await run(process.argv.slice(2), {
   signal: stop.signal,

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
@@ -159,4 +160,43 @@ test('the built CLI runs as a process with the same exit codes', async (t) => {
     exec(process.execPath, [bin, 'decode', join(dir, 'nope.pem')]),
     (e: { code: number; stderr: string }) => e.code === 2 && /E_FILE_NOT_FOUND/.test(e.stderr),
   );
+});
+
+test('signals: a command other than serve ends on the first SIGTERM (Node default); serve drains, and a second signal stops it at once', {
+  timeout: 30_000,
+}, async (t) => {
+  const dir = tempDir(t);
+  const bin = join(import.meta.dirname, '..', '..', 'bin', 'certgate.js');
+  const env = { PATH: process.env.PATH ?? '', CERTGATE_DATA: join(dir, 'data') };
+  const exitOf = (child: ReturnType<typeof spawn>) =>
+    new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+  const started = (child: ReturnType<typeof spawn>, text: string) =>
+    new Promise<string>((r) => {
+      let out = '';
+      child.stdout?.on('data', (d) => {
+        out += d;
+        if (out.includes(text)) r(out);
+      });
+    });
+  // logs --follow would follow for ever.
+  const logs = spawn(process.execPath, [bin, 'logs', '--follow', '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  await new Promise((r) => setTimeout(r, 700));
+  logs.kill('SIGTERM');
+  assert.deepEqual(await exitOf(logs), { code: null, signal: 'SIGTERM' });
+  // serve with a request that never finishes its headers would drain for 10 s: the second signal ends it.
+  const serve = spawn(process.execPath, [bin, 'serve', '--https-port', '0', '--http-port', '0', '--host', '127.0.0.1'], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const banner = await started(serve, 'trust it:');
+  const httpPort = Number(/http on port (\d+)/.exec(banner)?.[1]);
+  const slow = netConnect({ port: httpPort, host: '127.0.0.1' }, () => slow.write('GET / HTTP/1.1\r\nHost: localhost\r\n'));
+  slow.on('error', () => {});
+  await new Promise((r) => slow.once('connect', r));
+  const exited = exitOf(serve);
+  serve.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 300));
+  serve.kill('SIGTERM');
+  assert.deepEqual(await exited, { code: 143, signal: null }, 'the second signal ends the drain (it would take 10 s)');
+  slow.destroy();
 });
