@@ -1,8 +1,8 @@
 /**
  * @module cache/cache
- * Certificates in memory for the handshake path: exact name, then wildcard, then the
- * default. Secure contexts are built on first use and kept in a bounded LRU, so 100,000 names
- * cost their PEM text, not 100,000 OpenSSL contexts.
+ * Certificates in memory for the handshake path: exact name, then wildcard. Secure contexts
+ * are built on first use and kept in a bounded LRU, so 100,000 names cost their PEM text, not
+ * 100,000 OpenSSL contexts.
  */
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { CertificateBundle } from '../store/store.ts';
@@ -24,7 +24,6 @@ export class CertCache {
   /** Insertion order = recency: a Map is an LRU when hits are re-inserted. */
   readonly #contexts = new Map<string, SecureContext>();
   readonly #max: number;
-  #default: string | null = null;
 
   constructor(options: CacheOptions = {}) {
     this.#max = options.maxContexts ?? 10_000;
@@ -65,16 +64,14 @@ export class CertCache {
     return this.#entries.get(name)?.bundle;
   }
 
-  setDefault(name: string | null): void {
-    this.#default = name;
-  }
-
   /**
    * The name whose certificate serves `servername`: exact (a certificate stored under that
-   * name, then one that lists it among its names), then wildcard, then the default.
+   * name, then one that lists it among its names), then wildcard. (No SNI, or no match: the
+   * edge decides, with the server's default certificate or on demand.)
    */
   resolve(servername: string | undefined, now = Date.now()): string | null {
     const n = (servername ?? '').toLowerCase();
+    if (!n) return null;
     const fresh = (k: string) => {
       let e = this.#entries.get(k);
       if (e && e.notAfter > now) return k;
@@ -82,16 +79,10 @@ export class CertCache {
       e = other === undefined ? undefined : this.#entries.get(other);
       return e && e.notAfter > now ? (other as string) : null;
     };
-    if (n) {
-      const exact = fresh(n);
-      if (exact) return exact;
-      const dot = n.indexOf('.');
-      if (dot > 0) {
-        const wild = fresh(`*.${n.slice(dot + 1)}`);
-        if (wild) return wild;
-      }
-    }
-    return this.#default && this.#entries.has(this.#default) ? this.#default : null;
+    const exact = fresh(n);
+    if (exact) return exact;
+    const dot = n.indexOf('.');
+    return dot > 0 ? fresh(`*.${n.slice(dot + 1)}`) : null;
   }
 
   /** The secure context for a stored name, built once and kept while recently used. */

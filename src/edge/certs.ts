@@ -107,11 +107,6 @@ export class HandshakeCertificates {
     return socket ? (socket as Record<symbol, StandIn | undefined>)[STAND_IN] : undefined;
   }
 
-  /** Names whose on-demand issuance is running or failed (for logs and status). */
-  get state(): { issuing: string[]; failed: Record<string, string> } {
-    return { issuing: [...this.#issuing], failed: Object.fromEntries([...this.#failed].map(([k, v]) => [k, v.detail])) };
-  }
-
   /** Node's SNICallback. `this` is the TLS socket (Node calls it as the socket's method): the client's address for its budget. */
   sniCallback(): (this: TLSSocket, servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void {
     const self = this;
@@ -151,18 +146,12 @@ export class HandshakeCertificates {
     };
   }
 
-  /** The secure context for a handshake (no socket to record a stand-in reason on). */
-  async contextFor(servername: string | undefined, clientAddress?: string): Promise<SecureContext | undefined> {
-    return (await this.#select((servername ?? '').toLowerCase(), clientAddress)).ctx;
-  }
-
   async #select(name: string, clientAddress: string | undefined): Promise<Selection> {
     const alpn = name ? this.#o.answers.alpnContext(name) : undefined;
     if (alpn) return { ctx: alpn };
     const { cache } = this.#o;
     const hit = cache.resolve(name);
     if (hit && !this.#localDue(hit)) return { ctx: cache.context(hit) as SecureContext };
-    if (!name) return { ctx: await this.#standIn('localhost') };
     // localhost, LAN and .internal names (single labels too) go to the local CA.
     if (isLocalName(name) && LOCAL_NAME.test(name) && !name.includes('..')) return this.#once(`local:${name}`, () => this.#local(name));
     let canonical: string;

@@ -10,7 +10,6 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { SecureContext } from 'node:tls';
 import type { ChallengeAnswers } from '../acme/challenges.ts';
 import type { CertCache } from '../cache/cache.ts';
 import { CertgateError } from '../errors.ts';
@@ -283,11 +282,6 @@ export class Edge {
     proxyUpgrade(req, socket, head, upstream, this.#trusted.read(req, host, tls), (err) =>
       this.#log('error', `upstream upgrade failed: ${err.message}`, { host }),
     );
-  }
-
-  /** The secure context for a handshake. Reads memory; asks the CA only for registered names. */
-  contextFor(servername: string | undefined, clientAddress?: string): Promise<SecureContext | undefined> {
-    return this.#certs.contextFor(servername, clientAddress);
   }
 
   /** A renewed or new certificate: served from the next handshake on. */

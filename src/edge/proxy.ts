@@ -40,14 +40,8 @@ export interface ForwardInfo {
  * third of the CPU per proxied request (measured in bench/edge), which is most of the edge's
  * per-request cost once TLS is set up.
  */
-export function upstreamAgent(options: { headersTimeoutMs?: number; bodyTimeoutMs?: number } = {}): Agent {
-  return new Agent({
-    connections: 256,
-    pipelining: 1,
-    keepAliveTimeout: 4_000,
-    headersTimeout: options.headersTimeoutMs ?? 120_000,
-    bodyTimeout: options.bodyTimeoutMs ?? 120_000,
-  });
+export function upstreamAgent(): Agent {
+  return new Agent({ connections: 256, pipelining: 1, keepAliveTimeout: 4_000, headersTimeout: 120_000, bodyTimeout: 120_000 });
 }
 
 export function forwardHeaders(headers: IncomingHttpHeaders, info: ForwardInfo): Record<string, string | string[]> {

@@ -33,7 +33,7 @@ async function bundle(names: string[], notAfter = new Date(Date.now() + 86_400_0
   };
 }
 
-test('every name a certificate lists is served by it; exact, then wildcard, then the default', async () => {
+test('every name a certificate lists is served by it; exact, then wildcard', async () => {
   const cache = new CertCache();
   cache.put('example.com', await bundle(['example.com', 'www.example.com']));
   cache.put('*.apps.example.com', await bundle(['*.apps.example.com']));
@@ -43,9 +43,8 @@ test('every name a certificate lists is served by it; exact, then wildcard, then
   assert.equal(cache.resolve('two.apps.example.com'), '*.apps.example.com');
   assert.equal(cache.resolve('one.apps.example.com'), 'one.apps.example.com', 'exact beats wildcard');
   assert.equal(cache.resolve('a.b.apps.example.com'), null, 'a wildcard covers one label only');
-  assert.equal(cache.resolve('other.org'), null);
-  cache.setDefault('example.com');
-  assert.equal(cache.resolve('other.org'), 'example.com');
+  assert.equal(cache.resolve('other.org'), null, "no match is the edge's to decide (default certificate, on demand)");
+  assert.equal(cache.resolve(''), null);
 });
 
 test('replacing or deleting a certificate drops the names it no longer covers; expired ones are skipped', async () => {
