@@ -8,6 +8,7 @@
  */
 import { CertCache } from '../../src/cache/cache.ts';
 import { createCertificate } from '../../src/pki/generate.ts';
+import { certMeta } from '../../src/store/meta.ts';
 import type { CertificateBundle } from '../../src/store/store.ts';
 
 const n = Number(process.argv[2] ?? 1000);
@@ -19,24 +20,17 @@ const ca = await createCertificate({ subject: 'CN=Memory Bench CA', ca: true });
 const templates: CertificateBundle[] = [];
 for (let i = 0; i < 20; i++) {
   const leaf = await createCertificate({ subject: `CN=t${i}.example.com`, issuer: ca, dns: [`t${i}.example.com`, `www.t${i}.example.com`] });
-  templates.push({
-    certPem: leaf.certPem + ca.certPem,
-    keyPem: leaf.keyPem,
-    meta: {
-      name: `t${i}.example.com`,
-      names: [`t${i}.example.com`, `www.t${i}.example.com`],
-      issuer: 'CN=Memory Bench CA',
-      serialNumber: '0123456789abcdef0123456789abcdef',
-      notBefore: new Date().toISOString(),
-      notAfter: new Date(Date.now() + 90 * 86_400_000).toISOString(),
-      issuedAt: new Date().toISOString(),
-      directory: 'https://acme-v02.api.letsencrypt.org/directory',
-      accountUrl: 'https://acme-v02.api.letsencrypt.org/acme/acct/123456789',
-      keyType: 'ec-p256',
-      profile: null,
-      ari: null,
-    },
+  const certPem = leaf.certPem + ca.certPem;
+  const names = [`t${i}.example.com`, `www.t${i}.example.com`];
+  // A Let's Encrypt-sized record: directory and account URLs as a real one holds them.
+  const meta = certMeta(certPem, {
+    name: names[0] as string,
+    names,
+    directory: 'https://acme-v02.api.letsencrypt.org/directory',
+    accountUrl: 'https://acme-v02.api.letsencrypt.org/acme/acct/123456789',
+    keyType: 'ec-p256',
   });
+  templates.push({ certPem, keyPem: leaf.keyPem, meta });
 }
 const cache = new CertCache();
 for (let i = 0; i < 3; i++) gc();

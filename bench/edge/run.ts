@@ -19,9 +19,9 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { decodeCertificate } from '../../src/pki/certificate.ts';
 import { createCertificate } from '../../src/pki/generate.ts';
 import { FsStore } from '../../src/store/fs.ts';
+import { certMeta } from '../../src/store/meta.ts';
 import { freePort } from '../../test/helpers/daemons.ts';
 
 const run = promisify(execFile);
@@ -228,24 +228,10 @@ try {
   }
   {
     const data = join(work, 'certgate');
-    const info = decodeCertificate(leaf.der).info;
     await new FsStore({ root: data }).putBundle('bench.example.com', {
       certPem: leaf.certPem + ca.certPem,
       keyPem: leaf.keyPem,
-      meta: {
-        name: 'bench.example.com',
-        names: ['bench.example.com', '127.0.0.1'],
-        issuer: info.issuer,
-        serialNumber: info.serialNumber,
-        notBefore: info.notBefore,
-        notAfter: info.notAfter,
-        issuedAt: info.notBefore,
-        directory: 'bench',
-        accountUrl: null,
-        keyType: 'ec-p256',
-        profile: null,
-        ari: null,
-      },
+      meta: certMeta(leaf.certPem, { name: 'bench.example.com', names: ['bench.example.com', '127.0.0.1'], directory: 'bench', keyType: 'ec-p256' }),
     });
     const [port, http] = [await freePort(), await freePort()];
     // The app behind bench.example.com only: other hosts get certgate's own page.

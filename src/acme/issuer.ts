@@ -13,6 +13,7 @@ import { request, Agent as UndiciAgent } from 'undici';
 import { CertgateError } from '../errors.ts';
 import { decodeCertificate } from '../pki/certificate.ts';
 import { parsePem } from '../pki/pem.ts';
+import { certMeta } from '../store/meta.ts';
 import type { AccountRecord, AriInfo, CertificateBundle, CertMeta, Store } from '../store/store.ts';
 import { ariCertId, fetchRenewalInfo } from './ari.ts';
 import { type ChallengeAnswers, type ChallengeType, runDnsHook } from './challenges.ts';
@@ -394,22 +395,14 @@ export class AcmeIssuer {
     const finalized = await this.#call(name, () => client.finalizeOrder(order, csr));
     const done = finalized.status === 'valid' ? finalized : await this.#call(name, () => client.waitForValidStatus(finalized));
     const certPem = await this.#call(name, () => client.getCertificate(done));
-    const blocks = parsePem(certPem).filter((b) => b.label === 'CERTIFICATE');
-    const leaf = decodeCertificate(blocks[0]?.der ?? Buffer.alloc(0));
-    const meta: CertMeta = {
+    const meta = certMeta(certPem, {
       name,
       names,
-      issuer: leaf.info.issuer,
-      serialNumber: leaf.info.serialNumber,
-      notBefore: leaf.info.notBefore,
-      notAfter: leaf.info.notAfter,
-      issuedAt: new Date().toISOString(),
       directory: this.directory,
       accountUrl: this.accountUrl,
       keyType: kt,
       profile: profile ?? null,
-      ari: null,
-    };
+    });
     return { certPem, keyPem: key, meta };
   }
 

@@ -13,6 +13,7 @@ import { CertgateError } from '../errors.ts';
 import { atomicWrite } from '../fsutil.ts';
 import { decodeCertificate } from '../pki/certificate.ts';
 import { createCertificate, type IssuedCertificate } from '../pki/generate.ts';
+import { certMeta } from '../store/meta.ts';
 import type { CertificateBundle } from '../store/store.ts';
 
 const DAY = 86_400_000;
@@ -100,24 +101,11 @@ export class LocalCa {
       notBefore: new Date(now.getTime() - 3600_000),
       notAfter: new Date(now.getTime() + this.#lifetime),
     });
-    const info = { notBefore: new Date(now.getTime() - 3600_000).toISOString(), notAfter: new Date(now.getTime() + this.#lifetime).toISOString() };
+    const certPem = cert.certPem + root.certPem;
     return {
-      certPem: cert.certPem + root.certPem,
+      certPem,
       keyPem: cert.keyPem,
-      meta: {
-        name: names[0] as string,
-        names,
-        issuer: root.subject,
-        serialNumber: '',
-        notBefore: info.notBefore,
-        notAfter: info.notAfter,
-        issuedAt: now.toISOString(),
-        directory: 'local',
-        accountUrl: null,
-        keyType: 'ec-p256',
-        profile: null,
-        ari: null,
-      },
+      meta: certMeta(certPem, { name: names[0] as string, names, directory: 'local', keyType: 'ec-p256', issuedAt: now }),
     };
   }
 }

@@ -4,33 +4,23 @@
  * lists, and the secure contexts stay within their bound.
  */
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { CertCache } from '../../src/cache/cache.ts';
+import { LocalCa } from '../../src/localca/local-ca.ts';
+import { decodeCertificate } from '../../src/pki/certificate.ts';
 import { createCertificate } from '../../src/pki/generate.ts';
+import { parseCertificates } from '../../src/pki/parse.ts';
+import { certMeta } from '../../src/store/meta.ts';
 import type { CertificateBundle } from '../../src/store/store.ts';
+import { tempDir } from '../helpers/tmp.ts';
 
 const ca = await createCertificate({ subject: 'CN=Cache Test CA', ca: true });
 
 async function bundle(names: string[], notAfter = new Date(Date.now() + 86_400_000)): Promise<CertificateBundle> {
   const leaf = await createCertificate({ subject: `CN=${names[0]}`, issuer: ca, dns: names, notAfter });
-  return {
-    certPem: leaf.certPem + ca.certPem,
-    keyPem: leaf.keyPem,
-    meta: {
-      name: names[0] as string,
-      names,
-      issuer: 'CN=Cache Test CA',
-      serialNumber: '01',
-      notBefore: new Date(Date.now() - 3600_000).toISOString(),
-      notAfter: notAfter.toISOString(),
-      issuedAt: new Date().toISOString(),
-      directory: 'test',
-      accountUrl: null,
-      keyType: 'ec-p256',
-      profile: null,
-      ari: null,
-    },
-  };
+  const certPem = leaf.certPem + ca.certPem;
+  return { certPem, keyPem: leaf.keyPem, meta: certMeta(certPem, { name: names[0] as string, names, directory: 'test', keyType: 'ec-p256' }) };
 }
 
 test('every name a certificate lists is served by it; exact, then wildcard', async () => {
@@ -55,10 +45,11 @@ test('replacing or deleting a certificate drops the names it no longer covers; e
   assert.equal(cache.resolve('www.example.com'), 'example.com');
   cache.delete('example.com');
   assert.equal(cache.resolve('www.example.com'), null);
-  const past = new Date(Date.now() + 1000);
-  cache.put('soon.example.com', await bundle(['soon.example.com', 'alias.example.com'], past));
-  assert.equal(cache.resolve('alias.example.com', past.getTime() + 1), null, 'expired: not served');
-  assert.equal(cache.resolve('alias.example.com', past.getTime() - 500), 'soon.example.com');
+  const soon = await bundle(['soon.example.com', 'alias.example.com'], new Date(Date.now() + 2000));
+  cache.put('soon.example.com', soon);
+  const end = Date.parse(soon.meta.notAfter);
+  assert.equal(cache.resolve('alias.example.com', end + 1), null, 'expired: not served');
+  assert.equal(cache.resolve('alias.example.com', end - 500), 'soon.example.com');
 });
 
 test('secure contexts are built once, reused, and bounded', async () => {
@@ -73,4 +64,19 @@ test('secure contexts are built once, reused, and bounded', async () => {
   assert.notEqual(cache.context('n0.example.com'), first, 'rebuilt after eviction');
   cache.put('n4.example.com', await bundle(['n4.example.com']));
   assert.equal(cache.contextCount, 2, 'a replaced certificate drops its old context');
+});
+
+test('certMeta reads issuer, serial and validity from the leaf; local-CA bundles carry them too', async (t) => {
+  const b = await bundle(['meta.example.com']);
+  const leaf = decodeCertificate(parseCertificates(Buffer.from(b.certPem))[0]?.der as Buffer).info;
+  assert.deepEqual(
+    { issuer: b.meta.issuer, serial: b.meta.serialNumber, notBefore: b.meta.notBefore, notAfter: b.meta.notAfter },
+    { issuer: 'CN=Cache Test CA', serial: leaf.serialNumber, notBefore: leaf.notBefore, notAfter: leaf.notAfter },
+  );
+  assert.throws(() => certMeta('not a certificate', { name: 'x', names: ['x'], directory: 'test', keyType: 'ec-p256' }), /E_INPUT_FORMAT|no certificate/);
+  const localCa = new LocalCa({ dir: join(tempDir(t), 'local-ca') });
+  const local = await localCa.issue(['dev.localhost']);
+  const info = decodeCertificate(parseCertificates(Buffer.from(local.certPem))[0]?.der as Buffer).info;
+  assert.equal(local.meta.serialNumber, info.serialNumber, 'was empty before');
+  assert.equal(local.meta.directory, 'local');
 });

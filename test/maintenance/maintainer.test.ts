@@ -13,6 +13,7 @@ import { TokenBuckets } from '../../src/maintenance/ratelimit.ts';
 import { decodeCertificate } from '../../src/pki/certificate.ts';
 import { createCertificate } from '../../src/pki/generate.ts';
 import { parseCertificates } from '../../src/pki/parse.ts';
+import { certMeta } from '../../src/store/meta.ts';
 import { name, rig } from '../acme/helpers.ts';
 import { startPebble } from '../helpers/pebble.ts';
 
@@ -23,24 +24,10 @@ test.after(() => pebble.close());
 /** Stores a certificate generated now (not from the CA), valid from notBefore to notAfter. */
 async function storeGenerated(store: import('../../src/store/fs.ts').FsStore, host: string, notBefore: Date, notAfter: Date): Promise<void> {
   const c = await createCertificate({ subject: `CN=${host}`, dns: [host], notBefore, notAfter });
-  const info = decodeCertificate(c.der).info;
   await store.putBundle(host, {
     certPem: c.certPem,
     keyPem: c.keyPem,
-    meta: {
-      name: host,
-      names: [host],
-      issuer: info.issuer,
-      serialNumber: info.serialNumber,
-      notBefore: info.notBefore,
-      notAfter: info.notAfter,
-      issuedAt: info.notBefore,
-      directory: pebble.directoryUrl,
-      accountUrl: null,
-      keyType: 'ec-p256',
-      profile: null,
-      ari: null,
-    },
+    meta: certMeta(c.certPem, { name: host, names: [host], directory: pebble.directoryUrl, keyType: 'ec-p256', issuedAt: notBefore }),
   });
 }
 

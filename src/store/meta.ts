@@ -1,0 +1,41 @@
+/**
+ * @module store/meta
+ * A stored certificate's metadata: what the certificate itself says (issuer, serial, validity)
+ * read from its leaf, and what only the caller knows (names, where it came from).
+ */
+import { CertgateError } from '../errors.ts';
+import { decodeCertificate } from '../pki/certificate.ts';
+import { parsePem } from '../pki/pem.ts';
+import type { CertMeta } from './store.ts';
+
+export interface MetaFields {
+  name: string;
+  names: string[];
+  /** The ACME directory URL, or "local" for the local CA. */
+  directory: string;
+  keyType: string;
+  accountUrl?: string | null;
+  profile?: string | null;
+  issuedAt?: Date;
+}
+
+/** The metadata of the leaf (the first certificate) of `certPem`. */
+export function certMeta(certPem: string, fields: MetaFields): CertMeta {
+  const der = parsePem(certPem).find((b) => b.label === 'CERTIFICATE')?.der;
+  if (!der) throw new CertgateError('E_INPUT_FORMAT', 'no certificate in the PEM text', 'pass the leaf (and its chain) as PEM');
+  const { info } = decodeCertificate(der);
+  return {
+    name: fields.name,
+    names: fields.names,
+    issuer: info.issuer,
+    serialNumber: info.serialNumber,
+    notBefore: info.notBefore,
+    notAfter: info.notAfter,
+    issuedAt: (fields.issuedAt ?? new Date()).toISOString(),
+    directory: fields.directory,
+    accountUrl: fields.accountUrl ?? null,
+    keyType: fields.keyType,
+    profile: fields.profile ?? null,
+    ari: null,
+  };
+}
