@@ -44,25 +44,32 @@ export function tlsOptions(t: ResolvedTls): ConnectionOptions {
   }
 }
 
-export interface PgOptions {
+/** Where and as whom, in the field names pg and mysql2 share. */
+interface SqlTarget {
   host: string;
   port: number;
   database?: string;
   user?: string;
   password?: string;
-  ssl: ConnectionOptions;
 }
 
-/** Options for `new pg.Client(...)` / `new pg.Pool(...)`. Pass no connectionString with sslmode. */
-export function pgOptions(r: Resource, t: ResolvedTls, password?: string): PgOptions {
+function sqlTarget(r: Resource, password: string | undefined): SqlTarget {
   return {
     host: r.host,
     port: r.port,
     ...(r.database ? { database: r.database } : {}),
     ...(r.user ? { user: r.user } : {}),
     ...(password !== undefined ? { password } : {}),
-    ssl: tlsOptions(t),
   };
+}
+
+export interface PgOptions extends SqlTarget {
+  ssl: ConnectionOptions;
+}
+
+/** Options for `new pg.Client(...)` / `new pg.Pool(...)`. Pass no connectionString with sslmode. */
+export function pgOptions(r: Resource, t: ResolvedTls, password?: string): PgOptions {
+  return { ...sqlTarget(r, password), ssl: tlsOptions(t) };
 }
 
 /**
@@ -81,23 +88,14 @@ export function stripPgSslParams(connectionString: string): { url: string; remov
   return { url: u.toString(), removed };
 }
 
-export interface Mysql2Options {
-  host: string;
-  port: number;
-  database?: string;
-  user?: string;
-  password?: string;
+export interface Mysql2Options extends SqlTarget {
   ssl: { ca: string[]; cert?: string; key?: string; rejectUnauthorized: boolean; verifyIdentity: boolean };
 }
 
 /** Options for mysql2's createConnection/createPool. mysql2 checks the hostname only with verifyIdentity. */
 export function mysql2Options(r: Resource, t: ResolvedTls, password?: string): Mysql2Options {
   return {
-    host: r.host,
-    port: r.port,
-    ...(r.database ? { database: r.database } : {}),
-    ...(r.user ? { user: r.user } : {}),
-    ...(password !== undefined ? { password } : {}),
+    ...sqlTarget(r, password),
     ssl: {
       ca: t.ca,
       ...(t.cert ? { cert: t.cert, key: t.key as string } : {}),

@@ -40,21 +40,14 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
-async function visit(home: string, url: string): Promise<{ ok: true; title: string; text: string; protocol: string } | { ok: false; error: string }> {
+/** Chromium with that profile home, as the probe of this machine starts it (no background network). */
+async function launch(home: string, extra: string[] = []) {
   const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    env: { HOME: home, PATH: process.env.PATH ?? '' },
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  return chromium.launch({ executablePath: CHROMIUM, env: { HOME: home, PATH: process.env.PATH ?? '' }, args: [...CHROMIUM_ARGS, ...extra] });
+}
+
+async function visit(home: string, url: string): Promise<{ ok: true; title: string; text: string; protocol: string } | { ok: false; error: string }> {
+  const browser = await launch(home);
   try {
     const page = await browser.newPage();
     const response = await page.goto(url, { timeout: 15_000 }).catch((err: Error) => err);
@@ -103,12 +96,7 @@ test('Chromium on a name whose certificate is still on its way: the "on its way"
   t.after(() => e.edge.close());
   writeFileSync(join(r.root, 'pebble-root.pem'), await pebble.issuingRoot());
   const home = await browserHome(r.root, [join(r.root, 'local-ca', 'root.pem'), join(r.root, 'pebble-root.pem')]);
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    env: { HOME: home, PATH: process.env.PATH ?? '' },
-    args: [...CHROMIUM_ARGS, '--host-resolver-rules=MAP * 127.0.0.1'],
-  });
+  const browser = await launch(home, ['--host-resolver-rules=MAP * 127.0.0.1']);
   t.after(() => browser.close());
   const page = await browser.newPage();
   const url = `https://${site}:${e.https}/`;
