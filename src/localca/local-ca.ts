@@ -33,6 +33,15 @@ export function isLocalName(name: string): boolean {
   return /(^|\.)(localhost|local|internal|lan|home\.arpa|test|invalid|example)$/.test(n);
 }
 
+function unusable(dir: string, err: unknown): CertgateError {
+  return new CertgateError(
+    'E_STORE',
+    `the local CA cannot be kept in ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    'make the data directory writable by this user, or point CERTGATE_DATA (or --data) at one that is',
+    { cause: err },
+  );
+}
+
 export class LocalCa {
   readonly dir: string;
   readonly #lifetime: number;
@@ -64,7 +73,9 @@ export class LocalCa {
       this.#root = { certPem, keyPem, der, keys: { privateKey, publicKey } as CryptoKeyPair, key: 'ec-p256', subject: decodeCertificate(der).info.subject };
       return { certPem, created: false };
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOTDIR' || code === 'EACCES' || code === 'EPERM') throw unusable(this.dir, err);
+      if (code !== 'ENOENT') {
         throw new CertgateError(
           'E_STORE',
           `the local CA in ${this.dir} cannot be read: ${(err as Error).message}`,
@@ -80,9 +91,13 @@ export class LocalCa {
       notBefore: new Date(now - 3600_000),
       notAfter: new Date(now + 10 * 365 * DAY),
     });
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
-    await atomicWrite(join(this.dir, 'root.key'), root.keyPem, 0o600);
-    await atomicWrite(this.certPath, root.certPem, 0o644);
+    try {
+      await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      await atomicWrite(join(this.dir, 'root.key'), root.keyPem, 0o600);
+      await atomicWrite(this.certPath, root.certPem, 0o644);
+    } catch (err) {
+      throw unusable(this.dir, err);
+    }
     this.#root = root;
     return { certPem: root.certPem, created: true };
   }

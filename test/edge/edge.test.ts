@@ -5,10 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect as http2Connect } from 'node:http2';
 import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
 import { connect as netConnect } from 'node:net';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
 import { promisify } from 'node:util';
@@ -453,4 +455,9 @@ test('local-ca env: the printed NODE_EXTRA_CA_CERTS makes a plain Node client tr
   assert.equal(without.stdout.trim(), 'SELF_SIGNED_CERT_IN_CHAIN', 'not trusted by default (the local root is sent with the chain)');
   const withIt = await exec(process.execPath, ['-e', script], { env: { ...clean, NODE_EXTRA_CA_CERTS: path as string } });
   assert.equal(withIt.stdout.trim(), '200');
+  // A data directory that cannot hold the CA: one line, exit 2, what to do.
+  writeFileSync(join(dir, 'a-file'), '');
+  const bad = fakeIo({ cwd: dir, env: {} });
+  assert.equal(await run(['local-ca', 'env', '--data', join(dir, 'a-file', 'data')], bad), 2);
+  assert.match(bad.stderr, /^error E_STORE: the local CA cannot be kept in .*a-file\/data\/local-ca: ENOTDIR\n {2}fix: make the data directory writable/);
 });
