@@ -4,6 +4,7 @@ import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { rootCertificates } from 'node:tls';
+import { X509Certificate } from 'node:crypto';
 import { promisify } from 'node:util';
 import { run } from '../../src/cli/run.ts';
 import { createCertificate } from '../../src/pki/generate.ts';
@@ -14,6 +15,9 @@ import { tempDir } from '../helpers/tmp.ts';
 
 const exec = promisify(execFile);
 const pki = await makePki();
+// Node's bundled roots expire (Entrust's did on 2026-11-27 and turned this suite red): use the one
+// that lives longest, so the test does not depend on which roots are still valid today.
+const longestSystemRoot = [...rootCertificates].sort((a, b) => Date.parse(new X509Certificate(b).validTo) - Date.parse(new X509Certificate(a).validTo))[0] as string;
 
 function setup(t: Parameters<typeof tempDir>[0]) {
   const dir = tempDir(t);
@@ -34,7 +38,7 @@ test('trust add validates before it stores: CAs in, leaves and keys refused with
   writeFileSync(join(dir, 'mixed.pem'), pki.leaf.certPem + pki.inter.certPem + pki.root.certPem + pki.leaf.keyPem);
   writeFileSync(join(dir, 'expired.pem'), expired.certPem);
   writeFileSync(join(dir, 'self.pem'), self.certPem);
-  writeFileSync(join(dir, 'system.pem'), rootCertificates[0] as string);
+  writeFileSync(join(dir, 'system.pem'), longestSystemRoot);
   const a = io();
   assert.equal(await run(['trust', 'add', 'mixed.pem', 'expired.pem', 'self.pem', 'system.pem', '--json'], a), 1, a.stderr);
   const r = JSON.parse(a.stdout);
