@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { rootCertificates } from 'node:tls';
-import { X509Certificate } from 'node:crypto';
 import { promisify } from 'node:util';
 import { run } from '../../src/cli/run.ts';
 import { createCertificate } from '../../src/pki/generate.ts';
@@ -17,7 +17,9 @@ const exec = promisify(execFile);
 const pki = await makePki();
 // Node's bundled roots expire (Entrust's did on 2026-11-27 and turned this suite red): use the one
 // that lives longest, so the test does not depend on which roots are still valid today.
-const longestSystemRoot = [...rootCertificates].sort((a, b) => Date.parse(new X509Certificate(b).validTo) - Date.parse(new X509Certificate(a).validTo))[0] as string;
+const longestSystemRoot = [...rootCertificates].sort(
+  (a, b) => Date.parse(new X509Certificate(b).validTo) - Date.parse(new X509Certificate(a).validTo),
+)[0] as string;
 
 function setup(t: Parameters<typeof tempDir>[0]) {
   const dir = tempDir(t);
