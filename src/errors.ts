@@ -70,12 +70,18 @@ export class CertgateError extends Error {
   readonly code: ErrorCode;
   /** What to do next, one line. */
   readonly fix: string | undefined;
+  /**
+   * The setting at fault, by its library key (`httpsPort`, `acmeEmail`), when a bad option value
+   * caused this error. The CLI names it as `--flag / CERTGATE_X / file.path`; an embedder sees the key.
+   */
+  readonly option: string | undefined;
 
-  constructor(code: ErrorCode, message: string, fix?: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, fix?: string, options?: { cause?: unknown; option?: string }) {
     super(message, options);
     this.name = 'CertgateError';
     this.code = code;
     this.fix = fix;
+    this.option = options?.option;
   }
 }
 

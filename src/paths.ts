@@ -19,5 +19,10 @@ export function dataPaths(env: Record<string, string | undefined> = process.env,
   const root = env.CERTGATE_DATA
     ? resolve(cwd, env.CERTGATE_DATA)
     : join(env.XDG_DATA_HOME ? resolve(cwd, env.XDG_DATA_HOME) : join(env.HOME || homedir(), '.local', 'share'), 'certgate');
+  return pathsUnder(root);
+}
+
+/** The layout of a data directory whose root is already known (absolute). */
+export function pathsUnder(root: string): DataPaths {
   return { root, caCerts: join(root, 'ca-certs'), resources: join(root, 'resources'), generated: join(root, 'generated') };
 }

@@ -11,6 +11,8 @@ export interface Io {
   cwd: string;
   /** Standard output is a terminal (colour allowed unless NO_COLOR). */
   isTTY: boolean;
+  /** Standard error is a terminal (serve's log lines are then readable lines, not JSON). */
+  errIsTTY?: boolean;
   /** Asks a yes/no question on the terminal; absent when standard input is not a terminal. */
   prompt?: (question: string) => Promise<string>;
   /** Aborted on SIGTERM / SIGINT: long-running commands (serve) stop gracefully. */

@@ -39,6 +39,7 @@ process.exitCode = await run(process.argv.slice(2), {
   env: process.env,
   cwd: process.cwd(),
   isTTY: Boolean(process.stdout.isTTY),
+  errIsTTY: Boolean(process.stderr.isTTY),
   ...(process.stdin.isTTY
     ? {
         prompt: async (question: string) => {

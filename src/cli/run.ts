@@ -25,6 +25,7 @@ commands:
   domains list|add|remove the names certgate may obtain certificates for
   logs [DOMAIN]           the certificates log (--follow, --json)
   resources ...           outbound endpoints and their TLS profiles: list, show, add, remove, pin, test, export, import
+  config check|show       validate the configuration (start nothing), or show the effective settings and their sources
   version                 print the version
 
 every command takes --json; run certgate <command> --help for its options.
@@ -33,7 +34,8 @@ exit codes: 0 ok, 1 a problem was found, 2 usage or input error.
 
 type Command = (argv: string[], io: Io) => Promise<number>;
 
-type Loaded = { command: Command; usage: string };
+/** `help` renders the command's options from its settings table; without it, the usage line. */
+type Loaded = { command: Command; usage: string; help?: () => string };
 
 // Each command's module is imported only when that command runs: `decode` starts fast.
 const decode = () => import('./commands/decode.ts');
@@ -42,18 +44,20 @@ const trust = () => import('./commands/trust.ts');
 const acme = () => import('./commands/acme.ts');
 const serve = () => import('./commands/serve.ts');
 const resources = () => import('./commands/resources.ts');
+const configCmd = () => import('./commands/config.ts');
 
 const COMMANDS: Record<string, () => Promise<Loaded>> = {
   decode: () => decode().then((m) => ({ command: m.decode, usage: m.usage })),
   inspect: () => inspect().then((m) => ({ command: m.inspectCommand, usage: m.inspectUsage })),
   verify: () => inspect().then((m) => ({ command: m.verifyCommand, usage: m.verifyUsage })),
   trust: () => trust().then((m) => ({ command: m.trust, usage: m.usage })),
-  issue: () => acme().then((m) => ({ command: m.issue, usage: m.issueUsage })),
-  renew: () => acme().then((m) => ({ command: m.renew, usage: m.renewUsage })),
+  issue: () => acme().then((m) => ({ command: m.issue, usage: m.issueUsage, help: m.issueHelp })),
+  renew: () => acme().then((m) => ({ command: m.renew, usage: m.renewUsage, help: m.renewHelp })),
   certs: () => acme().then((m) => ({ command: m.certs, usage: m.certsUsage })),
   domains: () => acme().then((m) => ({ command: m.domains, usage: m.domainsUsage })),
   logs: () => acme().then((m) => ({ command: m.logs, usage: m.logsUsage })),
-  serve: () => serve().then((m) => ({ command: m.serve, usage: m.serveUsage })),
+  serve: () => serve().then((m) => ({ command: m.serve, usage: m.serveUsage, help: m.serveHelp })),
+  config: () => configCmd().then((m) => ({ command: m.config, usage: m.configUsage, help: m.configHelp })),
   'local-ca': () => serve().then((m) => ({ command: m.localCaCommand, usage: m.localCaUsage })),
   resources: () => resources().then((m) => ({ command: m.resources, usage: m.usage })),
 };
@@ -64,6 +68,15 @@ export function renderError(err: unknown, debug: boolean): string {
   }
   const e = err as Error;
   return `error E_INTERNAL: ${e?.message ?? String(err)}\n  fix: this is a bug in certgate; run again with --debug and report the output\n${debug && e?.stack ? `${e.stack}\n` : ''}`;
+}
+
+export function errorObject(err: unknown): { code: string; message: string; fix: string | null } {
+  if (err instanceof CertgateError) return { code: err.code, message: err.message, fix: err.fix ?? null };
+  return {
+    code: 'E_INTERNAL',
+    message: (err as Error)?.message ?? String(err),
+    fix: 'this is a bug in certgate; run again with --debug and report the output',
+  };
 }
 
 export async function run(argv: string[], io: Io): Promise<number> {
@@ -81,13 +94,15 @@ export async function run(argv: string[], io: Io): Promise<number> {
     }
     const load = COMMANDS[name];
     if (!load) throw new CertgateError('E_USAGE', `unknown command "${name}"`, `run certgate --help; commands: ${Object.keys(COMMANDS).join(', ')}`);
-    const { command, usage } = await load();
+    const { command, usage, help } = await load();
     if (rest.includes('--help') || rest.includes('-h')) {
-      io.out(`usage: ${usage}\n`);
+      io.out(help ? help() : `usage: ${usage}\n`);
       return 0;
     }
     return await command(rest, io);
   } catch (err) {
+    // With --json, the error is a JSON object on standard output too, so a script reads one stream.
+    if (args.includes('--json')) io.out(`${JSON.stringify({ error: errorObject(err) })}\n`);
     io.err(renderError(err, debug));
     return 2;
   }

@@ -8,8 +8,12 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 
-export type ToWorker = { type: 'stop' } | { type: 'hangup' } | { type: 'renewed'; names: string[] };
+/** `hangup` carries the settings the primary resolved again: workers never read the file themselves. */
+export type ToWorker = { type: 'stop' } | { type: 'hangup'; settings: unknown } | { type: 'renewed'; names: string[] };
 export type ToPrimary = { type: 'ready' };
+
+/** The primary hands each worker the settings it resolved (JSON), so that workers never resolve again. */
+export const WORKER_SETTINGS_ENV = 'CERTGATE_WORKER_SETTINGS';
 
 export function isWorker(): boolean {
   return cluster.isWorker;
@@ -39,7 +43,7 @@ export interface Supervisor {
   failed: Promise<number>;
 }
 
-export function superviseWorkers(count: number, log: (level: 'info' | 'warn' | 'error', msg: string) => void): Supervisor {
+export function superviseWorkers(count: number, log: (level: 'info' | 'warn' | 'error', msg: string) => void, env: Record<string, string> = {}): Supervisor {
   cluster.schedulingPolicy = cluster.SCHED_NONE;
   const live = new Set<Worker>();
   let stopping = false;
@@ -58,7 +62,7 @@ export function superviseWorkers(count: number, log: (level: 'info' | 'warn' | '
   let allReady = false;
 
   const fork = (): Worker => {
-    const w = cluster.fork({ CERTGATE_WORKER: '1' });
+    const w = cluster.fork({ ...env, CERTGATE_WORKER: '1' });
     live.add(w);
     w.on('message', (m: ToPrimary) => {
       if (m?.type !== 'ready') return;

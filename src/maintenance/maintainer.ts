@@ -14,6 +14,10 @@ import type { DomainRegistry } from '../manager/registry.ts';
 import type { IndexEntry, Store } from '../store/store.ts';
 import { type BucketSpec, LETS_ENCRYPT_LIMITS, TokenBuckets } from './ratelimit.ts';
 
+/** The longest single timer Node keeps (2^31-1 ms); longer ones fire at once. */
+const MAX_TIMER_MS = 2_147_483_647;
+const MAX_INTERVAL_MS = 365 * 86_400_000;
+
 export interface MaintainerOptions {
   store: Store;
   manager: CertManager;
@@ -22,8 +26,12 @@ export interface MaintainerOptions {
   /** Names to keep: a stored certificate whose name left the registry is not renewed. */
   registry?: DomainRegistry;
   clock?: () => Date;
-  /** Between cycles (default 24 h). */
+  /** Between cycles (default 24 h; at most 365 days). */
   intervalMs?: number;
+  /** Each cycle's report (the loop started by start()). */
+  onReport?: (report: CycleReport) => void;
+  /** A cycle that failed as a whole (the loop goes on). */
+  onError?: (err: unknown) => void;
   /** Renewals per cycle (default 200). */
   budget?: number;
 
@@ -71,10 +79,13 @@ export function dueAt(entry: IndexEntry, renewBeforeMs?: number): { at: number; 
 }
 
 export class Maintainer {
-  readonly #o: Required<Omit<MaintainerOptions, 'issuer' | 'registry' | 'renewBeforeMs'>> & Pick<MaintainerOptions, 'issuer' | 'registry' | 'renewBeforeMs'>;
+  readonly #o: Required<Omit<MaintainerOptions, 'issuer' | 'registry' | 'renewBeforeMs' | 'onReport' | 'onError'>> &
+    Pick<MaintainerOptions, 'issuer' | 'registry' | 'renewBeforeMs' | 'onReport' | 'onError'>;
   readonly #domains: TokenBuckets;
   readonly #failures: TokenBuckets;
   #timer: NodeJS.Timeout | null = null;
+  #started = false;
+  #closed = false;
   #running: Promise<CycleReport> | null = null;
 
   constructor(options: MaintainerOptions) {
@@ -90,22 +101,56 @@ export class Maintainer {
       ...options,
     };
     for (const [k, v] of Object.entries({ intervalMs: this.#o.intervalMs, budget: this.#o.budget, concurrency: this.#o.concurrency })) {
-      if (!Number.isFinite(v) || v <= 0) throw new CertgateError('E_OPTION', `maintenance ${k} must be a positive number, got ${v}`, 'use the default');
+      if (!Number.isFinite(v) || v <= 0)
+        throw new CertgateError('E_OPTION', `maintenance ${k} must be a positive number, got ${v}`, 'use the default', { option: k });
     }
+    if (this.#o.intervalMs > MAX_INTERVAL_MS)
+      throw new CertgateError('E_OPTION', `maintenance interval ${this.#o.intervalMs} ms is over 365 days`, 'use 24h (the default) or less', {
+        option: 'maintenanceInterval',
+      });
     this.#domains = new TokenBuckets(this.#o.limits.certsPerDomain, clock);
     this.#failures = new TokenBuckets(this.#o.limits.failuresPerName, clock);
   }
 
-  /** Runs a cycle now, then every interval. */
-  async start(): Promise<CycleReport> {
-    const first = await this.runCycle();
-    this.#timer = setInterval(() => void this.runCycle().catch(() => {}), this.#o.intervalMs);
-    this.#timer.unref();
-    return first;
+  /**
+   * The loop: a cycle now (in the background), then one every interval after the last one ended.
+   * Reports and failures go to onReport / onError.
+   */
+  start(): void {
+    if (this.#started) return;
+    this.#started = true;
+    const cycle = () => {
+      this.#timer = null;
+      if (this.#closed) return;
+      void this.runCycle()
+        .then(
+          (r) => this.#o.onReport?.(r),
+          (err) => this.#o.onError?.(err),
+        )
+        .finally(() => this.#schedule(this.#o.intervalMs, cycle));
+    };
+    cycle();
+  }
+
+  /**
+   * Node's timers overflow past 2^31-1 ms (24.8 days) and then fire at once, every time: a long
+   * interval is waited for in steps, checked against the clock.
+   */
+  #schedule(ms: number, fn: () => void): void {
+    if (this.#closed) return;
+    const due = Date.now() + ms;
+    const step = () => {
+      const left = due - Date.now();
+      if (left <= 0) return fn();
+      this.#timer = setTimeout(step, Math.min(left, MAX_TIMER_MS));
+      this.#timer.unref();
+    };
+    step();
   }
 
   async close(): Promise<void> {
-    if (this.#timer) clearInterval(this.#timer);
+    this.#closed = true;
+    if (this.#timer) clearTimeout(this.#timer);
     await this.#running?.catch(() => {});
   }
 

@@ -105,8 +105,8 @@ test('bad input: a one-line error with a code, exit 2, nothing written', async (
     [['issue'], { CERTGATE_ACME_DIRECTORY: 'http://127.0.0.1:1/dir' }, /^error E_ACME_CONFIG: the ACME directory .* is not https/],
     [['issue'], { CERTGATE_ACME_DIRECTORY: 'letsencrypt', CERTGATE_ACME_EMAIL: '' }, /^error E_ACME_EMAIL: a contact email is required/],
     [['issue'], { CERTGATE_ACME_AGREE_TOS: 'false' }, /^error E_ACME_CONFIG: the CA's terms of service have not been agreed to/],
-    [['issue'], { CERTGATE_HTTP_PORT: 'eighty' }, /^error E_USAGE: --http-port: "eighty" is not a port/],
-    [['renew'], { CERTGATE_MAINTENANCE_INTERVAL: 'often' }, /^error E_USAGE: CERTGATE_MAINTENANCE_INTERVAL: "often" is not a duration/],
+    [['issue'], { CERTGATE_HTTP_PORT: 'eighty' }, /^error E_USAGE: CERTGATE_HTTP_PORT=eighty: not a port/],
+    [['renew'], { CERTGATE_MAINTENANCE_INTERVAL: 'often' }, /^error E_USAGE: CERTGATE_MAINTENANCE_INTERVAL=often: not a duration/],
   ];
   for (const [argv, extra, expected] of cases) {
     const out = fakeIo({ cwd: dir, env: { ...env, ...extra } });

@@ -173,7 +173,7 @@ test('signals: a command other than serve ends on the first SIGTERM (Node defaul
   const started = (child: ReturnType<typeof spawn>, text: string) =>
     new Promise<string>((r) => {
       let out = '';
-      child.stdout?.on('data', (d) => {
+      child.stderr?.on('data', (d) => {
         out += d;
         if (out.includes(text)) r(out);
       });

@@ -218,8 +218,8 @@ test('certgate serve from the CLI: localhost on the local CA, stops gracefully o
   const [https, http] = [await free(), await free()];
   const running = run(['serve', '--https-port', String(https), '--http-port', String(http), '--host', '127.0.0.1'], io);
   const deadline = Date.now() + 10_000;
-  while (!io.stdout.includes('local CA') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  assert.match(io.stdout, new RegExp(`https://localhost:${https}/`));
+  while (!io.stderr.includes('local CA') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.match(io.stderr, new RegExp(`https://localhost:${https}/`));
   const ca = await (async () => {
     const x = fakeIo({ cwd: dir, env: { CERTGATE_DATA: join(dir, 'data') } });
     await run(['local-ca', 'export'], x);
@@ -234,34 +234,32 @@ test('certgate serve from the CLI: localhost on the local CA, stops gracefully o
   assert.equal(after.ok, false);
 });
 
-test('serve: a configuration error names the file and field, and nothing starts', async (t) => {
-  const dir = tempDir(t);
-  writeFileSync(join(dir, 'certgate.yaml'), 'upstream: http://127.0.0.1:3000\nhsts:\n  maxAge: forever\nlisten: { https: 0, http: 0 }\n');
-  writeFileSync(join(dir, 'typo.yaml'), 'upstrem: http://127.0.0.1:3000\n');
-  writeFileSync(join(dir, 'mode.yaml'), 'mode: staging\n');
-  for (const [file, expected] of [
-    ['certgate.yaml', /^error E_OPTION: certgate\.yaml: hsts\.maxAge: expected number; got "forever"/],
-    ['typo.yaml', /^error E_OPTION: typo\.yaml: upstrem: unknown field/],
-    ['mode.yaml', /^error E_OPTION: mode\.yaml: mode: expected one of "production", "development"; got "staging"/],
-  ] as const) {
+// Each bad setting is refused before anything starts, with the place it came from.
+for (const [what, file, args, expected] of [
+  ['a wrong type in the file', 'hsts:\n  maxAge: forever\n', [], /^error E_OPTION: c\.yaml hsts\.maxAge: "forever" is not a whole number/],
+  [
+    'an unknown field, with the closest one',
+    'upstrem: http://127.0.0.1:3000\n',
+    [],
+    /^error E_OPTION: c\.yaml: upstrem: unknown field; did you mean "upstream"\?/,
+  ],
+  ['a value outside the choices', 'mode: staging\n', [], /^error E_OPTION: c\.yaml mode: "staging" is not one of production, development/],
+  ['a bad duration', 'onDemand: { wait: forever }\n', [], /^error E_OPTION: c\.yaml onDemand\.wait: "forever" is not a duration/],
+  ['an upstream that is not http://', null, ['--upstream', 'ftp://x'], /^error E_USAGE: --upstream ftp:\/\/x: not an http:\/\/ URL/],
+  ['zero workers', null, ['--workers', '0'], /^error E_USAGE: --workers 0: not auto \(one per core\) or a number of processes/],
+  ['workers as a word', null, ['--workers', 'many'], /^error E_USAGE: --workers many: not auto/],
+  [
+    'a trusted proxy that is not a CIDR',
+    null,
+    ['--behind-proxy', '10.0.0.0/33'],
+    /^error E_USAGE: --behind-proxy 10\.0\.0\.0\/33: not a comma-separated list of an IP address or CIDR block/,
+  ],
+] as const) {
+  test(`serve refuses ${what}, exit 2`, async (t) => {
+    const dir = tempDir(t);
+    if (file) writeFileSync(join(dir, 'c.yaml'), file);
     const io = fakeIo({ cwd: dir, env: { CERTGATE_DATA: join(dir, 'data') } });
-    assert.equal(await run(['serve', '--config', file], io), 2);
+    assert.equal(await run(['serve', '--https-port', '0', '--http-port', '0', ...(file ? ['--config', 'c.yaml'] : []), ...args], io), 2);
     assert.match(io.stderr, expected);
-  }
-  const bad = fakeIo({ cwd: dir, env: { CERTGATE_DATA: join(dir, 'data') } });
-  assert.equal(await run(['serve', '--upstream', 'ftp://x', '--https-port', '0', '--http-port', '0'], bad), 2);
-  assert.match(bad.stderr, /^error E_OPTION: upstream "ftp:\/\/x" is not an http:\/\/ URL/);
-  for (const [args, expected] of [
-    [['--workers', '0'], /^error E_USAGE: --workers 0 is not a number of processes/],
-    [['--workers', 'many'], /^error E_USAGE: --workers many is not a number of processes/],
-    [['--behind-proxy', '10.0.0.0/33'], /^error E_OPTION: trusted proxy "10\.0\.0\.0\/33" is not an address or CIDR/],
-  ] as const) {
-    const io = fakeIo({ cwd: dir, env: { CERTGATE_DATA: join(dir, 'data') } });
-    assert.equal(await run(['serve', '--https-port', '0', '--http-port', '0', ...args], io), 2, args.join(' '));
-    assert.match(io.stderr, expected);
-  }
-  writeFileSync(join(dir, 'wait.yaml'), 'onDemand: { wait: forever }\n');
-  const wait = fakeIo({ cwd: dir, env: { CERTGATE_DATA: join(dir, 'data') } });
-  assert.equal(await run(['serve', '--config', 'wait.yaml'], wait), 2);
-  assert.match(wait.stderr, /^error E_OPTION: wait\.yaml: onDemand\.wait: /);
-});
+  });
+}

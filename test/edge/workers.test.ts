@@ -43,8 +43,8 @@ test('serve --workers 2: served by worker processes; SIGHUP reaches each; a dead
     for (const pid of childrenOf(s.child.pid as number)) process.kill(pid, 'SIGKILL');
     if (s.child.exitCode === null) s.child.kill('SIGKILL');
   });
-  await waitFor(() => s.out().includes('trust it:'), 'the banner');
-  assert.match(s.out(), /2 worker processes/);
+  await waitFor(() => s.err().includes('trust it:'), 'the banner');
+  assert.match(s.err(), /2 worker processes/);
   const workers = childrenOf(s.child.pid as number);
   assert.equal(workers.length, 2, 'two worker processes under the primary');
   const ca = readFileSync(join(dir, 'data', 'local-ca', 'root.pem'), 'utf8');
@@ -53,7 +53,7 @@ test('serve --workers 2: served by worker processes; SIGHUP reaches each; a dead
 
   write(b.url);
   s.child.kill('SIGHUP');
-  await waitFor(() => (s.err().match(/worker \d+ info SIGHUP: configuration and certificates reloaded/g) ?? []).length === 2, 'both workers to reload');
+  await waitFor(() => (s.err().match(/"worker":\d+,"msg":"SIGHUP: configuration and certificates reloaded"/g) ?? []).length === 2, 'both workers to reload');
   for (let i = 0; i < 10; i++) assert.equal(await get(https, ca), 200);
   assert.equal(b.seen.length, 10, 'every worker uses the new upstream');
 
@@ -161,7 +161,7 @@ test('serve --workers 2 with Pebble: on-demand names get valid certificates at t
     for (const pid of childrenOf(s.child.pid as number)) process.kill(pid, 'SIGKILL');
     if (s.child.exitCode === null) s.child.kill('SIGKILL');
   });
-  await waitFor(() => s.out().includes('trust it:'), 'the banner');
+  await waitFor(() => s.err().includes('trust it:'), 'the banner');
   const root = await pebble.issuingRoot();
   const names = [0, 1, 2, 3, 4, 5].map(() => name('wk'));
   const results = await Promise.all(

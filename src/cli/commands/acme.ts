@@ -9,19 +9,44 @@ import { dueAt } from '../../maintenance/maintainer.ts';
 import { checkIssuable } from '../../manager/policy.ts';
 import { decodeCertificate } from '../../pki/certificate.ts';
 import { parsePem } from '../../pki/pem.ts';
+import { type AcmeEngines, createAcmeEngines } from '../../runtime/acme.ts';
+import type { AcmeSettings } from '../../runtime/settings.ts';
 import type { CertEvent, CertMeta } from '../../store/store.ts';
-import { ACME_OPTIONS, type AcmeSetup, acmeSetup } from '../acme-setup.ts';
 import { parse, positiveInt } from '../args.ts';
 import { palette } from '../color.ts';
 import type { Io } from '../io.ts';
 import { renderError } from '../run.ts';
+import { loadSettings, withSource } from '../settings/load.ts';
+import { ACME_TABLE } from '../settings/rows.ts';
+import { flagOptions, renderHelp } from '../settings/table.ts';
 
-export const issueUsage =
-  'certgate issue [DOMAIN] [--force] [--json] [--directory URL|preset] [--email E] [--agree-tos] [--ca-root FILE] [--http-port N] [--https-port N] [--challenges LIST] [--dns-hook CMD] [--key-type T] [--data DIR]';
-export const renewUsage = 'certgate renew [--dry-run] [--json] (+ the ACME options of certgate issue)';
+export const issueUsage = 'certgate issue [DOMAIN] [--force] [--json] [options]';
+export const renewUsage = 'certgate renew [--dry-run] [--json] [options]';
 export const certsUsage = 'certgate certs list [--json] | certgate certs show DOMAIN [--json]';
 export const domainsUsage = 'certgate domains list [--json] | add DOMAIN | remove DOMAIN';
 export const logsUsage = 'certgate logs [DOMAIN] [--json] [--follow [--follow-for MS]]';
+
+const JSON_HELP = '  --json                         JSON output (errors too)';
+export const issueHelp = () =>
+  renderHelp(issueUsage, ACME_TABLE, ['  --force                        issue now, even with a valid certificate or past the attempts limit', JSON_HELP]);
+export const renewHelp = () => renderHelp(renewUsage, ACME_TABLE, ['  --dry-run                      say what would be renewed', JSON_HELP]);
+
+const ACME_FLAGS = flagOptions(ACME_TABLE);
+
+interface Setup {
+  settings: AcmeSettings;
+  engines: AcmeEngines;
+}
+
+/** The ACME settings of this command line (flags, CERTGATE_*, the config file), and the engines built from them. */
+async function setupFor(values: Record<string, unknown>, io: Io, command: string): Promise<Setup> {
+  const { settings } = await loadSettings(ACME_TABLE, values, io, command);
+  try {
+    return { settings, engines: createAcmeEngines(settings, { warn: (m) => io.err(`warning: ${m}\n`), hookEnv: io.env }) };
+  } catch (err) {
+    throw withSource(err, ACME_TABLE);
+  }
+}
 
 // The CA said no (exit 1: a problem found); configuration and reachability are exit 2.
 const ACME_FAILURES = new Set(['E_ACME_CHALLENGE', 'E_ACME_PROBLEM', 'E_ACME_RATE_LIMITED', 'E_ACME_DNS_HOOK', 'E_ATTEMPTS_EXHAUSTED']);
@@ -38,18 +63,22 @@ function windowOf(name: string, meta: CertMeta) {
   });
 }
 
-async function responder(setup: AcmeSetup): Promise<StandaloneResponder> {
-  return startStandaloneResponder(setup.answers, { httpPort: setup.httpPort, tlsPort: setup.httpsPort });
+async function responder({ settings, engines }: Setup): Promise<StandaloneResponder> {
+  return startStandaloneResponder(engines.answers, {
+    ...(settings.httpPort !== null ? { httpPort: settings.httpPort } : {}),
+    ...(settings.httpsPort !== null ? { tlsPort: settings.httpsPort } : {}),
+  });
 }
 
 export async function issue(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(argv, { ...ACME_OPTIONS, force: { type: 'boolean' }, json: { type: 'boolean' } }, issueUsage);
+  const { values, positionals } = parse(argv, { ...ACME_FLAGS, force: { type: 'boolean' }, json: { type: 'boolean' } }, issueUsage);
   if (positionals.length > 1) throw new CertgateError('E_USAGE', 'give one domain', `usage: ${issueUsage}`);
-  const setup = acmeSetup(values, io);
-  const given = positionals[0] ?? (await setup.registry.list()).main;
+  const setup = await setupFor(values, io, 'issue');
+  const { engines } = setup;
+  const given = positionals[0] ?? (await engines.registry.list()).main;
   if (!given) throw new CertgateError('E_USAGE', 'no DOMAIN given and no main domain is set', 'pass a domain, or set CERTGATE_DOMAIN');
-  const name = checkIssuable(given, { allowIp: Boolean(values['allow-ip']) });
-  const decision = await setup.registry.decide(name);
+  const name = checkIssuable(given, { allowIp: setup.settings.allowIp });
+  const decision = await engines.registry.decide(name);
   if (!decision.allowed) {
     throw new CertgateError(
       'E_DOMAIN_UNREGISTERED',
@@ -57,7 +86,7 @@ export async function issue(argv: string[], io: Io): Promise<number> {
       `add it first: certgate domains add ${name}`,
     );
   }
-  const existing = await setup.store.getBundle(name);
+  const existing = await engines.store.getBundle(name);
   if (existing && !values.force) {
     const d = windowOf(name, existing.meta);
     if (d.at > Date.now()) {
@@ -69,13 +98,13 @@ export async function issue(argv: string[], io: Io): Promise<number> {
       return 0;
     }
   }
-  const issuer = setup.issuer();
+  const issuer = engines.issuer();
   const server = await responder(setup);
   try {
-    const result = await setup
+    const result = await engines
       .manager()
       .obtain(name, { force: Boolean(values.force), renew: Boolean(existing), reason: values.force ? 'manual, --force' : 'manual' });
-    const files = setup.store.filePaths(name);
+    const files = engines.store.filePaths(name);
     if (values.json) {
       io.out(
         `${JSON.stringify({ name, issued: result.issued, ms: Math.round(result.ms), meta: result.bundle.meta, files, account: issuer.accountUrl }, null, 2)}\n`,
@@ -98,10 +127,10 @@ export async function issue(argv: string[], io: Io): Promise<number> {
 }
 
 export async function renew(argv: string[], io: Io): Promise<number> {
-  const { values } = parse(argv, { ...ACME_OPTIONS, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' } }, renewUsage);
-  const setup = acmeSetup(values, io);
+  const { values } = parse(argv, { ...ACME_FLAGS, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' } }, renewUsage);
+  const setup = await setupFor(values, io, 'renew');
   const dryRun = Boolean(values['dry-run']);
-  const maintainer = setup.maintainer();
+  const maintainer = setup.engines.maintainer();
   const server = dryRun ? null : await responder(setup);
   try {
     const report = await maintainer.runCycle({ dryRun });
@@ -121,7 +150,7 @@ export async function renew(argv: string[], io: Io): Promise<number> {
   }
 }
 
-async function certsList(setup: AcmeSetup, json: boolean, io: Io): Promise<number> {
+async function certsList(setup: AcmeEngines, json: boolean, io: Io): Promise<number> {
   const entries = await setup.store.scan();
   const now = Date.now();
   const rows = [];
@@ -156,7 +185,7 @@ async function certsList(setup: AcmeSetup, json: boolean, io: Io): Promise<numbe
   return rows.some((r) => r.status === 'expired' || r.status === 'failing') ? 1 : 0;
 }
 
-async function certsShow(setup: AcmeSetup, name: string, json: boolean, io: Io): Promise<number> {
+async function certsShow(setup: AcmeEngines, name: string, json: boolean, io: Io): Promise<number> {
   const bundle = await setup.store.getBundle(name);
   if (!bundle) throw new CertgateError('E_USAGE', `no certificate is stored for ${name}`, `certgate issue ${name}`);
   const state = await setup.store.getState(name);
@@ -183,8 +212,8 @@ async function certsShow(setup: AcmeSetup, name: string, json: boolean, io: Io):
 
 export async function certs(argv: string[], io: Io): Promise<number> {
   const [sub, ...rest] = argv;
-  const { values, positionals } = parse(rest, { data: { type: 'string' }, json: { type: 'boolean' } }, certsUsage);
-  const setup = acmeSetup(values, io);
+  const { values, positionals } = parse(rest, { ...ACME_FLAGS, json: { type: 'boolean' } }, certsUsage);
+  const setup = (await setupFor(values, io, 'certs')).engines;
   if (sub === 'list') return certsList(setup, Boolean(values.json), io);
   if (sub === 'show' && positionals.length === 1) return certsShow(setup, checkIssuable(positionals[0] as string, { allowIp: true }), Boolean(values.json), io);
   throw new CertgateError('E_USAGE', sub ? `bad certs command "${[sub, ...positionals].join(' ')}"` : 'certs needs a command', `usage: ${certsUsage}`);
@@ -192,12 +221,8 @@ export async function certs(argv: string[], io: Io): Promise<number> {
 
 export async function domains(argv: string[], io: Io): Promise<number> {
   const [sub, ...rest] = argv;
-  const { values, positionals } = parse(
-    rest,
-    { data: { type: 'string' }, domain: { type: 'string' }, json: { type: 'boolean' }, 'allow-ip': { type: 'boolean' } },
-    domainsUsage,
-  );
-  const setup = acmeSetup(values, io);
+  const { values, positionals } = parse(rest, { ...ACME_FLAGS, json: { type: 'boolean' } }, domainsUsage);
+  const setup = (await setupFor(values, io, 'domains')).engines;
   if (sub === 'list') {
     const l = await setup.registry.list();
     if (values.json) io.out(`${JSON.stringify(l, null, 2)}\n`);
@@ -224,10 +249,10 @@ function line(e: CertEvent, io: Io): string {
 export async function logs(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(
     argv,
-    { data: { type: 'string' }, json: { type: 'boolean' }, follow: { type: 'boolean', short: 'f' }, 'follow-for': { type: 'string' } },
+    { ...ACME_FLAGS, json: { type: 'boolean' }, follow: { type: 'boolean', short: 'f' }, 'follow-for': { type: 'string' } },
     logsUsage,
   );
-  const setup = acmeSetup(values, io);
+  const setup = (await setupFor(values, io, 'logs')).engines;
   const name = positionals[0] ? checkIssuable(positionals[0], { allowIp: true }) : undefined;
   const print = (events: CertEvent[]) => {
     for (const e of events) io.out(values.json ? `${JSON.stringify(e)}\n` : line(e, io));

@@ -1,0 +1,115 @@
+/**
+ * @module runtime/acme
+ * The ACME engines of one data directory, built from settings once: store, locker, challenge
+ * answers, domain registry, and (on first use) issuer, manager and maintainer. Shared by
+ * `serve` and by `issue`, `renew`, `certs`, `domains`, `logs`.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ChallengeAnswers, type ChallengeType } from '../acme/challenges.ts';
+import { AcmeIssuer } from '../acme/issuer.ts';
+import { CertgateError } from '../errors.ts';
+import { type EventListener, withEventPath } from '../events.ts';
+import { Maintainer, type MaintainerOptions } from '../maintenance/maintainer.ts';
+import { CertManager } from '../manager/manager.ts';
+import { DomainRegistry } from '../manager/registry.ts';
+import { type DataPaths, pathsUnder } from '../paths.ts';
+import { FsLocker, FsStore } from '../store/fs.ts';
+import type { AcmeSettings } from './settings.ts';
+
+export interface AcmeEngines {
+  store: FsStore;
+  answers: ChallengeAnswers;
+  registry: DomainRegistry;
+  paths: DataPaths;
+  issuer(): AcmeIssuer;
+  manager(): CertManager;
+  maintainer(hooks?: Pick<MaintainerOptions, 'onReport' | 'onError'>): Maintainer;
+}
+
+export interface AcmeDeps {
+  /** Warnings for the operator (a placeholder email, a challenge left out). */
+  warn: (message: string) => void;
+  onEvent?: EventListener;
+  /** Several serving processes: HTTP-01 answers through files, TLS-ALPN-01 left out. */
+  workers?: boolean;
+  /** The environment the DNS hook runs with. */
+  hookEnv?: Record<string, string | undefined>;
+}
+
+function readCaRoot(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new CertgateError(
+      'E_FILE_NOT_FOUND',
+      `the ACME CA root ${file} cannot be read (${(err as NodeJS.ErrnoException).code})`,
+      'point it at the PEM of the CA that signed the ACME directory certificate',
+      { option: 'acmeCaRoot' },
+    );
+  }
+}
+
+function challengeList(s: AcmeSettings, deps: AcmeDeps): ChallengeType[] {
+  let list = s.challenges ?? (s.dnsHook ? ['http-01', 'tls-alpn-01', 'dns-01'] : ['http-01', 'tls-alpn-01']);
+  if (!s.dnsHook && list.includes('dns-01')) {
+    if (s.challenges) deps.warn('dns-01 needs a DNS hook (--dns-hook); it is left out');
+    list = list.filter((c) => c !== 'dns-01');
+  }
+  if (deps.workers && list.includes('tls-alpn-01')) {
+    // A TLS-ALPN-01 answer lives in the process that started the order; the CA's connection
+    // may reach another worker. HTTP-01 answers are shared through files, DNS-01 needs no server.
+    if (s.challenges) deps.warn('tls-alpn-01 is not used with --workers: http-01 and dns-01 are');
+    list = list.filter((c) => c !== 'tls-alpn-01');
+  }
+  if (list.length === 0)
+    throw new CertgateError('E_OPTION', 'no challenge type is left to use', 'list at least one of http-01, tls-alpn-01, dns-01 (dns-01 with a hook)', {
+      option: 'challenges',
+    });
+  return list;
+}
+
+export function createAcmeEngines(s: AcmeSettings, deps: AcmeDeps): AcmeEngines {
+  const paths = pathsUnder(s.data);
+  const store = withEventPath(new FsStore({ root: paths.root }), deps.onEvent);
+  const locker = new FsLocker({ root: paths.root });
+  const answers = new ChallengeAnswers(deps.workers ? { sharedDir: join(paths.root, 'challenges') } : {});
+  const registry = new DomainRegistry({
+    store,
+    ...(s.domain ? { mainDomain: s.domain } : {}),
+    ...(s.ask ? { ask: s.ask } : {}),
+    allowIp: s.allowIp,
+    onWarning: deps.warn,
+  });
+  let issuer: AcmeIssuer | null = null;
+  const getIssuer = () => {
+    issuer ??= new AcmeIssuer({
+      directory: s.acmeDirectory,
+      agreeToTerms: s.acmeAgreeTos,
+      store,
+      answers,
+      keyType: s.keyType,
+      onWarning: deps.warn,
+      env: deps.hookEnv ?? {},
+      challenges: challengeList(s, deps),
+      ...(s.acmeEmail ? { email: s.acmeEmail } : {}),
+      ...(s.acmeCaRoot ? { caRootPem: readCaRoot(s.acmeCaRoot) } : {}),
+      ...(s.dnsHook ? { dnsHook: s.dnsHook } : {}),
+    });
+    return issuer;
+  };
+  let manager: CertManager | null = null;
+  const getManager = () => {
+    manager ??= new CertManager({ store, locker, issuer: getIssuer(), keyType: s.keyType });
+    return manager;
+  };
+  return {
+    store,
+    answers,
+    registry,
+    paths,
+    issuer: getIssuer,
+    manager: getManager,
+    maintainer: (hooks = {}) => new Maintainer({ store, manager: getManager(), issuer: getIssuer(), registry, intervalMs: s.maintenanceInterval, ...hooks }),
+  };
+}

@@ -1,0 +1,174 @@
+/**
+ * @module runtime/server
+ * The whole server from one settings object: store, local CA, ACME engines, maintenance and the
+ * edge, as one object with start / reload / close. `certgate serve` is: resolve settings, build
+ * this, start, wait for a signal, close. With worker processes the primary builds it with
+ * `serve: false` (maintenance only) and each worker with `maintain: false`.
+ */
+import { availableParallelism } from 'node:os';
+import { CertCache } from '../cache/cache.ts';
+import { Edge, type EdgeOptions, type EdgeSettings } from '../edge/edge.ts';
+import type { EventListener } from '../events.ts';
+import { LocalCa } from '../localca/local-ca.ts';
+import { type Logger, silentLogger } from '../log.ts';
+import type { CycleReport } from '../maintenance/maintainer.ts';
+import { type AcmeEngines, createAcmeEngines } from './acme.ts';
+import { RELOADABLE, type ServerSettings } from './settings.ts';
+
+export interface RuntimeOptions {
+  log?: Logger;
+  onEvent?: EventListener;
+  /** Run the edge (HTTPS/HTTP listeners). Default true. */
+  serve?: boolean;
+  /** Run the maintenance loop. Default true. */
+  maintain?: boolean;
+  /** This process is one of N serving workers: budgets shared, HTTP-01 answers through files. */
+  workers?: { count: number };
+  /** Names renewed by maintenance (the primary passes them to its workers). */
+  onRenewed?: (names: string[]) => void;
+  /** The access log's sink (one entry per finished request), when settings.accessLog is on. */
+  accessLog?: EdgeOptions['accessLog'];
+  /** The environment the DNS hook runs with. */
+  hookEnv?: Record<string, string | undefined>;
+}
+
+export interface Runtime {
+  readonly settings: ServerSettings;
+  /** Whether public names are obtained over ACME (production mode with the CA's terms agreed). */
+  readonly acme: boolean;
+  readonly engines: AcmeEngines;
+  readonly localCa: LocalCa;
+  /** Whether the local CA was created by this start. */
+  readonly localCaCreated: boolean;
+  start(): Promise<{ https: number | null; http: number | null }>;
+  /** Applies what can change while running; returns the changed settings that need a restart. */
+  reload(next: ServerSettings): Promise<string[]>;
+  /** Serves these names' stored certificates from the next handshake on. */
+  refresh(names: string[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The edge's view of the settings that can change while running. */
+export function edgeSettings(s: ServerSettings): EdgeSettings & { upstream: string | null } {
+  return {
+    upstream: s.upstream,
+    routes: s.routes,
+    redirect: s.redirect,
+    hsts: s.hsts ? { maxAge: s.hstsMaxAge, includeSubDomains: s.hstsIncludeSubdomains, preload: s.hstsPreload } : null,
+    behindProxy: s.behindProxy ? { trustedProxies: s.behindProxy } : null,
+    defaultSni: s.defaultSni ?? s.domain ?? null,
+  };
+}
+
+export function workerCount(value: 'auto' | number): number {
+  return value === 'auto' ? availableParallelism() : value;
+}
+
+export async function buildRuntime(settings: ServerSettings, options: RuntimeOptions = {}): Promise<Runtime> {
+  const log = options.log ?? silentLogger;
+  const serve = options.serve ?? true;
+  const maintain = options.maintain ?? true;
+  const workers = options.workers && options.workers.count > 1 ? options.workers.count : 1;
+  const acmeLog = log.child({ area: 'acme' });
+  const engines = createAcmeEngines(settings, {
+    warn: (m) => acmeLog.warn(m),
+    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+    workers: workers > 1 || options.serve === false,
+    ...(options.hookEnv ? { hookEnv: options.hookEnv } : {}),
+  });
+  const acme = settings.mode === 'production' && settings.acmeAgreeTos;
+  const localCa = new LocalCa({ dir: `${engines.paths.root}/local-ca` });
+  const { created } = await localCa.load();
+  // The issuer is built (and the account key made) before anything listens: a bad ACME setting
+  // fails the start, not the first visitor's handshake.
+  const issuer = acme ? engines.issuer() : null;
+  const manager = acme ? engines.manager() : null;
+  const cache = new CertCache();
+  const edgeLog = log.child({ area: 'edge' });
+  let edge: Edge | null = null;
+  // With workers the global budget is split so that the total holds; a client's is not: the
+  // kernel may hand all of one client's connections to one worker.
+  const share = (n: number) => (workers > 1 ? Math.max(1, Math.ceil(n / workers)) : n);
+  if (serve) {
+    edge = new Edge({
+      ...edgeSettings(settings),
+      httpsPort: settings.behindProxy && !settings.behindProxyTls ? null : settings.httpsPort,
+      httpPort: settings.httpPort,
+      ...(settings.host ? { host: settings.host } : {}),
+      cache,
+      localCa,
+      answers: engines.answers,
+      ...(manager ? { manager, registry: engines.registry } : {}),
+      onDemandPerMinute: share(settings.onDemandPerMinute),
+      onDemandPerClient: settings.onDemandPerClient,
+      onDemandTimeoutMs: settings.onDemandWait,
+      log: ({ level, msg, ...rest }) => edgeLog[level](rest, msg),
+      accessLog: settings.accessLog ? (options.accessLog ?? null) : null,
+    });
+  }
+  const refresh = async (names: string[]) => {
+    if (!edge) return;
+    for (const name of names) {
+      const b = await engines.store.getBundle(name);
+      if (b) edge.update(name, b);
+    }
+  };
+  const maintLog = log.child({ area: 'maintenance' });
+  const maintainer =
+    maintain && manager && issuer
+      ? engines.maintainer({
+          onReport: (r: CycleReport) => {
+            maintLog.info(
+              { scanned: r.scanned, due: r.due, renewed: r.renewed.length, failed: r.failed.length, deferred: r.deferred.length, ms: r.scanMs },
+              `maintenance cycle: ${r.scanned} scanned, ${r.due} due, ${r.renewed.length} renewed, ${r.failed.length} failed`,
+            );
+            if (r.renewed.length) {
+              options.onRenewed?.(r.renewed);
+              void refresh(r.renewed).catch((err) => maintLog.error(`renewed certificates: ${(err as Error).message}`));
+            }
+          },
+          onError: (err) => maintLog.error(`maintenance: ${(err as Error).message}`),
+        })
+      : null;
+  let current = settings;
+
+  return {
+    settings,
+    acme,
+    engines,
+    localCa,
+    localCaCreated: created,
+    async start() {
+      if (workers > 1 || !serve) await issuer?.prepareAccountKey();
+      // Development mode serves the local CA only: stored ACME certificates stay in the store.
+      if (edge && acme) {
+        let n = 0;
+        for (const e of await engines.store.scan()) {
+          const b = await engines.store.getBundle(e.name);
+          if (b) {
+            cache.put(e.name, b);
+            n++;
+          }
+        }
+        edgeLog.info({ certificates: n }, `loaded ${n} stored certificate${n === 1 ? '' : 's'}`);
+      }
+      const ports = edge ? await edge.start() : { https: null, http: null };
+      maintainer?.start();
+      return ports;
+    },
+    async reload(next) {
+      if (edge) await edge.reconfigure(edgeSettings(next));
+      const restart = (Object.keys(next) as Array<keyof ServerSettings>).filter(
+        (k) => !(RELOADABLE as readonly string[]).includes(k) && JSON.stringify(next[k]) !== JSON.stringify(current[k]),
+      );
+      current = next;
+      if (acme) await refresh((await engines.store.scan()).map((e) => e.name));
+      return restart;
+    },
+    refresh,
+    async close() {
+      await edge?.close();
+      await maintainer?.close();
+    },
+  };
+}

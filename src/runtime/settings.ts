@@ -1,0 +1,66 @@
+/**
+ * @module runtime/settings
+ * Everything the running server is built from: plain, typed data. The CLI fills it from flags,
+ * CERTGATE_* variables and the config file; an embedder fills it directly. Nothing here knows
+ * where a value came from. Durations are milliseconds; `null` means "off".
+ */
+import type { ChallengeType } from '../acme/challenges.ts';
+import type { KeyType } from '../acme/issuer.ts';
+
+export interface AcmeSettings {
+  /** The data directory (absolute). */
+  data: string;
+  /** Preset (`letsencrypt`, `letsencrypt-staging`, `zerossl`) or the directory's https:// URL. */
+  acmeDirectory: string;
+  acmeEmail: string | undefined;
+  acmeAgreeTos: boolean;
+  /** PEM file of the CA that signed the ACME directory's own certificate (Pebble, a private CA). */
+  acmeCaRoot: string | undefined;
+  /** Challenge types in order of preference; undefined: http-01, tls-alpn-01 (+ dns-01 with a hook). */
+  challenges: ChallengeType[] | undefined;
+  dnsHook: string | undefined;
+  keyType: KeyType;
+  /** The main domain; undefined: the first domain visited. */
+  domain: string | undefined;
+  ask: string | undefined;
+  maintenanceInterval: number;
+  allowIp: boolean;
+  /** Where HTTP-01 is answered (and serve's HTTP listener); null: none. */
+  httpPort: number | null;
+  /** Where TLS-ALPN-01 is answered (and serve's HTTPS listener); null: none. */
+  httpsPort: number | null;
+}
+
+export interface ServerSettings extends AcmeSettings {
+  mode: 'production' | 'development';
+  upstream: string | null;
+  routes: Record<string, string>;
+  host: string | undefined;
+  redirect: boolean;
+  hsts: boolean;
+  hstsMaxAge: number;
+  hstsIncludeSubdomains: boolean;
+  hstsPreload: boolean;
+  /** Trusted load-balancer addresses (CIDRs); null: not behind a proxy. */
+  behindProxy: string[] | null;
+  behindProxyTls: boolean;
+  /** The certificate for clients without SNI; undefined: the main domain's, else a local-CA one. */
+  defaultSni: string | undefined;
+  accessLog: boolean;
+  onDemandPerMinute: number;
+  onDemandPerClient: number;
+  onDemandWait: number;
+}
+
+/** Settings that SIGHUP can change without a restart. */
+export const RELOADABLE = [
+  'upstream',
+  'routes',
+  'redirect',
+  'hsts',
+  'hstsMaxAge',
+  'hstsIncludeSubdomains',
+  'hstsPreload',
+  'behindProxy',
+  'defaultSni',
+] as const satisfies ReadonlyArray<keyof ServerSettings>;
