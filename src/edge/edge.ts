@@ -21,7 +21,7 @@ import type { CertificateBundle } from '../store/store.ts';
 import { type AccessEntry, watchResponse } from './access-log.ts';
 import { HandshakeCertificates, type StandIn } from './certs.ts';
 import { TrustedProxies } from './forwarded.ts';
-import { errorPage, proxyRequest, proxyUpgrade, upstreamAgent } from './proxy.ts';
+import { errorPage, isHttp2, proxyRequest, proxyUpgrade, upstreamAgent } from './proxy.ts';
 
 export interface HstsOptions {
   maxAge: number;
@@ -87,9 +87,22 @@ function clientErrorStatus(code: string | undefined): string {
   return '400 Bad Request';
 }
 
+/**
+ * Answers on a raw socket and closes it. end() only half-closes, and a client that never reads
+ * would keep the descriptor for good: the socket is destroyed after a short grace that lets the
+ * answer reach a client that does read (destroying at once could reset it before it arrives).
+ */
+export function closeWith(socket: Duplex, answer: string, graceMs = 1000): void {
+  if (socket.destroyed) return;
+  if (socket.writable) socket.end(answer);
+  const timer = setTimeout(() => socket.destroy(), graceMs);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+}
+
 /** The TLS socket a request came over (HTTP/2 requests hang off their session's socket). */
 function tlsSocketOf(req: IncomingMessage | Http2ServerRequest): object | undefined {
-  return req.httpVersionMajor === 2 ? (req as Http2ServerRequest).stream?.session?.socket : req.socket;
+  return isHttp2(req) ? req.stream?.session?.socket : req.socket;
 }
 
 function standInPage(host: string, s: StandIn): { title: string; detail: string; retryAfter: number } {
@@ -198,6 +211,28 @@ export class Edge {
     return this.#routes.get(host) ?? this.#upstream;
   }
 
+  /**
+   * A request's handling, guarded: whatever goes wrong in one request becomes that request's
+   * error page and a log line, never the end of the process.
+   */
+  #request(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse, tls: boolean): void {
+    try {
+      this.#handle(req, res, tls);
+    } catch (err) {
+      this.#log('error', `handling a request failed: ${(err as Error).message}`, { code: 'E_INTERNAL' });
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      try {
+        (res as ServerResponse).writeHead(502, { 'content-type': 'text/html; charset=utf-8', connection: 'close' });
+        res.end(errorPage(502, 'Bad Gateway', 'certgate could not handle this request. The operator finds the reason in its log.'));
+      } catch {
+        res.destroy();
+      }
+    }
+  }
+
   #handle(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse, tls: boolean): void {
     const raw = (req.headers[':authority'] as string | undefined) ?? req.headers.host;
     const host = requestHost(raw);
@@ -206,6 +241,11 @@ export class Edge {
       (res as ServerResponse).writeHead(status, { 'content-type': 'text/html; charset=utf-8', ...extra });
       res.end(errorPage(status, title, detail, refresh));
     };
+    if (!isHttp2(req) && req.httpVersionMajor !== 1) {
+      // Node's HTTP/1 parser takes any version in the request line; only 1.x is HTTP/1.
+      send(505, 'HTTP Version Not Supported', 'This server speaks HTTP/1.1 here (and HTTP/2 over TLS, negotiated by ALPN).', { connection: 'close' });
+      return;
+    }
     if (!host) {
       send(400, 'Bad Request', 'The Host header is missing or malformed.');
       return;
@@ -229,9 +269,9 @@ export class Edge {
       const page = standInPage(host, standIn);
       // This connection holds the stand-in certificate for good: close it after the page, so that
       // the reload comes over a new handshake, which gets the real certificate once it is there.
-      const h2 = req.httpVersionMajor === 2;
+      const h2 = isHttp2(req);
       // (The session is taken now: a stream that has ended no longer points to it.)
-      const session = h2 ? (req as Http2ServerRequest).stream?.session : undefined;
+      const session = h2 ? req.stream?.session : undefined;
       if (session) res.once('finish', () => session.close());
       send(
         503,
@@ -270,6 +310,16 @@ export class Edge {
         upstream: host ? (this.#upstreamFor(host)?.host ?? null) : null,
       }),
     );
+  }
+
+  /** An upgrade's handling, guarded like a request's. */
+  #upgradeGuarded(req: IncomingMessage, socket: Duplex, head: Buffer, tls: boolean): void {
+    try {
+      this.#upgrade(req, socket, head, tls);
+    } catch (err) {
+      this.#log('error', `handling an upgrade failed: ${(err as Error).message}`, { code: 'E_INTERNAL' });
+      closeWith(socket, 'HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    }
   }
 
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, tls: boolean): void {
@@ -354,8 +404,8 @@ export class Edge {
         SNICallback: this.#certs.sniCallback(),
         settings: { maxConcurrentStreams: 250 },
       } as Parameters<typeof createSecureServer>[0]);
-      https.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => this.#handle(req, res, true));
-      https.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head, true));
+      https.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => this.#request(req, res, true));
+      https.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgradeGuarded(req, socket, head, true));
       https.on('session', (s: Http2Session) => {
         this.#sessions.add(s);
         s.on('close', () => this.#sessions.delete(s));
@@ -381,9 +431,9 @@ export class Edge {
     }
     if (o.httpPort !== null) {
       const http = createHttpServer({ ...this.#slowClientLimits(), keepAliveTimeout: o.keepAliveTimeoutMs ?? 5000 }, (req, res) =>
-        this.#handle(req, res, false),
+        this.#request(req, res, false),
       );
-      http.on('upgrade', (req, socket, head) => this.#upgrade(req, socket, head, false));
+      http.on('upgrade', (req, socket, head) => this.#upgradeGuarded(req, socket, head, false));
       http.on('connection', track);
       http.on('clientError', (err, socket) => {
         if (socket.writable) socket.end(`HTTP/1.1 ${clientErrorStatus((err as NodeJS.ErrnoException).code)}\r\nConnection: close\r\n\r\n`);

@@ -5,7 +5,7 @@
  * the upstream is down.
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import { connect as netConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
@@ -87,9 +87,17 @@ export function errorPage(status: number, title: string, detail: string, refresh
 type AnyReq = IncomingMessage | Http2ServerRequest;
 type AnyRes = ServerResponse | Http2ServerResponse;
 
+/**
+ * True for a request that came over HTTP/2. Decided by the request's type: an HTTP/1 request line
+ * may claim any version (`GET / HTTP/2.0`), and such a request has no stream.
+ */
+export function isHttp2(req: AnyReq): req is Http2ServerRequest {
+  return req instanceof Http2ServerRequest;
+}
+
 /** True when the request carries a body (HTTP/1 framing headers, or an HTTP/2 stream left open). */
 function hasBody(req: AnyReq): boolean {
-  if (req.httpVersionMajor === 2) return !(req as Http2ServerRequest).stream.endAfterHeaders;
+  if (isHttp2(req)) return !req.stream.endAfterHeaders;
   const cl = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
 }
@@ -103,7 +111,7 @@ export function proxyRequest(
   agent: Dispatcher,
   onError: (err: Error) => void,
 ): void {
-  const isH2 = req.httpVersionMajor === 2;
+  const isH2 = isHttp2(req);
   const out = res as ServerResponse;
   let controller: Dispatcher.DispatchController | null = null;
   let done = false;
@@ -124,7 +132,13 @@ export function proxyRequest(
         controller = c;
       },
       onResponseStart(c, status, headers) {
-        out.writeHead(status, { ...responseHeaders(headers as IncomingHttpHeaders, isH2), ...extraHeaders });
+        try {
+          out.writeHead(status, { ...responseHeaders(headers as IncomingHttpHeaders, isH2), ...extraHeaders });
+        } catch (err) {
+          // A status or header the client's protocol cannot carry: this request's 502, not the process's end.
+          c.abort(err as Error);
+          return;
+        }
         out.on('drain', () => c.resume());
       },
       onResponseData(c, chunk) {
