@@ -21,7 +21,7 @@ import type { CertificateBundle } from '../store/store.ts';
 import { type AccessEntry, watchResponse } from './access-log.ts';
 import { HandshakeCertificates, type StandIn } from './certs.ts';
 import { TrustedProxies } from './forwarded.ts';
-import { errorPage, isHttp2, proxyRequest, proxyUpgrade, upstreamAgent } from './proxy.ts';
+import { closeAfter, errorPage, isHttp2, proxyRequest, proxyUpgrade, upgradeTokens, upstreamAgent } from './proxy.ts';
 
 export interface HstsOptions {
   maxAge: number;
@@ -59,6 +59,8 @@ export interface EdgeOptions {
   defaultSni?: string | null;
   headersTimeoutMs?: number;
   requestTimeoutMs?: number;
+  /** How long an upstream may take to start its answer before the visitor gets a 504/502 (default 120 s). */
+  upstreamTimeoutMs?: number;
   keepAliveTimeoutMs?: number;
   /** Drain time on close (default 10 s). */
   drainMs?: number;
@@ -85,19 +87,6 @@ function clientErrorStatus(code: string | undefined): string {
   if (code === 'HPE_HEADER_OVERFLOW') return '431 Request Header Fields Too Large';
   if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return '408 Request Timeout';
   return '400 Bad Request';
-}
-
-/**
- * Answers on a raw socket and closes it. end() only half-closes, and a client that never reads
- * would keep the descriptor for good: the socket is destroyed after a short grace that lets the
- * answer reach a client that does read (destroying at once could reset it before it arrives).
- */
-export function closeWith(socket: Duplex, answer: string, graceMs = 1000): void {
-  if (socket.destroyed) return;
-  if (socket.writable) socket.end(answer);
-  const timer = setTimeout(() => socket.destroy(), graceMs);
-  timer.unref();
-  socket.once('close', () => clearTimeout(timer));
 }
 
 /** The TLS socket a request came over (HTTP/2 requests hang off their session's socket). */
@@ -137,11 +126,12 @@ export class Edge {
   #defaultNotAfter = 0;
   #defaultTimer: NodeJS.Timeout | null = null;
   #closing = false;
-  readonly #agent = upstreamAgent();
+  readonly #agent: ReturnType<typeof upstreamAgent>;
   readonly ports: { https: number | null; http: number | null } = { https: null, http: null };
 
   constructor(options: EdgeOptions) {
     this.#o = { redirect: true, drainMs: 10_000, ...options };
+    this.#agent = upstreamAgent(options.upstreamTimeoutMs);
     this.#apply(options);
     this.#certs = new HandshakeCertificates({
       cache: options.cache,
@@ -318,20 +308,28 @@ export class Edge {
       this.#upgrade(req, socket, head, tls);
     } catch (err) {
       this.#log('error', `handling an upgrade failed: ${(err as Error).message}`, { code: 'E_INTERNAL' });
-      closeWith(socket, 'HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      closeAfter(socket, 'HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     }
   }
 
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, tls: boolean): void {
     const host = requestHost(req.headers.host);
     const upstream = host ? this.#upstreamFor(host) : null;
-    if (!host || !upstream) {
-      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    const cl = req.headers['content-length'];
+    if (!host || !upstream || req.httpVersionMajor !== 1 || req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0')) {
+      closeAfter(socket, 'HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
       return;
     }
-    proxyUpgrade(req, socket, head, upstream, this.#trusted.read(req, host, tls), (err) =>
-      this.#log('error', `upstream upgrade failed: ${err.message}`, { host }),
-    );
+    const info = this.#trusted.read(req, host, tls);
+    // h2c is never passed on (certgate speaks HTTP/1.1 to upstreams): the request is served as HTTP/1.1.
+    const asked = upgradeTokens(req.headers.upgrade);
+    const upgrade = asked.includes('h2c') ? null : String(req.headers.upgrade);
+    proxyUpgrade(req, socket, head, upstream, info, upgrade, {
+      timeoutMs: this.#o.upstreamTimeoutMs ?? 120_000,
+      extraHeaders: this.#hstsFor(host, info.proto),
+      onError: (err) => this.#log('error', `upstream upgrade failed: ${err.message}`, { host }),
+      onDone: () => {},
+    });
   }
 
   /** A renewed or new certificate: served from the next handshake on. */

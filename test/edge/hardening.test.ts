@@ -3,7 +3,9 @@
  * to smuggle a target or forwarded headers past it, and clients that never read.
  */
 import assert from 'node:assert/strict';
+import { connect as netConnect } from 'node:net';
 import { test } from 'node:test';
+import { connect as tlsConnect } from 'node:tls';
 import { tempDir } from '../helpers/tmp.ts';
 import { rawExchange, startEdge, startRecorder, startUpstream } from './helpers.ts';
 
@@ -16,4 +18,72 @@ test('a request line claiming HTTP/2.0 over HTTP/1 is answered, on both ports, a
   assert.match(await rawExchange(e.http, crafted), /^HTTP\/1\.1 505 /);
   assert.match(await rawExchange(e.https, crafted, { tls: { ca: e.caPem } }), /^HTTP\/1\.1 505 /);
   assert.match(await rawExchange(e.http, 'GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 200 /);
+});
+
+/** Sends `first`, then `second` once an answer to the first has arrived; resolves with all the client saw. */
+function twoOnOneConnection(port: number, first: string, second: string, tls?: { ca: string }): Promise<string> {
+  return new Promise((resolve) => {
+    const onConnect = () => s.write(first);
+    const s = tls
+      ? tlsConnect({ port, host: '127.0.0.1', servername: 'localhost', ca: [tls.ca], ALPNProtocols: ['http/1.1'] }, onConnect)
+      : netConnect({ port, host: '127.0.0.1' }, onConnect);
+    let got = '';
+    let sent = false;
+    s.on('data', (d) => {
+      got += d.toString('latin1');
+      if (!sent && got.includes('\r\n\r\n')) {
+        sent = true;
+        setTimeout(() => s.writable && s.write(second), 100);
+      }
+    });
+    const timer = setTimeout(() => s.destroy(), 1500);
+    s.on('close', () => {
+      clearTimeout(timer);
+      resolve(got);
+    });
+    s.on('error', () => {});
+  });
+}
+
+test('an Upgrade the upstream answers with 200 is relayed as a normal response, and opens no raw tunnel to the upstream', { timeout: 30_000 }, async (t) => {
+  const rec = await startRecorder();
+  t.after(() => rec.close());
+  const e = await startEdge(tempDir(t), { upstream: rec.url, redirect: false });
+  t.after(() => e.edge.close());
+  const forged = 'GET /second HTTP/1.1\r\nHost: forged.example\r\nX-Forwarded-For: 6.6.6.6\r\nX-Real-IP: 6.6.6.6\r\n\r\n';
+  for (const [port, tls] of [[e.http, undefined] as const, [e.https, { ca: e.caPem }] as const]) {
+    for (const protocol of ['websocket', 'foo']) {
+      const seen = await twoOnOneConnection(port, `GET /up HTTP/1.1\r\nHost: localhost\r\nUpgrade: ${protocol}\r\nConnection: Upgrade\r\n\r\n`, forged, tls);
+      const where = `${protocol} on the ${tls ? 'HTTPS' : 'HTTP'} port`;
+      assert.match(seen, /^HTTP\/1\.1 200 OK\r\n/, `${where}: the upstream's answer, as a response`);
+      assert.match(seen, /\r\n\r\nok$/, `${where}: with its body`);
+    }
+  }
+  assert.match(rec.received(), /GET \/up HTTP\/1\.1/, 'the upgrade request itself reached the upstream');
+  assert.doesNotMatch(rec.received(), /forged\.example|6\.6\.6\.6|\/second/, 'the request after it never reached the upstream raw');
+});
+
+test('an h2c upgrade is never passed on: the request is served as HTTP/1.1, without Upgrade', { timeout: 30_000 }, async (t) => {
+  const rec = await startRecorder();
+  t.after(() => rec.close());
+  const e = await startEdge(tempDir(t), { upstream: rec.url, redirect: false });
+  t.after(() => e.edge.close());
+  const seen = await rawExchange(
+    e.http,
+    'GET /h2c HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n',
+  );
+  assert.match(seen, /^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nok$/);
+  assert.match(rec.received(), /GET \/h2c HTTP\/1\.1/);
+  assert.doesNotMatch(rec.received(), /^(upgrade|http2-settings):/im);
+});
+
+test('an upgrade: an upstream that never answers is a 504, one that switches to another protocol a 502', { timeout: 30_000 }, async (t) => {
+  const silent = await startRecorder(() => null);
+  const other = await startRecorder(() => 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: foo\r\nConnection: Upgrade\r\n\r\n');
+  t.after(() => Promise.all([silent.close(), other.close()]));
+  const e = await startEdge(tempDir(t), { upstream: silent.url, routes: { 'other.localhost': other.url }, redirect: false, upstreamTimeoutMs: 300 });
+  t.after(() => e.edge.close());
+  const ws = 'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
+  assert.match(await rawExchange(e.http, `GET /ws HTTP/1.1\r\nHost: localhost\r\n${ws}`, { ms: 3000 }), /^HTTP\/1\.1 504 /);
+  assert.match(await rawExchange(e.http, `GET /ws HTTP/1.1\r\nHost: other.localhost\r\n${ws}`, { ms: 3000 }), /^HTTP\/1\.1 502 /);
 });
