@@ -20,8 +20,10 @@ import type { DomainRegistry } from '../manager/registry.ts';
 import type { CertificateBundle } from '../store/store.ts';
 import { type AccessEntry, watchResponse } from './access-log.ts';
 import { HandshakeCertificates, type StandIn } from './certs.ts';
+import { excerpt } from './excerpt.ts';
 import { TrustedProxies } from './forwarded.ts';
 import { closeAfter, errorPage, isHttp2, proxyRequest, proxyUpgrade, upgradeTokens, upstreamAgent } from './proxy.ts';
+import { readTarget } from './request-target.ts';
 
 export interface HstsOptions {
   maxAge: number;
@@ -77,6 +79,8 @@ export function requestHost(raw: string | undefined): string | null {
   const h = raw.startsWith('[') ? raw.slice(1, raw.indexOf(']')) : raw.replace(/:\d+$/, '');
   return h.toLowerCase().replace(/\.$/, '');
 }
+
+const ALLOW = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
 
 function hstsValue(h: HstsOptions): string {
   return `max-age=${h.maxAge}${h.includeSubDomains ? '; includeSubDomains' : ''}${h.preload ? '; preload' : ''}`;
@@ -240,6 +244,21 @@ export class Edge {
       send(400, 'Bad Request', 'The Host header is missing or malformed.');
       return;
     }
+    const url = req.url ?? '';
+    if (url.charCodeAt(0) !== 47 /* "/" */) {
+      const target = readTarget(url, req.method, raw as string);
+      if (target.kind === 'asterisk') {
+        // A question about the server as a whole, not about a resource of the app.
+        (res as ServerResponse).writeHead(200, { allow: ALLOW, 'content-length': '0' });
+        res.end();
+        return;
+      }
+      if (target.kind === 'refused') {
+        send(400, 'Bad Request', `${target.reason}: ${excerpt(url)}`);
+        return;
+      }
+      req.url = target.path;
+    }
     if (!tls && this.#o.answers.handleHttp(req as IncomingMessage, res as ServerResponse)) return;
     const info = this.#trusted.read(req, host, tls);
     const hsts = this.#hstsFor(host, info.proto);
@@ -319,6 +338,15 @@ export class Edge {
     if (!host || !upstream || req.httpVersionMajor !== 1 || req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0')) {
       closeAfter(socket, 'HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
       return;
+    }
+    const url = req.url ?? '';
+    if (url.charCodeAt(0) !== 47) {
+      const target = readTarget(url, req.method, req.headers.host as string);
+      if (target.kind !== 'origin') {
+        closeAfter(socket, 'HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+        return;
+      }
+      req.url = target.path;
     }
     const info = this.#trusted.read(req, host, tls);
     // h2c is never passed on (certgate speaks HTTP/1.1 to upstreams): the request is served as HTTP/1.1.

@@ -87,3 +87,28 @@ test('an upgrade: an upstream that never answers is a 504, one that switches to 
   assert.match(await rawExchange(e.http, `GET /ws HTTP/1.1\r\nHost: localhost\r\n${ws}`, { ms: 3000 }), /^HTTP\/1\.1 504 /);
   assert.match(await rawExchange(e.http, `GET /ws HTTP/1.1\r\nHost: other.localhost\r\n${ws}`, { ms: 3000 }), /^HTTP\/1\.1 502 /);
 });
+
+test('request targets: absolute-form is passed on as origin-form when it names the Host, else 400; OPTIONS * is answered; other forms 400', {
+  timeout: 30_000,
+}, async (t) => {
+  const rec = await startRecorder();
+  t.after(() => rec.close());
+  const e = await startEdge(tempDir(t), { upstream: rec.url, redirect: false });
+  t.after(() => e.edge.close());
+  const ask = (target: string, host = 'localhost', method = 'GET') =>
+    rawExchange(e.http, `${method} ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+  assert.match(await ask('http://localhost/abs?q=1'), /^HTTP\/1\.1 200 /);
+  assert.match(rec.received(), /^GET \/abs\?q=1 HTTP\/1\.1\r\n/m, 'origin-form upstream');
+  assert.match(await ask('http://LOCALHOST:80'), /^HTTP\/1\.1 200 /);
+  assert.match(rec.received(), /^GET \/ HTTP\/1\.1\r\n/m, 'an empty path is /');
+  assert.doesNotMatch(rec.received(), /http:\/\//i, 'no absolute-form reached the upstream');
+  const before = rec.received().length;
+  assert.match(await ask('http://evil.example/abs'), /^HTTP\/1\.1 400 /, 'another authority than Host');
+  assert.match(await ask('http://user@localhost/abs'), /^HTTP\/1\.1 400 /, 'userinfo');
+  assert.match(await ask('abs'), /^HTTP\/1\.1 400 /, 'no leading slash');
+  assert.match(await ask('*'), /^HTTP\/1\.1 400 /, '* with GET');
+  assert.equal(rec.received().length, before, 'none of the refused ones reached the upstream');
+  const star = await ask('*', 'localhost', 'OPTIONS');
+  assert.match(star, /^HTTP\/1\.1 200 /);
+  assert.match(star, /\r\nallow: GET, HEAD, POST/i);
+});
