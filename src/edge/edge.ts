@@ -360,6 +360,17 @@ export class Edge {
     });
   }
 
+  /** A request Node's HTTP/1 parser gave up on (malformed, too large, too slow): its status, then the connection closes for good. */
+  #clientError(err: NodeJS.ErrnoException, socket: Duplex, _tls: boolean): void {
+    // Never in the middle of a response already going out: that would corrupt what the client reads.
+    const inFlight = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (err.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    closeAfter(socket, `HTTP/1.1 ${clientErrorStatus(err.code)}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+  }
+
   /** A renewed or new certificate: served from the next handshake on. */
   update(name: string, bundle: CertificateBundle): void {
     this.#certs.update(name, bundle);
@@ -443,6 +454,7 @@ export class Edge {
         track(s);
       });
       https.on('tlsClientError', () => {});
+      https.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.#clientError(err, socket, true));
       https.setTimeout(o.requestTimeoutMs ?? 120_000);
       // HTTP/1.1 over TLS goes through the http2 server (allowHTTP1), which checks these like http.Server does.
       Object.assign(https, { ...this.#slowClientLimits(), keepAliveTimeout: o.keepAliveTimeoutMs ?? 5000 });
@@ -461,9 +473,7 @@ export class Edge {
       );
       http.on('upgrade', (req, socket, head) => this.#upgradeGuarded(req, socket, head, false));
       http.on('connection', track);
-      http.on('clientError', (err, socket) => {
-        if (socket.writable) socket.end(`HTTP/1.1 ${clientErrorStatus((err as NodeJS.ErrnoException).code)}\r\nConnection: close\r\n\r\n`);
-      });
+      http.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.#clientError(err, socket, false));
       this.#http = http;
       try {
         this.ports.http = await listen(http, o.httpPort, 'HTTP');

@@ -112,3 +112,36 @@ test('request targets: absolute-form is passed on as origin-form when it names t
   assert.match(star, /^HTTP\/1\.1 200 /);
   assert.match(star, /\r\nallow: GET, HEAD, POST/i);
 });
+
+/**
+ * A client that sends part of a header, never reads and never closes: resolves 'closed' once the
+ * server has let go of the connection (a write of ours is then refused), 'still open' after `ms`.
+ */
+function neverReads(socket: import('node:net').Socket, ms: number): Promise<string> {
+  return new Promise((resolve) => {
+    socket.pause();
+    const poke = setInterval(() => socket.writable && socket.write('x'), 200);
+    const guard = setTimeout(() => {
+      socket.destroy();
+      resolve('still open');
+    }, ms);
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      clearInterval(poke);
+      clearTimeout(guard);
+      resolve('closed');
+    });
+  });
+}
+
+test('a client whose headers never finish and that never reads is let go within seconds, on both ports', { timeout: 30_000 }, async (t) => {
+  const e = await startEdge(tempDir(t), { headersTimeoutMs: 500 });
+  t.after(() => e.edge.close());
+  const plain = netConnect({ port: e.http, host: '127.0.0.1', allowHalfOpen: true }, () => plain.write('GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: '));
+  const secure = tlsConnect({ port: e.https, host: '127.0.0.1', servername: 'localhost', ca: [e.caPem], ALPNProtocols: ['http/1.1'] }, () =>
+    secure.write('GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: '),
+  );
+  const [p, s] = await Promise.all([neverReads(plain, 6000), neverReads(secure, 6000)]);
+  assert.equal(p, 'closed', 'the HTTP port');
+  assert.equal(s, 'closed', 'the HTTPS port');
+});
