@@ -30,9 +30,41 @@ export interface ForwardInfo {
   /** The address that connected to the edge (the load balancer, or the client itself). */
   peerIp: string;
   proto: 'http' | 'https';
+  /** The host name the request was routed by: lower-case, without port. */
   host: string;
+  /** The Host header as the client sent it, port included: what the app builds its absolute URLs from. */
+  authority: string;
+  /** The port the visitor connected to (a trusted hop's X-Forwarded-Port behind a load balancer). */
+  port: string;
   /** An X-Forwarded-For chain from trusted hops to keep (behind a load balancer). */
   priorForwardedFor: string | null;
+  /** The direct peer is a trusted proxy: the client-address headers it sets are kept. */
+  trusted: boolean;
+}
+
+/** Set by the edge alone: whatever a client (or a hop) sent under these names is dropped. */
+const SET_HERE = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded', 'x-real-ip']);
+/** Rewrite the path the edge has already routed: never passed on. */
+const NEVER = new Set(['x-original-url', 'x-rewrite-url']);
+/** What a load balancer may say about the visitor: kept from a trusted hop only. */
+const FROM_TRUSTED = new Set([
+  'x-forwarded-scheme',
+  'x-forwarded-ssl',
+  'x-forwarded-prefix',
+  'x-forwarded-server',
+  'true-client-ip',
+  'x-client-ip',
+  'cf-connecting-ip',
+  'client-ip',
+]);
+
+/**
+ * An underscore spelling of a forwarded header (`X_Forwarded_For`): CGI, WSGI and PHP read it as the
+ * dash form, so it would forge one. Dropped whoever sent it.
+ */
+function forgesForwarded(name: string): boolean {
+  const dashed = name.replaceAll('_', '-');
+  return SET_HERE.has(dashed) || NEVER.has(dashed) || FROM_TRUSTED.has(dashed);
 }
 
 /**
@@ -54,17 +86,19 @@ export function forwardHeaders(headers: IncomingHttpHeaders, info: ForwardInfo):
   );
   for (const [k, v] of Object.entries(headers)) {
     if (v === undefined || k.startsWith(':') || HOP_BY_HOP.has(k) || connectionListed.has(k)) continue;
-    if (k === 'x-forwarded-for' || k === 'x-forwarded-proto' || k === 'x-forwarded-host' || k === 'forwarded' || k === 'x-real-ip') continue;
+    if (SET_HERE.has(k) || NEVER.has(k) || (!info.trusted && FROM_TRUSTED.has(k))) continue;
+    if (k.includes('_') && forgesForwarded(k)) continue;
     out[k] = v;
   }
-  out.host = info.host;
+  out.host = info.authority;
   // Each proxy appends the address it was connected from: the chain the trusted hops sent, then them.
   out['x-forwarded-for'] = info.priorForwardedFor ? `${info.priorForwardedFor}, ${info.peerIp}` : info.peerIp;
   out['x-forwarded-proto'] = info.proto;
-  out['x-forwarded-host'] = info.host;
+  out['x-forwarded-host'] = info.authority;
+  out['x-forwarded-port'] = info.port;
   out['x-real-ip'] = info.clientIp;
   const forIp = info.clientIp.includes(':') ? `"[${info.clientIp}]"` : info.clientIp;
-  out.forwarded = `for=${forIp};proto=${info.proto};host="${info.host}"`;
+  out.forwarded = `for=${forIp};proto=${info.proto};host="${info.authority}"`;
   return out;
 }
 
