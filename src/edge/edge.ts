@@ -86,6 +86,25 @@ function hstsValue(h: HstsOptions): string {
   return `max-age=${h.maxAge}${h.includeSubDomains ? '; includeSubDomains' : ''}${h.preload ? '; preload' : ''}`;
 }
 
+/**
+ * A second Host header (HTTP/1), or an HTTP/2 `host` that disagrees with `:authority`: the edge
+ * and the app behind it could each read a different one (RFC 9112 §3.2: a 400).
+ */
+function ambiguousHost(req: IncomingMessage | Http2ServerRequest): boolean {
+  if (isHttp2(req)) {
+    const host = req.headers.host;
+    const authority = req.headers[':authority'];
+    return host !== undefined && authority !== undefined && String(host).toLowerCase() !== String(authority).toLowerCase();
+  }
+  const raw = req.rawHeaders;
+  let seen = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const k = raw[i] as string;
+    if (k.length === 4 && k.toLowerCase() === 'host' && ++seen > 1) return true;
+  }
+  return false;
+}
+
 /** The status line for a request Node's parser gave up on. */
 function clientErrorStatus(code: string | undefined): string {
   if (code === 'HPE_HEADER_OVERFLOW') return '431 Request Header Fields Too Large';
@@ -240,8 +259,8 @@ export class Edge {
       send(505, 'HTTP Version Not Supported', 'This server speaks HTTP/1.1 here (and HTTP/2 over TLS, negotiated by ALPN).', { connection: 'close' });
       return;
     }
-    if (!host) {
-      send(400, 'Bad Request', 'The Host header is missing or malformed.');
+    if (!host || ambiguousHost(req)) {
+      send(400, 'Bad Request', host ? 'The request has more than one Host.' : 'The Host header is missing or malformed.');
       return;
     }
     const url = req.url ?? '';
@@ -335,7 +354,14 @@ export class Edge {
     const host = requestHost(req.headers.host);
     const upstream = host ? this.#upstreamFor(host) : null;
     const cl = req.headers['content-length'];
-    if (!host || !upstream || req.httpVersionMajor !== 1 || req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0')) {
+    if (
+      !host ||
+      !upstream ||
+      req.httpVersionMajor !== 1 ||
+      ambiguousHost(req) ||
+      req.headers['transfer-encoding'] !== undefined ||
+      (cl !== undefined && cl !== '0')
+    ) {
       closeAfter(socket, 'HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
       return;
     }
