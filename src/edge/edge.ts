@@ -8,7 +8,7 @@
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from 'node:http2';
-import type { Socket } from 'node:net';
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ChallengeAnswers } from '../acme/challenges.ts';
 import type { CertCache } from '../cache/cache.ts';
@@ -141,6 +141,8 @@ export class Edge {
   #upstream: URL | null = null;
   #routes = new Map<string, URL>();
   #https: Http2SecureServer | null = null;
+  /** Listens on the HTTPS port and hands TLS connections to #https: plain HTTP there gets an answer. */
+  #front: NetServer | null = null;
   #http: Server | null = null;
   readonly #sessions = new Set<Http2Session>();
   readonly #sockets = new Set<Socket>();
@@ -386,6 +388,38 @@ export class Edge {
     });
   }
 
+  /**
+   * The first bytes of a connection to the HTTPS port. A TLS record starts with 0x16; a plain
+   * HTTP request with a letter (its method), and gets the 400 that Go's net/http and Caddy send,
+   * instead of a handshake failure its client would show as an empty reply. A TLS connection is
+   * handed to the TLS server with its first chunk put back (the chunk reaches OpenSSL once, as it
+   * would have without this).
+   */
+  #sniff(socket: Socket, https: Http2SecureServer): void {
+    const noop = () => {};
+    socket.on('error', noop);
+    socket.setTimeout(this.#o.headersTimeoutMs ?? 30_000, () => socket.destroy());
+    socket.once('data', (chunk: Buffer) => {
+      socket.pause();
+      socket.setTimeout(0);
+      socket.off('error', noop);
+      const first = chunk[0] ?? 0;
+      if (first === 0x16 || !((first >= 0x41 && first <= 0x5a) || (first >= 0x61 && first <= 0x7a))) {
+        socket.unshift(chunk);
+        https.emit('connection', socket);
+        return;
+      }
+      socket.on('error', noop);
+      const host = requestHost(/\r\nhost:[ \t]*([^\r\n]*)/i.exec(chunk.toString('latin1', 0, Math.min(chunk.length, 8192)))?.[1]?.trim());
+      const port = this.ports.https === 443 ? '' : `:${this.ports.https}`;
+      const body = `This is an HTTPS port: use ${host ? `https://${host.includes(':') ? `[${host}]` : host}${port}/` : 'https://'} instead.\n`;
+      closeAfter(
+        socket,
+        `HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    });
+  }
+
   /** A request Node's HTTP/1 parser gave up on (malformed, too large, too slow): its status, then the connection closes for good. */
   #clientError(err: NodeJS.ErrnoException, socket: Duplex, _tls: boolean): void {
     // Never in the middle of a response already going out: that would corrupt what the client reads.
@@ -485,7 +519,12 @@ export class Edge {
       // HTTP/1.1 over TLS goes through the http2 server (allowHTTP1), which checks these like http.Server does.
       Object.assign(https, { ...this.#slowClientLimits(), keepAliveTimeout: o.keepAliveTimeoutMs ?? 5000 });
       this.#https = https;
-      this.ports.https = await listen(https, o.httpsPort, 'HTTPS');
+      const front = createNetServer((socket) => this.#sniff(socket, https));
+      this.#front = front;
+      this.ports.https = await listenOn(front, o.httpsPort, o.host, 'HTTPS');
+      // The TLS server never listens itself; its HTTP/1 side starts its header and request
+      // deadline checks on 'listening'.
+      https.emit('listening');
       // A local default certificate lives 7 days: renew it in its last third.
       this.#defaultTimer = setInterval(() => {
         if (Date.now() > this.#defaultNotAfter - 2 * 86_400_000)
@@ -504,7 +543,7 @@ export class Edge {
       try {
         this.ports.http = await listen(http, o.httpPort, 'HTTP');
       } catch (err) {
-        this.#https?.close();
+        this.#front?.close();
         throw err;
       }
     }
@@ -516,7 +555,7 @@ export class Edge {
     if (this.#closing) return;
     this.#closing = true;
     if (this.#defaultTimer) clearInterval(this.#defaultTimer);
-    const closed = Promise.all([this.#https, this.#http].filter(Boolean).map((s) => new Promise<void>((r) => (s as Server).close(() => r()))));
+    const closed = Promise.all([this.#front, this.#https, this.#http].filter(Boolean).map((s) => new Promise<void>((r) => (s as NetServer).close(() => r()))));
     for (const s of this.#sessions) s.close();
     this.#http?.closeIdleConnections();
     const timer = setTimeout(() => {

@@ -145,3 +145,16 @@ test('a client whose headers never finish and that never reads is let go within 
   assert.equal(p, 'closed', 'the HTTP port');
   assert.equal(s, 'closed', 'the HTTPS port');
 });
+
+test('plain HTTP sent to the HTTPS port gets a 400 that says to use https, then the connection closes; TLS on that port still works', {
+  timeout: 30_000,
+}, async (t) => {
+  const e = await startEdge(tempDir(t));
+  t.after(() => e.edge.close());
+  const reply = await rawExchange(e.https, 'GET /x HTTP/1.1\r\nHost: localhost\r\n\r\n', { ms: 5000 });
+  assert.match(reply, /^HTTP\/1\.0 400 Bad Request\r\n/);
+  assert.match(reply, new RegExp(`This is an HTTPS port: use https://localhost:${e.https}/`));
+  const noHost = await rawExchange(e.https, 'GET / HTTP/1.0\r\n\r\n', { ms: 5000 });
+  assert.match(noHost, /^HTTP\/1\.0 400 Bad Request\r\n[\s\S]*This is an HTTPS port/);
+  assert.match(await rawExchange(e.https, 'GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n', { tls: { ca: e.caPem } }), /^HTTP\/1\.1 200 /);
+});
