@@ -80,6 +80,31 @@ export function requestHost(raw: string | undefined): string | null {
   return h.toLowerCase().replace(/\.$/, '');
 }
 
+/**
+ * What the HTTPS port offers. TLS 1.3 suites as OpenSSL orders them; on TLS 1.2 only AEAD suites
+ * with forward secrecy (Caddy's six: ECDHE with AES-GCM or ChaCha20-Poly1305, ECDSA and RSA
+ * certificates alike), no CBC, CCM, ARIA or static RSA. Groups X25519, P-256, P-384. These hold
+ * for every handshake: OpenSSL keeps the first context's ciphers, versions and groups when the
+ * SNI callback switches the certificate.
+ */
+const TLS_OPTIONS = {
+  ALPNProtocols: ['h2', 'http/1.1', 'acme-tls/1'],
+  minVersion: 'TLSv1.2',
+  ciphers: [
+    'TLS_AES_256_GCM_SHA384',
+    'TLS_CHACHA20_POLY1305_SHA256',
+    'TLS_AES_128_GCM_SHA256',
+    'ECDHE-ECDSA-AES128-GCM-SHA256',
+    'ECDHE-RSA-AES128-GCM-SHA256',
+    'ECDHE-ECDSA-AES256-GCM-SHA384',
+    'ECDHE-RSA-AES256-GCM-SHA384',
+    'ECDHE-ECDSA-CHACHA20-POLY1305',
+    'ECDHE-RSA-CHACHA20-POLY1305',
+  ].join(':'),
+  ecdhCurve: 'X25519:P-256:P-384',
+  honorCipherOrder: true,
+};
+
 const ALLOW = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
 
 function hstsValue(h: HstsOptions): string {
@@ -466,7 +491,7 @@ export class Edge {
   }
 
   #tlsOptions(): Record<string, unknown> {
-    return { ALPNProtocols: ['h2', 'http/1.1', 'acme-tls/1'] };
+    return TLS_OPTIONS;
   }
 
   /**
