@@ -142,13 +142,27 @@ function tlsSocketOf(req: IncomingMessage | Http2ServerRequest): object | undefi
   return isHttp2(req) ? req.stream?.session?.socket : req.socket;
 }
 
+/**
+ * What a visitor is told about a failed issuance: a plain reason. The CA's own words (internal
+ * addresses, challenge URLs, account details) stay in the log, for the operator.
+ */
+function failureReason(detail: string): string {
+  if (/rate limit|budget|holds back/i.test(detail)) return 'the issuance budget is spent for now';
+  if (/cannot be reached|unreachable|ECONNREFUSED|ETIMEDOUT|ENOTFOUND/i.test(detail)) return 'the certificate authority could not be reached';
+  if (/challenge|could not (resolve|reach)|CAA|expected|validat|unauthorized|incorrect/i.test(detail))
+    return 'the certificate authority could not validate this name';
+  if (/no longer retried|failed \d+ times/i.test(detail)) return 'the earlier attempts failed, and it waits for the operator';
+  return 'the certificate authority refused the request';
+}
+
 function standInPage(host: string, s: StandIn): { title: string; detail: string; retryAfter: number } {
   if (s.kind === 'pending')
     return { title: 'Certificate on its way', detail: `certgate is obtaining a certificate for ${host} right now. Reload in a few seconds.`, retryAfter: 5 };
+  // A budget's detail is certgate's own sentence, written for the visitor.
   if (s.kind === 'budget') return { title: 'Certificate not available yet', detail: `No certificate for ${host} yet: ${s.detail}.`, retryAfter: 60 };
   return {
     title: 'Certificate not available',
-    detail: `certgate could not obtain a certificate for ${host}: ${s.detail}. It will try again; the operator can run certgate logs ${host}.`,
+    detail: `certgate could not obtain a certificate for ${host}: ${failureReason(s.detail)}. It will try again; the operator can run certgate logs ${host}.`,
     retryAfter: 300,
   };
 }
