@@ -290,7 +290,7 @@ export class Edge {
   #handle(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse, tls: boolean): void {
     const raw = (req.headers[':authority'] as string | undefined) ?? req.headers.host;
     const host = requestHost(raw);
-    if (this.#o.accessLog) this.#logAccess(req, res, host, tls);
+    const logged = this.#o.accessLog ? this.#logAccess(req, res, host, tls) : null;
     const send = (status: number, title: string, detail: string, extra: Record<string, string> = {}, refresh?: number) => {
       (res as ServerResponse).writeHead(status, { 'content-type': 'text/html; charset=utf-8', ...extra });
       res.end(errorPage(status, title, detail, refresh));
@@ -359,12 +359,20 @@ export class Edge {
       );
       return;
     }
+    if (logged) logged.upstream = upstream.host;
     proxyRequest(req, res, upstream, info, hsts, this.#agent, (err) => this.#log('error', `upstream ${upstream.host} failed: ${err.message}`, { host }));
   }
 
-  #logAccess(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse, host: string | null, tls: boolean): void {
+  /** Writes the request's entry when its response is over; the upstream is named once the request is proxied there. */
+  #logAccess(
+    req: IncomingMessage | Http2ServerRequest,
+    res: ServerResponse | Http2ServerResponse,
+    host: string | null,
+    tls: boolean,
+  ): { upstream: string | null } {
     const write = this.#o.accessLog as (entry: AccessEntry) => void;
     const info = host ? this.#trusted.read(req, host, tls) : null;
+    const via: { upstream: string | null } = { upstream: null };
     watchResponse(res, ({ bytes, status, ms }) =>
       write({
         time: new Date().toISOString(),
@@ -376,9 +384,26 @@ export class Edge {
         status,
         bytes,
         ms,
-        upstream: host ? (this.#upstreamFor(host)?.host ?? null) : null,
+        upstream: via.upstream,
       }),
     );
+    return via;
+  }
+
+  /** An access entry for an exchange outside a request/response pair: an upgrade, or a request the parser refused. */
+  #logRaw(
+    socket: Duplex,
+    fields: Pick<AccessEntry, 'method' | 'host' | 'path' | 'protocol' | 'status' | 'bytes' | 'upstream'> & { client?: string; started: number },
+  ): void {
+    const write = this.#o.accessLog;
+    if (!write) return;
+    const { started, client, ...rest } = fields;
+    write({
+      time: new Date().toISOString(),
+      client: client ?? ((socket as Socket).remoteAddress ?? '').replace(/^::ffff:/, ''),
+      ...rest,
+      ms: Math.round((performance.now() - started) * 10) / 10,
+    });
   }
 
   /** An upgrade's handling, guarded like a request's. */
@@ -392,8 +417,25 @@ export class Edge {
   }
 
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, tls: boolean): void {
+    const started = performance.now();
     const host = requestHost(req.headers.host);
     const upstream = host ? this.#upstreamFor(host) : null;
+    const entry = (status: number, bytes: number, via: string | null, client?: string) =>
+      this.#logRaw(socket, {
+        method: req.method ?? '',
+        host,
+        path: (req.url ?? '').slice(0, 2048),
+        protocol: `${tls ? 'https' : 'http'}/${req.httpVersion}`,
+        status,
+        bytes,
+        upstream: via,
+        started,
+        ...(client ? { client } : {}),
+      });
+    const refuse = () => {
+      closeAfter(socket, 'HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      entry(400, 0, null);
+    };
     const cl = req.headers['content-length'];
     if (
       !host ||
@@ -403,14 +445,14 @@ export class Edge {
       req.headers['transfer-encoding'] !== undefined ||
       (cl !== undefined && cl !== '0')
     ) {
-      closeAfter(socket, 'HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      refuse();
       return;
     }
     const url = req.url ?? '';
     if (url.charCodeAt(0) !== 47) {
       const target = readTarget(url, req.method, req.headers.host as string);
       if (target.kind !== 'origin') {
-        closeAfter(socket, 'HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+        refuse();
         return;
       }
       req.url = target.path;
@@ -423,7 +465,7 @@ export class Edge {
       timeoutMs: this.#o.upstreamTimeoutMs ?? 120_000,
       extraHeaders: this.#hstsFor(host, info.proto),
       onError: (err) => this.#log('error', `upstream upgrade failed: ${err.message}`, { host }),
-      onDone: () => {},
+      onDone: ({ status, bytes }) => entry(status, bytes, upstream.host, info.clientIp),
     });
   }
 
@@ -460,14 +502,25 @@ export class Edge {
   }
 
   /** A request Node's HTTP/1 parser gave up on (malformed, too large, too slow): its status, then the connection closes for good. */
-  #clientError(err: NodeJS.ErrnoException, socket: Duplex, _tls: boolean): void {
+  #clientError(err: NodeJS.ErrnoException, socket: Duplex, tls: boolean): void {
     // Never in the middle of a response already going out: that would corrupt what the client reads.
     const inFlight = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
     if (err.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
       socket.destroy();
       return;
     }
-    closeAfter(socket, `HTTP/1.1 ${clientErrorStatus(err.code)}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+    const status = clientErrorStatus(err.code);
+    closeAfter(socket, `HTTP/1.1 ${status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+    this.#logRaw(socket, {
+      method: '',
+      host: null,
+      path: '',
+      protocol: `${tls ? 'https' : 'http'}/1.1`,
+      status: Number(status.slice(0, 3)),
+      bytes: 0,
+      upstream: null,
+      started: performance.now(),
+    });
   }
 
   /** A renewed or new certificate: served from the next handshake on. */
