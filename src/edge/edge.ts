@@ -155,7 +155,8 @@ function failureReason(detail: string): string {
   return 'the certificate authority refused the request';
 }
 
-function standInPage(host: string, s: StandIn): { title: string; detail: string; retryAfter: number } {
+function standInPage(name: string, s: StandIn): { title: string; detail: string; retryAfter: number } {
+  const host = excerpt(name);
   if (s.kind === 'pending')
     return { title: 'Certificate on its way', detail: `certgate is obtaining a certificate for ${host} right now. Reload in a few seconds.`, retryAfter: 5 };
   // A budget's detail is certgate's own sentence, written for the visitor.
@@ -273,7 +274,7 @@ export class Edge {
     try {
       this.#handle(req, res, tls);
     } catch (err) {
-      this.#log('error', `handling a request failed: ${(err as Error).message}`, { code: 'E_INTERNAL' });
+      this.#log('error', `handling a request failed: ${excerpt((err as Error).message, 200)}`, { code: 'E_INTERNAL' });
       if (res.headersSent) {
         res.destroy();
         return;
@@ -330,7 +331,7 @@ export class Edge {
       const port = this.#o.behindProxy || this.ports.https === 443 ? '' : `:${this.ports.https}`;
       const target = `https://${host.includes(':') ? `[${host}]` : host}${port}${req.url ?? '/'}`;
       (res as ServerResponse).writeHead(308, { location: target, 'content-type': 'text/plain' });
-      res.end(`Redirecting to ${target}\n`);
+      res.end(`Redirecting to ${excerpt(target, 200)}\n`);
       return;
     }
     const standIn = tls ? this.#certs.standInFor(tlsSocketOf(req)) : undefined;
@@ -355,7 +356,7 @@ export class Edge {
     if (!upstream) {
       (res as ServerResponse).writeHead(200, { 'content-type': 'text/html; charset=utf-8', ...hsts });
       res.end(
-        `<!doctype html><html><head><meta charset="utf-8"><title>certgate</title></head><body style="font:16px system-ui,sans-serif;max-width:40em;margin:4em auto"><h1>certgate is serving HTTPS for ${host}</h1><p>Protocol: ${req.httpVersion === '2.0' ? 'HTTP/2' : `HTTP/${req.httpVersion}`} over ${info.proto.toUpperCase()}. No upstream is configured: start certgate with <code>--upstream http://127.0.0.1:3000</code> to put your app behind it.</p><p>Trust the local CA with <code>certgate local-ca export</code>.</p></body></html>\n`,
+        `<!doctype html><html><head><meta charset="utf-8"><title>certgate</title></head><body style="font:16px system-ui,sans-serif;max-width:40em;margin:4em auto"><h1>certgate is serving HTTPS for ${excerpt(host)}</h1><p>Protocol: ${req.httpVersion === '2.0' ? 'HTTP/2' : `HTTP/${req.httpVersion}`} over ${info.proto.toUpperCase()}. No upstream is configured: start certgate with <code>--upstream http://127.0.0.1:3000</code> to put your app behind it.</p><p>Trust the local CA with <code>certgate local-ca export</code>.</p></body></html>\n`,
       );
       return;
     }
@@ -411,7 +412,7 @@ export class Edge {
     try {
       this.#upgrade(req, socket, head, tls);
     } catch (err) {
-      this.#log('error', `handling an upgrade failed: ${(err as Error).message}`, { code: 'E_INTERNAL' });
+      this.#log('error', `handling an upgrade failed: ${excerpt((err as Error).message, 200)}`, { code: 'E_INTERNAL' });
       closeAfter(socket, 'HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     }
   }

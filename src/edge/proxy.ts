@@ -9,6 +9,7 @@ import { Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
+import { excerpt } from './excerpt.ts';
 
 const HOP_BY_HOP = new Set([
   'connection',
@@ -322,7 +323,7 @@ export function proxyUpgrade(
     const offered = upgradeTokens(res.headers.upgrade);
     if (!offered.length || !offered.every((p) => asked.includes(p))) {
       upSocket.destroy();
-      o.onError(new Error(`the application switched to "${String(res.headers.upgrade ?? '').slice(0, 40)}", not to the protocol asked for`));
+      o.onError(new Error(`the application switched to "${excerpt(String(res.headers.upgrade ?? ''), 40)}", not to the protocol asked for`));
       fail(502, 'the application switched to a protocol the client did not ask for\n');
       return;
     }

@@ -158,3 +158,18 @@ test('plain HTTP sent to the HTTPS port gets a 400 that says to use https, then 
   assert.match(noHost, /^HTTP\/1\.0 400 Bad Request\r\n[\s\S]*This is an HTTPS port/);
   assert.match(await rawExchange(e.https, 'GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n', { tls: { ca: e.caPem } }), /^HTTP\/1\.1 200 /);
 });
+
+test('error pages echo at most a short, escaped excerpt of what the client sent', { timeout: 30_000 }, async (t) => {
+  const rec = await startRecorder();
+  t.after(() => rec.close());
+  const e = await startEdge(tempDir(t), { upstream: rec.url });
+  t.after(() => e.edge.close());
+  const long = 'A'.repeat(5000);
+  const bad = await rawExchange(e.http, `GET http://evil.example/${long}"<b>x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
+  assert.match(bad, /^HTTP\/1\.1 400 /);
+  assert.doesNotMatch(bad, /A{101}/, 'no more than 100 characters of the target');
+  assert.doesNotMatch(bad, /<b>/);
+  const redirect = await rawExchange(e.http, `GET /${long} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
+  assert.match(redirect, /^HTTP\/1\.1 308 /);
+  assert.doesNotMatch(redirect.slice(redirect.indexOf('\r\n\r\n')), /A{201}/, 'the redirect body carries an excerpt (the Location header has it all)');
+});
