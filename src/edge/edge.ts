@@ -604,7 +604,6 @@ export class Edge {
         // The http2 server (allowHTTP1) does not turn Nagle off as http.Server does: without
         // this, a response's last small write waits for the client's delayed ACK (~40 ms).
         s.setNoDelay(true);
-        track(s);
       });
       https.on('tlsClientError', () => {});
       https.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.#clientError(err, socket, true));
@@ -612,7 +611,11 @@ export class Edge {
       // HTTP/1.1 over TLS goes through the http2 server (allowHTTP1), which checks these like http.Server does.
       Object.assign(https, { ...this.#slowClientLimits(), keepAliveTimeout: o.keepAliveTimeoutMs ?? 5000 });
       this.#https = https;
-      const front = createNetServer((socket) => this.#sniff(socket, https));
+      // Tracked from the accept on, so that close() also ends connections that never sent a byte.
+      const front = createNetServer((socket) => {
+        track(socket);
+        this.#sniff(socket, https);
+      });
       this.#front = front;
       this.ports.https = await listenOn(front, o.httpsPort, o.host, 'HTTPS');
       // The TLS server never listens itself; its HTTP/1 side starts its header and request

@@ -173,3 +173,14 @@ test('error pages echo at most a short, escaped excerpt of what the client sent'
   assert.match(redirect, /^HTTP\/1\.1 308 /);
   assert.doesNotMatch(redirect.slice(redirect.indexOf('\r\n\r\n')), /A{201}/, 'the redirect body carries an excerpt (the Location header has it all)');
 });
+
+test('close() also ends a connection to the HTTPS port that never sent a byte (within the drain time)', { timeout: 30_000 }, async (t) => {
+  const e = await startEdge(tempDir(t));
+  const idle = netConnect({ port: e.https, host: '127.0.0.1' });
+  idle.on('error', () => {});
+  t.after(() => idle.destroy());
+  await new Promise((r) => idle.once('connect', r));
+  const started = Date.now();
+  await e.edge.close();
+  assert.ok(Date.now() - started < 5000, `closed in ${Date.now() - started} ms (drain 2 s)`);
+});
