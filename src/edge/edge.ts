@@ -8,7 +8,7 @@
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from 'node:http2';
-import type { Socket } from 'node:net';
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ChallengeAnswers } from '../acme/challenges.ts';
 import type { CertCache } from '../cache/cache.ts';
@@ -20,8 +20,10 @@ import type { DomainRegistry } from '../manager/registry.ts';
 import type { CertificateBundle } from '../store/store.ts';
 import { type AccessEntry, watchResponse } from './access-log.ts';
 import { HandshakeCertificates, type StandIn } from './certs.ts';
+import { excerpt } from './excerpt.ts';
 import { TrustedProxies } from './forwarded.ts';
-import { errorPage, proxyRequest, proxyUpgrade, upstreamAgent } from './proxy.ts';
+import { closeAfter, errorPage, isHttp2, proxyRequest, proxyUpgrade, upgradeTokens, upstreamAgent } from './proxy.ts';
+import { readTarget } from './request-target.ts';
 
 export interface HstsOptions {
   maxAge: number;
@@ -59,6 +61,8 @@ export interface EdgeOptions {
   defaultSni?: string | null;
   headersTimeoutMs?: number;
   requestTimeoutMs?: number;
+  /** How long an upstream may take to start its answer before the visitor gets a 504/502 (default 120 s). */
+  upstreamTimeoutMs?: number;
   keepAliveTimeoutMs?: number;
   /** Drain time on close (default 10 s). */
   drainMs?: number;
@@ -76,8 +80,54 @@ export function requestHost(raw: string | undefined): string | null {
   return h.toLowerCase().replace(/\.$/, '');
 }
 
+/**
+ * What the HTTPS port offers. TLS 1.3 suites as OpenSSL orders them; on TLS 1.2 only AEAD suites
+ * with forward secrecy (Caddy's six: ECDHE with AES-GCM or ChaCha20-Poly1305, ECDSA and RSA
+ * certificates alike), no CBC, CCM, ARIA or static RSA. Groups X25519, P-256, P-384. These hold
+ * for every handshake: OpenSSL keeps the first context's ciphers, versions and groups when the
+ * SNI callback switches the certificate.
+ */
+const TLS_OPTIONS = {
+  ALPNProtocols: ['h2', 'http/1.1', 'acme-tls/1'],
+  minVersion: 'TLSv1.2',
+  ciphers: [
+    'TLS_AES_256_GCM_SHA384',
+    'TLS_CHACHA20_POLY1305_SHA256',
+    'TLS_AES_128_GCM_SHA256',
+    'ECDHE-ECDSA-AES128-GCM-SHA256',
+    'ECDHE-RSA-AES128-GCM-SHA256',
+    'ECDHE-ECDSA-AES256-GCM-SHA384',
+    'ECDHE-RSA-AES256-GCM-SHA384',
+    'ECDHE-ECDSA-CHACHA20-POLY1305',
+    'ECDHE-RSA-CHACHA20-POLY1305',
+  ].join(':'),
+  ecdhCurve: 'X25519:P-256:P-384',
+  honorCipherOrder: true,
+};
+
+const ALLOW = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
+
 function hstsValue(h: HstsOptions): string {
   return `max-age=${h.maxAge}${h.includeSubDomains ? '; includeSubDomains' : ''}${h.preload ? '; preload' : ''}`;
+}
+
+/**
+ * A second Host header (HTTP/1), or an HTTP/2 `host` that disagrees with `:authority`: the edge
+ * and the app behind it could each read a different one (RFC 9112 §3.2: a 400).
+ */
+function ambiguousHost(req: IncomingMessage | Http2ServerRequest): boolean {
+  if (isHttp2(req)) {
+    const host = req.headers.host;
+    const authority = req.headers[':authority'];
+    return host !== undefined && authority !== undefined && String(host).toLowerCase() !== String(authority).toLowerCase();
+  }
+  const raw = req.rawHeaders;
+  let seen = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const k = raw[i] as string;
+    if (k.length === 4 && k.toLowerCase() === 'host' && ++seen > 1) return true;
+  }
+  return false;
 }
 
 /** The status line for a request Node's parser gave up on. */
@@ -89,16 +139,31 @@ function clientErrorStatus(code: string | undefined): string {
 
 /** The TLS socket a request came over (HTTP/2 requests hang off their session's socket). */
 function tlsSocketOf(req: IncomingMessage | Http2ServerRequest): object | undefined {
-  return req.httpVersionMajor === 2 ? (req as Http2ServerRequest).stream?.session?.socket : req.socket;
+  return isHttp2(req) ? req.stream?.session?.socket : req.socket;
 }
 
-function standInPage(host: string, s: StandIn): { title: string; detail: string; retryAfter: number } {
+/**
+ * What a visitor is told about a failed issuance: a plain reason. The CA's own words (internal
+ * addresses, challenge URLs, account details) stay in the log, for the operator.
+ */
+function failureReason(detail: string): string {
+  if (/rate limit|budget|holds back/i.test(detail)) return 'the issuance budget is spent for now';
+  if (/cannot be reached|unreachable|ECONNREFUSED|ETIMEDOUT|ENOTFOUND/i.test(detail)) return 'the certificate authority could not be reached';
+  if (/challenge|could not (resolve|reach)|CAA|expected|validat|unauthorized|incorrect/i.test(detail))
+    return 'the certificate authority could not validate this name';
+  if (/no longer retried|failed \d+ times/i.test(detail)) return 'the earlier attempts failed, and it waits for the operator';
+  return 'the certificate authority refused the request';
+}
+
+function standInPage(name: string, s: StandIn): { title: string; detail: string; retryAfter: number } {
+  const host = excerpt(name);
   if (s.kind === 'pending')
     return { title: 'Certificate on its way', detail: `certgate is obtaining a certificate for ${host} right now. Reload in a few seconds.`, retryAfter: 5 };
+  // A budget's detail is certgate's own sentence, written for the visitor.
   if (s.kind === 'budget') return { title: 'Certificate not available yet', detail: `No certificate for ${host} yet: ${s.detail}.`, retryAfter: 60 };
   return {
     title: 'Certificate not available',
-    detail: `certgate could not obtain a certificate for ${host}: ${s.detail}. It will try again; the operator can run certgate logs ${host}.`,
+    detail: `certgate could not obtain a certificate for ${host}: ${failureReason(s.detail)}. It will try again; the operator can run certgate logs ${host}.`,
     retryAfter: 300,
   };
 }
@@ -116,6 +181,8 @@ export class Edge {
   #upstream: URL | null = null;
   #routes = new Map<string, URL>();
   #https: Http2SecureServer | null = null;
+  /** Listens on the HTTPS port and hands TLS connections to #https: plain HTTP there gets an answer. */
+  #front: NetServer | null = null;
   #http: Server | null = null;
   readonly #sessions = new Set<Http2Session>();
   readonly #sockets = new Set<Socket>();
@@ -124,11 +191,12 @@ export class Edge {
   #defaultNotAfter = 0;
   #defaultTimer: NodeJS.Timeout | null = null;
   #closing = false;
-  readonly #agent = upstreamAgent();
+  readonly #agent: ReturnType<typeof upstreamAgent>;
   readonly ports: { https: number | null; http: number | null } = { https: null, http: null };
 
   constructor(options: EdgeOptions) {
     this.#o = { redirect: true, drainMs: 10_000, ...options };
+    this.#agent = upstreamAgent(options.upstreamTimeoutMs);
     this.#apply(options);
     this.#certs = new HandshakeCertificates({
       cache: options.cache,
@@ -198,17 +266,59 @@ export class Edge {
     return this.#routes.get(host) ?? this.#upstream;
   }
 
+  /**
+   * A request's handling, guarded: whatever goes wrong in one request becomes that request's
+   * error page and a log line, never the end of the process.
+   */
+  #request(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse, tls: boolean): void {
+    try {
+      this.#handle(req, res, tls);
+    } catch (err) {
+      this.#log('error', `handling a request failed: ${excerpt((err as Error).message, 200)}`, { code: 'E_INTERNAL' });
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      try {
+        (res as ServerResponse).writeHead(502, { 'content-type': 'text/html; charset=utf-8', connection: 'close' });
+        res.end(errorPage(502, 'Bad Gateway', 'certgate could not handle this request. The operator finds the reason in its log.'));
+      } catch {
+        res.destroy();
+      }
+    }
+  }
+
   #handle(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse, tls: boolean): void {
     const raw = (req.headers[':authority'] as string | undefined) ?? req.headers.host;
     const host = requestHost(raw);
-    if (this.#o.accessLog) this.#logAccess(req, res, host, tls);
+    const logged = this.#o.accessLog ? this.#logAccess(req, res, host, tls) : null;
     const send = (status: number, title: string, detail: string, extra: Record<string, string> = {}, refresh?: number) => {
       (res as ServerResponse).writeHead(status, { 'content-type': 'text/html; charset=utf-8', ...extra });
       res.end(errorPage(status, title, detail, refresh));
     };
-    if (!host) {
-      send(400, 'Bad Request', 'The Host header is missing or malformed.');
+    if (!isHttp2(req) && req.httpVersionMajor !== 1) {
+      // Node's HTTP/1 parser takes any version in the request line; only 1.x is HTTP/1.
+      send(505, 'HTTP Version Not Supported', 'This server speaks HTTP/1.1 here (and HTTP/2 over TLS, negotiated by ALPN).', { connection: 'close' });
       return;
+    }
+    if (!host || ambiguousHost(req)) {
+      send(400, 'Bad Request', host ? 'The request has more than one Host.' : 'The Host header is missing or malformed.');
+      return;
+    }
+    const url = req.url ?? '';
+    if (url.charCodeAt(0) !== 47 /* "/" */) {
+      const target = readTarget(url, req.method, raw as string);
+      if (target.kind === 'asterisk') {
+        // A question about the server as a whole, not about a resource of the app.
+        (res as ServerResponse).writeHead(200, { allow: ALLOW, 'content-length': '0' });
+        res.end();
+        return;
+      }
+      if (target.kind === 'refused') {
+        send(400, 'Bad Request', `${target.reason}: ${excerpt(url)}`);
+        return;
+      }
+      req.url = target.path;
     }
     if (!tls && this.#o.answers.handleHttp(req as IncomingMessage, res as ServerResponse)) return;
     const info = this.#trusted.read(req, host, tls);
@@ -221,7 +331,7 @@ export class Edge {
       const port = this.#o.behindProxy || this.ports.https === 443 ? '' : `:${this.ports.https}`;
       const target = `https://${host.includes(':') ? `[${host}]` : host}${port}${req.url ?? '/'}`;
       (res as ServerResponse).writeHead(308, { location: target, 'content-type': 'text/plain' });
-      res.end(`Redirecting to ${target}\n`);
+      res.end(`Redirecting to ${excerpt(target, 200)}\n`);
       return;
     }
     const standIn = tls ? this.#certs.standInFor(tlsSocketOf(req)) : undefined;
@@ -229,9 +339,9 @@ export class Edge {
       const page = standInPage(host, standIn);
       // This connection holds the stand-in certificate for good: close it after the page, so that
       // the reload comes over a new handshake, which gets the real certificate once it is there.
-      const h2 = req.httpVersionMajor === 2;
+      const h2 = isHttp2(req);
       // (The session is taken now: a stream that has ended no longer points to it.)
-      const session = h2 ? (req as Http2ServerRequest).stream?.session : undefined;
+      const session = h2 ? req.stream?.session : undefined;
       if (session) res.once('finish', () => session.close());
       send(
         503,
@@ -246,16 +356,24 @@ export class Edge {
     if (!upstream) {
       (res as ServerResponse).writeHead(200, { 'content-type': 'text/html; charset=utf-8', ...hsts });
       res.end(
-        `<!doctype html><html><head><meta charset="utf-8"><title>certgate</title></head><body style="font:16px system-ui,sans-serif;max-width:40em;margin:4em auto"><h1>certgate is serving HTTPS for ${host}</h1><p>Protocol: ${req.httpVersion === '2.0' ? 'HTTP/2' : `HTTP/${req.httpVersion}`} over ${info.proto.toUpperCase()}. No upstream is configured: start certgate with <code>--upstream http://127.0.0.1:3000</code> to put your app behind it.</p><p>Trust the local CA with <code>certgate local-ca export</code>.</p></body></html>\n`,
+        `<!doctype html><html><head><meta charset="utf-8"><title>certgate</title></head><body style="font:16px system-ui,sans-serif;max-width:40em;margin:4em auto"><h1>certgate is serving HTTPS for ${excerpt(host)}</h1><p>Protocol: ${req.httpVersion === '2.0' ? 'HTTP/2' : `HTTP/${req.httpVersion}`} over ${info.proto.toUpperCase()}. No upstream is configured: start certgate with <code>--upstream http://127.0.0.1:3000</code> to put your app behind it.</p><p>Trust the local CA with <code>certgate local-ca export</code>.</p></body></html>\n`,
       );
       return;
     }
+    if (logged) logged.upstream = upstream.host;
     proxyRequest(req, res, upstream, info, hsts, this.#agent, (err) => this.#log('error', `upstream ${upstream.host} failed: ${err.message}`, { host }));
   }
 
-  #logAccess(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse, host: string | null, tls: boolean): void {
+  /** Writes the request's entry when its response is over; the upstream is named once the request is proxied there. */
+  #logAccess(
+    req: IncomingMessage | Http2ServerRequest,
+    res: ServerResponse | Http2ServerResponse,
+    host: string | null,
+    tls: boolean,
+  ): { upstream: string | null } {
     const write = this.#o.accessLog as (entry: AccessEntry) => void;
     const info = host ? this.#trusted.read(req, host, tls) : null;
+    const via: { upstream: string | null } = { upstream: null };
     watchResponse(res, ({ bytes, status, ms }) =>
       write({
         time: new Date().toISOString(),
@@ -267,21 +385,143 @@ export class Edge {
         status,
         bytes,
         ms,
-        upstream: host ? (this.#upstreamFor(host)?.host ?? null) : null,
+        upstream: via.upstream,
       }),
     );
+    return via;
+  }
+
+  /** An access entry for an exchange outside a request/response pair: an upgrade, or a request the parser refused. */
+  #logRaw(
+    socket: Duplex,
+    fields: Pick<AccessEntry, 'method' | 'host' | 'path' | 'protocol' | 'status' | 'bytes' | 'upstream'> & { client?: string; started: number },
+  ): void {
+    const write = this.#o.accessLog;
+    if (!write) return;
+    const { started, client, ...rest } = fields;
+    write({
+      time: new Date().toISOString(),
+      client: client ?? ((socket as Socket).remoteAddress ?? '').replace(/^::ffff:/, ''),
+      ...rest,
+      ms: Math.round((performance.now() - started) * 10) / 10,
+    });
+  }
+
+  /** An upgrade's handling, guarded like a request's. */
+  #upgradeGuarded(req: IncomingMessage, socket: Duplex, head: Buffer, tls: boolean): void {
+    try {
+      this.#upgrade(req, socket, head, tls);
+    } catch (err) {
+      this.#log('error', `handling an upgrade failed: ${excerpt((err as Error).message, 200)}`, { code: 'E_INTERNAL' });
+      closeAfter(socket, 'HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    }
   }
 
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, tls: boolean): void {
+    const started = performance.now();
     const host = requestHost(req.headers.host);
     const upstream = host ? this.#upstreamFor(host) : null;
-    if (!host || !upstream) {
-      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    const entry = (status: number, bytes: number, via: string | null, client?: string) =>
+      this.#logRaw(socket, {
+        method: req.method ?? '',
+        host,
+        path: (req.url ?? '').slice(0, 2048),
+        protocol: `${tls ? 'https' : 'http'}/${req.httpVersion}`,
+        status,
+        bytes,
+        upstream: via,
+        started,
+        ...(client ? { client } : {}),
+      });
+    const refuse = () => {
+      closeAfter(socket, 'HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      entry(400, 0, null);
+    };
+    const cl = req.headers['content-length'];
+    if (
+      !host ||
+      !upstream ||
+      req.httpVersionMajor !== 1 ||
+      ambiguousHost(req) ||
+      req.headers['transfer-encoding'] !== undefined ||
+      (cl !== undefined && cl !== '0')
+    ) {
+      refuse();
       return;
     }
-    proxyUpgrade(req, socket, head, upstream, this.#trusted.read(req, host, tls), (err) =>
-      this.#log('error', `upstream upgrade failed: ${err.message}`, { host }),
-    );
+    const url = req.url ?? '';
+    if (url.charCodeAt(0) !== 47) {
+      const target = readTarget(url, req.method, req.headers.host as string);
+      if (target.kind !== 'origin') {
+        refuse();
+        return;
+      }
+      req.url = target.path;
+    }
+    const info = this.#trusted.read(req, host, tls);
+    // h2c is never passed on (certgate speaks HTTP/1.1 to upstreams): the request is served as HTTP/1.1.
+    const asked = upgradeTokens(req.headers.upgrade);
+    const upgrade = asked.includes('h2c') ? null : String(req.headers.upgrade);
+    proxyUpgrade(req, socket, head, upstream, info, upgrade, {
+      timeoutMs: this.#o.upstreamTimeoutMs ?? 120_000,
+      extraHeaders: this.#hstsFor(host, info.proto),
+      onError: (err) => this.#log('error', `upstream upgrade failed: ${err.message}`, { host }),
+      onDone: ({ status, bytes }) => entry(status, bytes, upstream.host, info.clientIp),
+    });
+  }
+
+  /**
+   * The first bytes of a connection to the HTTPS port. A TLS record starts with 0x16; a plain
+   * HTTP request with a letter (its method), and gets the 400 that Go's net/http and Caddy send,
+   * instead of a handshake failure its client would show as an empty reply. A TLS connection is
+   * handed to the TLS server with its first chunk put back (the chunk reaches OpenSSL once, as it
+   * would have without this).
+   */
+  #sniff(socket: Socket, https: Http2SecureServer): void {
+    const noop = () => {};
+    socket.on('error', noop);
+    socket.setTimeout(this.#o.headersTimeoutMs ?? 30_000, () => socket.destroy());
+    socket.once('data', (chunk: Buffer) => {
+      socket.pause();
+      socket.setTimeout(0);
+      socket.off('error', noop);
+      const first = chunk[0] ?? 0;
+      if (first === 0x16 || !((first >= 0x41 && first <= 0x5a) || (first >= 0x61 && first <= 0x7a))) {
+        socket.unshift(chunk);
+        https.emit('connection', socket);
+        return;
+      }
+      socket.on('error', noop);
+      const host = requestHost(/\r\nhost:[ \t]*([^\r\n]*)/i.exec(chunk.toString('latin1', 0, Math.min(chunk.length, 8192)))?.[1]?.trim());
+      const port = this.ports.https === 443 ? '' : `:${this.ports.https}`;
+      const body = `This is an HTTPS port: use ${host ? `https://${host.includes(':') ? `[${host}]` : host}${port}/` : 'https://'} instead.\n`;
+      closeAfter(
+        socket,
+        `HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    });
+  }
+
+  /** A request Node's HTTP/1 parser gave up on (malformed, too large, too slow): its status, then the connection closes for good. */
+  #clientError(err: NodeJS.ErrnoException, socket: Duplex, tls: boolean): void {
+    // Never in the middle of a response already going out: that would corrupt what the client reads.
+    const inFlight = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (err.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    const status = clientErrorStatus(err.code);
+    closeAfter(socket, `HTTP/1.1 ${status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+    this.#logRaw(socket, {
+      method: '',
+      host: null,
+      path: '',
+      protocol: `${tls ? 'https' : 'http'}/1.1`,
+      status: Number(status.slice(0, 3)),
+      bytes: 0,
+      upstream: null,
+      started: performance.now(),
+    });
   }
 
   /** A renewed or new certificate: served from the next handshake on. */
@@ -319,7 +559,7 @@ export class Edge {
   }
 
   #tlsOptions(): Record<string, unknown> {
-    return { ALPNProtocols: ['h2', 'http/1.1', 'acme-tls/1'] };
+    return TLS_OPTIONS;
   }
 
   /**
@@ -354,8 +594,8 @@ export class Edge {
         SNICallback: this.#certs.sniCallback(),
         settings: { maxConcurrentStreams: 250 },
       } as Parameters<typeof createSecureServer>[0]);
-      https.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => this.#handle(req, res, true));
-      https.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head, true));
+      https.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => this.#request(req, res, true));
+      https.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgradeGuarded(req, socket, head, true));
       https.on('session', (s: Http2Session) => {
         this.#sessions.add(s);
         s.on('close', () => this.#sessions.delete(s));
@@ -364,14 +604,23 @@ export class Edge {
         // The http2 server (allowHTTP1) does not turn Nagle off as http.Server does: without
         // this, a response's last small write waits for the client's delayed ACK (~40 ms).
         s.setNoDelay(true);
-        track(s);
       });
       https.on('tlsClientError', () => {});
+      https.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.#clientError(err, socket, true));
       https.setTimeout(o.requestTimeoutMs ?? 120_000);
       // HTTP/1.1 over TLS goes through the http2 server (allowHTTP1), which checks these like http.Server does.
       Object.assign(https, { ...this.#slowClientLimits(), keepAliveTimeout: o.keepAliveTimeoutMs ?? 5000 });
       this.#https = https;
-      this.ports.https = await listen(https, o.httpsPort, 'HTTPS');
+      // Tracked from the accept on, so that close() also ends connections that never sent a byte.
+      const front = createNetServer((socket) => {
+        track(socket);
+        this.#sniff(socket, https);
+      });
+      this.#front = front;
+      this.ports.https = await listenOn(front, o.httpsPort, o.host, 'HTTPS');
+      // The TLS server never listens itself; its HTTP/1 side starts its header and request
+      // deadline checks on 'listening'.
+      https.emit('listening');
       // A local default certificate lives 7 days: renew it in its last third.
       this.#defaultTimer = setInterval(() => {
         if (Date.now() > this.#defaultNotAfter - 2 * 86_400_000)
@@ -381,18 +630,16 @@ export class Edge {
     }
     if (o.httpPort !== null) {
       const http = createHttpServer({ ...this.#slowClientLimits(), keepAliveTimeout: o.keepAliveTimeoutMs ?? 5000 }, (req, res) =>
-        this.#handle(req, res, false),
+        this.#request(req, res, false),
       );
-      http.on('upgrade', (req, socket, head) => this.#upgrade(req, socket, head, false));
+      http.on('upgrade', (req, socket, head) => this.#upgradeGuarded(req, socket, head, false));
       http.on('connection', track);
-      http.on('clientError', (err, socket) => {
-        if (socket.writable) socket.end(`HTTP/1.1 ${clientErrorStatus((err as NodeJS.ErrnoException).code)}\r\nConnection: close\r\n\r\n`);
-      });
+      http.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.#clientError(err, socket, false));
       this.#http = http;
       try {
         this.ports.http = await listen(http, o.httpPort, 'HTTP');
       } catch (err) {
-        this.#https?.close();
+        this.#front?.close();
         throw err;
       }
     }
@@ -404,7 +651,7 @@ export class Edge {
     if (this.#closing) return;
     this.#closing = true;
     if (this.#defaultTimer) clearInterval(this.#defaultTimer);
-    const closed = Promise.all([this.#https, this.#http].filter(Boolean).map((s) => new Promise<void>((r) => (s as Server).close(() => r()))));
+    const closed = Promise.all([this.#front, this.#https, this.#http].filter(Boolean).map((s) => new Promise<void>((r) => (s as NetServer).close(() => r()))));
     for (const s of this.#sessions) s.close();
     this.#http?.closeIdleConnections();
     const timer = setTimeout(() => {

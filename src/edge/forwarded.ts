@@ -15,6 +15,21 @@ export type Forwarded = ForwardInfo & {
 };
 
 const plain = (ip: string) => (ip.startsWith('::ffff:') ? ip.slice(7) : ip);
+const PORT = /^\d{1,5}$/;
+
+/**
+ * The port in a Host header, else the scheme's default. A browser names every port but the
+ * default, so this is the port the visitor connected to, also behind a port mapping (Docker's
+ * 443 to 8443), where the port the edge listens on is not.
+ */
+function portOf(authority: string, proto: 'http' | 'https'): string {
+  const colon = authority.lastIndexOf(':');
+  if (colon > authority.lastIndexOf(']')) {
+    const p = authority.slice(colon + 1);
+    if (PORT.test(p)) return p;
+  }
+  return proto === 'https' ? '443' : '80';
+}
 
 export class TrustedProxies {
   readonly #list = new BlockList();
@@ -43,9 +58,10 @@ export class TrustedProxies {
     return this.#list.check(p, isIP(p) === 6 ? 'ipv6' : 'ipv4');
   }
 
-  /** The visitor's address and scheme for a request that arrived over `tls` or not. */
+  /** The visitor's address and scheme for a request that arrived over `tls` or not; `host` is the name it is routed by. */
   read(req: IncomingMessage | Http2ServerRequest, host: string, tls: boolean): Forwarded {
     const peerIp = plain(req.socket.remoteAddress ?? '');
+    const authority = (req.headers[':authority'] as string | undefined) ?? req.headers.host ?? host;
     if (this.#any && this.trusts(peerIp)) {
       const xff = String(req.headers['x-forwarded-for'] ?? '')
         .split(',')
@@ -63,10 +79,25 @@ export class TrustedProxies {
           ?.trim()
           .toLowerCase() || null;
       const proto = stated === 'https' || stated === 'http' ? stated : tls ? 'https' : 'http';
-      return { clientIp: client, peerIp, proto, host, priorForwardedFor: xff.length ? xff.join(', ') : null, statedProto: stated };
+      const statedPort = String(req.headers['x-forwarded-port'] ?? '')
+        .split(',')[0]
+        ?.trim();
+      const port = statedPort && PORT.test(statedPort) ? statedPort : portOf(authority, proto);
+      return {
+        clientIp: client,
+        peerIp,
+        proto,
+        host,
+        authority,
+        port,
+        priorForwardedFor: xff.length ? xff.join(', ') : null,
+        trusted: true,
+        statedProto: stated,
+      };
     }
     if (this.#any && !tls && req.headers['x-forwarded-proto'] !== undefined) this.#warnOnce(peerIp);
-    return { clientIp: peerIp, peerIp, proto: tls ? 'https' : 'http', host, priorForwardedFor: null, statedProto: null };
+    const proto = tls ? 'https' : 'http';
+    return { clientIp: peerIp, peerIp, proto, host, authority, port: portOf(authority, proto), priorForwardedFor: null, trusted: false, statedProto: null };
   }
 
   /** Once per address (at most 100): forwarded headers from a peer that is not a trusted proxy were ignored. */

@@ -1,8 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createNetServer, connect as netConnect } from 'node:net';
 import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import { ChallengeAnswers } from '../../src/acme/challenges.ts';
 import { CertCache } from '../../src/cache/cache.ts';
 import { Edge, type EdgeOptions } from '../../src/edge/edge.ts';
@@ -110,4 +111,65 @@ export function startServe(args: string[], env: Record<string, string>): ServePr
   });
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   return { child, out: () => out, err: () => err, exited };
+}
+
+export interface Recorder {
+  url: string;
+  /** Every byte the upstream received, all connections together, as latin1 text. */
+  received(): string;
+  close(): Promise<void>;
+}
+
+/**
+ * A raw upstream that records every byte it receives and answers each request head it sees with
+ * `answer(head)` (default: 200 with a short body, keep-alive), or stays silent when that is null.
+ */
+export async function startRecorder(answer: (head: string) => string | null = () => 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'): Promise<Recorder> {
+  let all = '';
+  const sockets = new Set<import('node:net').Socket>();
+  const server = createNetServer((s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => {});
+    let pending = '';
+    s.on('data', (d) => {
+      all += d.toString('latin1');
+      pending += d.toString('latin1');
+      for (let i = 0; i < 100 && pending.includes('\r\n\r\n'); i++) {
+        const head = pending.slice(0, pending.indexOf('\r\n\r\n'));
+        pending = pending.slice(head.length + 4);
+        const out = answer(head);
+        if (out !== null) s.write(out);
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    received: () => all,
+    close: () =>
+      new Promise((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
+/** Writes `payload` on a new plain (or TLS, as localhost) connection and collects the reply until the server closes or `ms` pass. */
+export function rawExchange(port: number, payload: string, options: { tls?: { ca: string }; ms?: number } = {}): Promise<string> {
+  return new Promise((resolve) => {
+    const s = options.tls
+      ? tlsConnect({ port, host: '127.0.0.1', servername: 'localhost', ca: [options.tls.ca], ALPNProtocols: ['http/1.1'] }, () => s.write(payload))
+      : netConnect({ port, host: '127.0.0.1' }, () => s.write(payload));
+    let got = '';
+    s.on('data', (d) => {
+      got += d.toString('latin1');
+    });
+    const timer = setTimeout(() => s.destroy(), options.ms ?? 2000);
+    s.on('close', () => {
+      clearTimeout(timer);
+      resolve(got);
+    });
+    s.on('error', () => {});
+  });
 }
