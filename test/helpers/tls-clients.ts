@@ -46,9 +46,10 @@ export function nodeLeaf(port: number, servername: string, ca: string[], extra: 
   });
 }
 
-/** The leaf openssl s_client gets with `-servername` (verified against `caFile`), or null. */
+/** The leaf openssl s_client gets with `-servername` (none when ''), verified against `caFile`, or null. */
 export async function opensslLeaf(port: number, servername: string, caFile: string, extra: string[] = []): Promise<string | null> {
-  const r = await run('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', servername, '-CAfile', caFile, '-verify_return_error', ...extra]);
+  const sni = servername ? ['-servername', servername] : ['-noservername'];
+  const r = await run('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, ...sni, '-CAfile', caFile, '-verify_return_error', ...extra]);
   const pem = FIRST_PEM.exec(r.stdout)?.[0];
   return r.stdout.includes('Verify return code: 0 (ok)') && pem ? fingerprint(pem) : null;
 }
