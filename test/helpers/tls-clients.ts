@@ -24,10 +24,12 @@ export function fingerprint(pem: string): string {
 
 function run(cmd: string, args: string[], timeout = 10_000): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(cmd, args, { env: clientEnv(), timeout, maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
+    const child = execFile(cmd, args, { env: clientEnv(), timeout, maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
       const code = (err as { code?: unknown } | null)?.code;
       resolve({ code: err ? (typeof code === 'number' ? code : 1) : 0, stdout, stderr });
     });
+    // s_client reads what to send from stdin: end it, so that it leaves after the handshake.
+    child.stdin?.end();
   });
 }
 
