@@ -121,6 +121,15 @@ export class CertCache {
       }
   }
 
+  /**
+   * Adds or replaces the certificate of `bundle`'s key algorithm and keeps the name's other one:
+   * for a name that holds both, a renewal of one must not drop the other.
+   */
+  putAlongside(name: string, bundle: CertificateBundle): void {
+    const algorithm = keyAlgorithm(bundle);
+    this.put(name, [bundle, ...this.bundles(name).filter((b) => keyAlgorithm(b) !== algorithm)]);
+  }
+
   delete(name: string): void {
     this.#unindex(name);
     this.#entries.delete(name);

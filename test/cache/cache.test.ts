@@ -125,3 +125,15 @@ test('the key algorithm comes from the key type, or from the key when the type s
   const ec = await bundle(['algo.example.com']);
   assert.equal(keyAlgorithm({ ...ec, meta: { ...ec.meta, keyType: '' } }), 'ecdsa');
 });
+
+test("putAlongside replaces the certificate of its key algorithm and keeps the name's other one", async () => {
+  const cache = new CertCache();
+  const ec = await bundle(['along.example.com']);
+  const rsa = await bundle(['along.example.com'], undefined, 'rsa-2048');
+  cache.putAlongside('along.example.com', ec);
+  cache.putAlongside('along.example.com', rsa);
+  assert.deepEqual(cache.bundles('along.example.com'), [ec, rsa]);
+  const renewed = await bundle(['along.example.com']);
+  cache.putAlongside('along.example.com', renewed);
+  assert.deepEqual(cache.bundles('along.example.com'), [renewed, rsa]);
+});
