@@ -53,3 +53,16 @@ test('an RSA certificate in the cache before the edge starts is served for its n
   assert.equal(await opensslLeaf(e.https, name, caFile), fingerprint(b.certPem));
   assert.equal(await curlLeaf(e.https, name, caFile), fingerprint(b.certPem));
 });
+
+test('a TLS-ALPN-01 answer with an RSA key (as acme-client makes it) is what a client preferring ECDSA gets for its name', { timeout: 30_000 }, async (t) => {
+  const dir = tempDir(t);
+  const name = 'alpn.keytypes.example.com';
+  const answer = await createCertificate({ subject: `CN=${name}`, dns: [name], key: 'rsa-2048' });
+  const e = await startEdge(dir);
+  t.after(() => e.edge.close());
+  e.answers.setAlpn(name, answer.certPem, answer.keyPem);
+  // (Without ALPN acme-tls/1: the edge's HTTP/2 server does not offer it yet, see the report. The
+  // answer is served for its name during the challenge whatever the protocol.)
+  const served = await nodeLeaf(e.https, name, [], { rejectUnauthorized: false, sigalgs: 'ECDSA+SHA256:RSA-PSS+SHA256' });
+  assert.equal(served, fingerprint(answer.certPem));
+});
