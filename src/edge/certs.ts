@@ -10,12 +10,13 @@ import { isIP } from 'node:net';
 import type { SecureContext, TLSSocket } from 'node:tls';
 import { createSecureContext } from 'node:tls';
 import type { ChallengeAnswers } from '../acme/challenges.ts';
-import type { CertCache } from '../cache/cache.ts';
+import type { CertCache, NameContexts } from '../cache/cache.ts';
 import { isLocalName, type LocalCa } from '../localca/local-ca.ts';
 import type { CertManager } from '../manager/manager.ts';
 import type { DomainRegistry } from '../manager/registry.ts';
 import { canonicalName } from '../store/names.ts';
 import type { CertificateBundle } from '../store/store.ts';
+import { asNameContexts, ConnectionSlots } from './slots.ts';
 
 /** Why a connection was given a stand-in certificate. */
 export interface StandIn {
@@ -42,7 +43,7 @@ export interface HandshakeOptions {
 }
 
 interface Selection {
-  ctx?: SecureContext;
+  ctx?: NameContexts;
   standIn?: StandIn;
 }
 
@@ -95,11 +96,18 @@ export class HandshakeCertificates {
     this.#clock = options.clock ?? Date.now;
   }
 
-  /** The pair the server's default context holds: a handshake that resolves to it needs no switch. */
-  #default: { name: string; bundle: CertificateBundle } | null = null;
+  /** The certificates the server's default context holds: a handshake that resolves to them needs no switch. */
+  #default: { name: string; bundle: CertificateBundle; alt: CertificateBundle | undefined } | null = null;
+  readonly #slots = new ConnectionSlots();
 
-  setDefault(name: string, bundle: CertificateBundle): void {
-    this.#default = { name, bundle };
+  /**
+   * Call with what the server's default context now holds (one certificate, or an ECDSA and an
+   * RSA one), before handshakes use it: a switch to another name must empty its slots.
+   */
+  async setDefault(name: string, bundles: CertificateBundle | readonly CertificateBundle[]): Promise<void> {
+    const list: readonly CertificateBundle[] = Array.isArray(bundles) ? bundles : [bundles as CertificateBundle];
+    await this.#slots.setDefault(list);
+    this.#default = { name, bundle: list[0] as CertificateBundle, alt: list[1] };
   }
 
   /** Why this TLS connection got a stand-in certificate, if it did. */
@@ -115,31 +123,41 @@ export class HandshakeCertificates {
       // The common case answers synchronously from memory: no promise per handshake.
       const hit = self.#o.answers.alpn.size ? null : self.#o.cache.resolve(name);
       const d = self.#default;
-      if (hit && d && hit === d.name && self.#o.cache.get(hit) === d.bundle && !self.#localDue(hit)) {
+      if (hit && d && hit === d.name && self.#o.cache.holds(hit, d.bundle, d.alt) && !self.#localDue(hit)) {
         // The server's own context already holds this pair: no context switch (Node copies the
         // certificate, chain and key into the connection on a switch, a measurable share of a handshake).
         cb(null);
         return;
       }
+      const socket = this as TLSSocket | undefined;
       if (hit && !self.#localDue(hit)) {
-        let ctx: SecureContext | undefined;
+        let ctx: NameContexts | undefined;
         try {
-          ctx = self.#o.cache.context(hit);
+          ctx = self.#o.cache.context(hit) as NameContexts;
+          self.#slots.apply(socket, ctx);
         } catch (err) {
           // A stored pair OpenSSL will not load: this handshake fails, the edge goes on.
           self.#o.log?.('error', `the certificate for ${hit} cannot be loaded: ${(err as Error).message}`, { host: hit });
           cb(err as Error);
           return;
         }
-        cb(null, ctx);
+        cb(null, ctx.main);
         return;
       }
-      const socket = this as TLSSocket | undefined;
       self.#select(name, socket?.remoteAddress).then(
         (sel) => {
           if (sel.standIn && socket) (socket as unknown as Record<symbol, StandIn>)[STAND_IN] = sel.standIn;
-          if (sel.ctx) cb(null, sel.ctx);
-          else cb(new Error(`no certificate for "${servername.slice(0, 100)}"`));
+          if (!sel.ctx) {
+            cb(new Error(`no certificate for "${servername.slice(0, 100)}"`));
+            return;
+          }
+          try {
+            self.#slots.apply(socket, sel.ctx);
+          } catch (err) {
+            cb(err as Error);
+            return;
+          }
+          cb(null, sel.ctx.main);
         },
         (err) => cb(err as Error),
       );
@@ -148,10 +166,10 @@ export class HandshakeCertificates {
 
   async #select(name: string, clientAddress: string | undefined): Promise<Selection> {
     const alpn = name ? this.#o.answers.alpnContext(name) : undefined;
-    if (alpn) return { ctx: alpn };
+    if (alpn) return { ctx: asNameContexts(alpn) };
     const { cache } = this.#o;
     const hit = cache.resolve(name);
-    if (hit && !this.#localDue(hit)) return { ctx: cache.context(hit) as SecureContext };
+    if (hit && !this.#localDue(hit)) return { ctx: cache.context(hit) as NameContexts };
     // localhost, LAN and .internal names (single labels too) go to the local CA.
     if (isLocalName(name) && LOCAL_NAME.test(name) && !name.includes('..')) return this.#once(`local:${name}`, () => this.#local(name));
     let canonical: string;
@@ -182,7 +200,7 @@ export class HandshakeCertificates {
 
   async #local(name: string): Promise<Selection> {
     this.#o.cache.put(name, await this.#o.localCa.issue([name]));
-    return { ctx: this.#o.cache.context(name) as SecureContext };
+    return { ctx: this.#o.cache.context(name) as NameContexts };
   }
 
   /** A local-CA certificate for the name itself, so that its visitor can be told what is going on. */
@@ -198,7 +216,7 @@ export class HandshakeCertificates {
   }
 
   async #withStandIn(name: string, standIn: StandIn): Promise<Selection> {
-    return { ctx: await this.#standIn(name), standIn };
+    return { ctx: asNameContexts(await this.#standIn(name)), standIn };
   }
 
   #remember<V>(map: Map<string, V>, key: string, value: V): void {
@@ -239,7 +257,7 @@ export class HandshakeCertificates {
     const stored = await manager.store.getBundle(name);
     if (stored && Date.parse(stored.meta.notAfter) > now) {
       cache.put(name, stored);
-      return { ctx: cache.context(name) as SecureContext };
+      return { ctx: cache.context(name) as NameContexts };
     }
     // A name that failed before (this process or an earlier one) waits for its backoff.
     const state = await manager.store.getState(name);
@@ -266,7 +284,7 @@ export class HandshakeCertificates {
         cache.put(name, result.bundle);
         this.#failed.delete(name);
         this.#o.log?.('info', `obtained a certificate for ${name} on demand in ${Math.round(result.ms)} ms`, { host: name });
-        return { ctx: cache.context(name) as SecureContext } as Selection;
+        return { ctx: cache.context(name) as NameContexts } as Selection;
       },
       async (err: Error) => {
         if (decision.source === 'first-visit') await registry.releaseFirstVisit(name, err.message).catch(() => false);

@@ -535,27 +535,28 @@ export class Edge {
    * `defaultSni` name's certificate when there is one, else a local-CA certificate for
    * localhost and the loopback addresses. Node serves the server's own context to them.
    */
-  async #defaultPems(): Promise<{ cert: string; key: string; notAfter: number; name: string; bundle: CertificateBundle }> {
+  async #defaultPems(): Promise<{ cert: string[]; key: string[]; notAfter: number; name: string; bundles: CertificateBundle[] }> {
     const { cache, defaultSni } = this.#o;
     const name = defaultSni ? cache.resolve(defaultSni.toLowerCase()) : null;
-    const b = name ? cache.get(name) : undefined;
-    if (b && name) {
+    const bundles = name ? cache.bundles(name) : [];
+    if (bundles.length && name) {
       this.#defaultName = name;
-      return { cert: b.certPem, key: b.keyPem, notAfter: Date.parse(b.meta.notAfter), name, bundle: b };
+      const notAfter = Math.min(...bundles.map((b) => Date.parse(b.meta.notAfter)));
+      return { cert: bundles.map((b) => b.certPem), key: bundles.map((b) => b.keyPem), notAfter, name, bundles };
     }
     this.#defaultName = defaultSni?.toLowerCase() ?? null;
     // Also the certificate for SNI localhost, 127.0.0.1 and ::1: one pair for all of them.
     const local = await this.#o.localCa.issue(['localhost', '127.0.0.1', '::1']);
     cache.put('localhost', local);
-    return { cert: local.certPem, key: local.keyPem, notAfter: Date.parse(local.meta.notAfter), name: 'localhost', bundle: local };
+    return { cert: [local.certPem], key: [local.keyPem], notAfter: Date.parse(local.meta.notAfter), name: 'localhost', bundles: [local] };
   }
 
   async #refreshDefault(): Promise<void> {
     if (!this.#https) return;
     const d = await this.#defaultPems();
+    await this.#certs.setDefault(d.name, d.bundles);
     this.#https.setSecureContext({ ...this.#tlsOptions(), cert: d.cert, key: d.key });
     this.#defaultNotAfter = d.notAfter;
-    this.#certs.setDefault(d.name, d.bundle);
   }
 
   #tlsOptions(): Record<string, unknown> {
@@ -585,7 +586,7 @@ export class Edge {
     if (o.httpsPort !== null) {
       const d = await this.#defaultPems();
       this.#defaultNotAfter = d.notAfter;
-      this.#certs.setDefault(d.name, d.bundle);
+      await this.#certs.setDefault(d.name, d.bundles);
       const https = createSecureServer({
         allowHTTP1: true,
         ...this.#tlsOptions(),

@@ -3,7 +3,7 @@
  * The HTTPS edge for embedding: `Edge` (servers, proxy, redirects, HSTS, on-demand), the
  * handshake certificate cache and the local CA.
  */
-export { type CacheOptions, CertCache } from '../cache/cache.ts';
+export { type CacheOptions, CertCache, type NameContexts } from '../cache/cache.ts';
 export { isLocalName, LocalCa, type LocalCaOptions } from '../localca/local-ca.ts';
 export { type AccessEntry, watchResponse } from './access-log.ts';
 export { clientKey, HandshakeCertificates, type HandshakeOptions, type StandIn } from './certs.ts';

@@ -116,7 +116,9 @@ export class LocalCa {
       notBefore: new Date(now.getTime() - 3600_000),
       notAfter: new Date(now.getTime() + this.#lifetime),
     });
-    const certPem = cert.certPem + root.certPem;
+    // The leaf alone: a client trusts the root or it does not, and a root sent along is only
+    // bytes on every handshake (and a "chain includes the root" finding from testssl).
+    const certPem = cert.certPem;
     return {
       certPem,
       keyPem: cert.keyPem,

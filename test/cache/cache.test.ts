@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { CertCache } from '../../src/cache/cache.ts';
+import { CertCache, keyAlgorithm, SLOT_ECDSA, SLOT_RSA } from '../../src/cache/cache.ts';
 import { LocalCa } from '../../src/localca/local-ca.ts';
 import { decodeCertificate } from '../../src/pki/certificate.ts';
 import { createCertificate } from '../../src/pki/generate.ts';
@@ -17,10 +17,10 @@ import { tempDir } from '../helpers/tmp.ts';
 
 const ca = await createCertificate({ subject: 'CN=Cache Test CA', ca: true });
 
-async function bundle(names: string[], notAfter = new Date(Date.now() + 86_400_000)): Promise<CertificateBundle> {
-  const leaf = await createCertificate({ subject: `CN=${names[0]}`, issuer: ca, dns: names, notAfter });
+async function bundle(names: string[], notAfter = new Date(Date.now() + 86_400_000), key: 'ec-p256' | 'rsa-2048' = 'ec-p256'): Promise<CertificateBundle> {
+  const leaf = await createCertificate({ subject: `CN=${names[0]}`, issuer: ca, dns: names, notAfter, key });
   const certPem = leaf.certPem + ca.certPem;
-  return { certPem, keyPem: leaf.keyPem, meta: certMeta(certPem, { name: names[0] as string, names, directory: 'test', keyType: 'ec-p256' }) };
+  return { certPem, keyPem: leaf.keyPem, meta: certMeta(certPem, { name: names[0] as string, names, directory: 'test', keyType: key }) };
 }
 
 test('every name a certificate lists is served by it; exact, then wildcard', async () => {
@@ -79,4 +79,61 @@ test('certMeta reads issuer, serial and validity from the leaf; local-CA bundles
   const info = decodeCertificate(parseCertificates(Buffer.from(local.certPem))[0]?.der as Buffer).info;
   assert.equal(local.meta.serialNumber, info.serialNumber, 'was empty before');
   assert.equal(local.meta.directory, 'local');
+});
+
+test('a name holds an ECDSA and an RSA certificate at once, given in either order; get() is the ECDSA one', async () => {
+  const cache = new CertCache();
+  const ec = await bundle(['both.example.com']);
+  const rsa = await bundle(['both.example.com', 'rsa-alias.example.com'], undefined, 'rsa-2048');
+  cache.put('both.example.com', [rsa, ec]);
+  assert.equal(cache.get('both.example.com'), ec);
+  assert.deepEqual(cache.bundles('both.example.com'), [ec, rsa]);
+  assert.equal(cache.resolve('rsa-alias.example.com'), 'both.example.com', 'the names of both are indexed');
+  const ctx = cache.context('both.example.com');
+  assert.equal(ctx?.slots, SLOT_ECDSA | SLOT_RSA);
+  assert.ok(ctx?.alt, 'one context per key algorithm');
+  cache.put('both.example.com', ec);
+  assert.deepEqual(cache.bundles('both.example.com'), [ec], 'a put replaces what the name held');
+  assert.equal(cache.resolve('rsa-alias.example.com'), null);
+});
+
+test('two certificates of one key algorithm for one name are refused', async () => {
+  const cache = new CertCache();
+  const a = await bundle(['twice.example.com']);
+  const b = await bundle(['twice.example.com']);
+  assert.throws(
+    () => cache.put('twice.example.com', [a, b]),
+    (err: Error & { code?: string }) => err.code === 'E_OPTION' && /ECDSA/.test(err.message),
+  );
+  assert.equal(cache.get('twice.example.com'), undefined);
+});
+
+test("of a name's two certificates, an expired one is left out of the context; the other still serves", async () => {
+  const cache = new CertCache();
+  const ec = await bundle(['half.example.com'], new Date(Date.now() + 60_000));
+  const rsa = await bundle(['half.example.com'], new Date(Date.now() + 86_400_000), 'rsa-2048');
+  cache.put('half.example.com', [ec, rsa]);
+  const later = Date.now() + 120_000;
+  assert.equal(cache.resolve('half.example.com', later), 'half.example.com');
+  assert.equal(cache.context('half.example.com', later)?.slots, SLOT_RSA);
+});
+
+test('the key algorithm comes from the key type, or from the key when the type says nothing', async () => {
+  const rsa = await bundle(['algo.example.com'], undefined, 'rsa-2048');
+  assert.equal(keyAlgorithm(rsa), 'rsa');
+  assert.equal(keyAlgorithm({ ...rsa, meta: { ...rsa.meta, keyType: 'imported' } }), 'rsa');
+  const ec = await bundle(['algo.example.com']);
+  assert.equal(keyAlgorithm({ ...ec, meta: { ...ec.meta, keyType: '' } }), 'ecdsa');
+});
+
+test("putAlongside replaces the certificate of its key algorithm and keeps the name's other one", async () => {
+  const cache = new CertCache();
+  const ec = await bundle(['along.example.com']);
+  const rsa = await bundle(['along.example.com'], undefined, 'rsa-2048');
+  cache.putAlongside('along.example.com', ec);
+  cache.putAlongside('along.example.com', rsa);
+  assert.deepEqual(cache.bundles('along.example.com'), [ec, rsa]);
+  const renewed = await bundle(['along.example.com']);
+  cache.putAlongside('along.example.com', renewed);
+  assert.deepEqual(cache.bundles('along.example.com'), [renewed, rsa]);
 });

@@ -452,7 +452,7 @@ test('local-ca env: the printed NODE_EXTRA_CA_CERTS makes a plain Node client tr
   const script = `require('https').get('https://localhost:${e.https}/', { lookup: (h, o, cb) => o.all ? cb(null, [{ address: '127.0.0.1', family: 4 }]) : cb(null, '127.0.0.1', 4) }, (r) => { console.log(r.statusCode); r.resume(); }).on('error', (err) => { console.log(err.code); });`;
   const clean = { PATH: process.env.PATH ?? '' };
   const without = await exec(process.execPath, ['-e', script], { env: clean });
-  assert.equal(without.stdout.trim(), 'SELF_SIGNED_CERT_IN_CHAIN', 'not trusted by default (the local root is sent with the chain)');
+  assert.equal(without.stdout.trim(), 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'not trusted by default (the leaf alone is sent; its root is not known)');
   const withIt = await exec(process.execPath, ['-e', script], { env: { ...clean, NODE_EXTRA_CA_CERTS: path as string } });
   assert.equal(withIt.stdout.trim(), '200');
   // A data directory that cannot hold the CA: one line, exit 2, what to do.
