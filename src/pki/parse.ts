@@ -93,7 +93,7 @@ export function parseInput(bytes: Uint8Array, options: ParseOptions = {}): Parse
         } else if (block.label === 'PKCS7' || block.label === 'CMS') {
           for (const der of pkcs7Certificates(block.der)) result.certificates.push(withSource(() => decodeCertificate(der, now), where));
         } else if (KEY_LABELS.has(block.label)) {
-          result.keys.push(withSource(() => readPemKey(block.label, block.text, block.headers, options.password), where));
+          result.keys.push(withSource(() => readPemKey(block.label, block.text, block.headers, options.password, block.der), where));
         } else if (block.label !== 'EC PARAMETERS') {
           result.skipped.push(block.label);
         }
