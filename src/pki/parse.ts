@@ -7,12 +7,12 @@ import { CertgateError } from '../errors.ts';
 import { type Certificate, decodeCertificate } from './certificate.ts';
 import { children, readOne, readTlv, TAG } from './der.ts';
 import { type PrivateKey, readEncryptedDerKey, readPemKey, tryDerKey } from './keys.ts';
+import { MAX_INPUT_BYTES } from './limits.ts';
 import { hasPem, isBareBase64, parsePem } from './pem.ts';
 import { looksLikeContentInfo, pkcs7Certificates } from './pkcs7.ts';
 import { looksLikePkcs12, readPkcs12 } from './pkcs12.ts';
 
-/** Inputs above this size are refused: no certificate bundle is near it. */
-export const MAX_INPUT_BYTES = 10 * 1024 * 1024;
+export { MAX_INPUT_BYTES };
 
 export type InputFormat = 'pem' | 'der' | 'pkcs7' | 'pkcs12' | 'key';
 

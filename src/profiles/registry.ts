@@ -3,11 +3,12 @@
  * Resource files in the data directory: `resources/NAME.yaml` (or .yml / .json). Written
  * atomically; read with precise errors naming the file and field.
  */
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { CertgateError } from '../errors.ts';
 import { atomicWrite } from '../fsutil.ts';
+import { readLimited } from '../input.ts';
 import { type Resource, validateResource } from './schema.ts';
 
 const EXT = /\.(ya?ml|json)$/i;
@@ -48,7 +49,11 @@ export async function loadResources(dir: string): Promise<{ resources: Resource[
   const files = new Map<string, string>();
   for (const file of names) {
     try {
-      const r = parseResourceText(await readFile(join(dir, file), 'utf8'), `resources/${file}`, file.replace(EXT, ''));
+      const r = parseResourceText(
+        (await readLimited(join(dir, file), { name: `resources/${file}` })).toString('utf8'),
+        `resources/${file}`,
+        file.replace(EXT, ''),
+      );
       const dup = seen.get(r.name);
       if (dup)
         throw new CertgateError('E_RESOURCE_INVALID', `resources/${file}: name "${r.name}" is already used by ${dup}`, 'give each resource its own name');
