@@ -6,6 +6,7 @@
  * empty is left behind.
  */
 import { randomBytes } from 'node:crypto';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { type FileHandle, mkdir, open, rename, rm, symlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { CertgateError } from './errors.ts';
@@ -19,10 +20,26 @@ function writeFix(code: string | undefined): string {
   return 'check the directory, its permissions and free space';
 }
 
+/**
+ * Node's recursive mkdir says ENOENT when the real trouble is a read-only or unwritable
+ * parent: ask the nearest existing ancestor what is wrong.
+ */
+function realCode(code: string | undefined, path: string): string | undefined {
+  if (code !== 'ENOENT') return code;
+  let dir = dirname(path);
+  while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
+  try {
+    accessSync(dir, constants.W_OK);
+    return code;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code ?? code;
+  }
+}
+
 /** A failed write as E_STORE, naming the path and the errno. CertgateErrors pass through. */
 export function writeError(err: unknown, path: string): CertgateError {
   if (err instanceof CertgateError) return err;
-  const code = (err as NodeJS.ErrnoException).code;
+  const code = realCode((err as NodeJS.ErrnoException).code, path);
   return new CertgateError('E_STORE', `cannot write ${path}: ${code ?? (err as Error).message}`, writeFix(code), { cause: err });
 }
 

@@ -1,37 +1,15 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type TestContext, test } from 'node:test';
+import { test } from 'node:test';
 import { run } from '../src/cli/run.ts';
 import { CertgateError } from '../src/errors.ts';
 import { atomicWrite } from '../src/fsutil.ts';
+import { mountSkip, tinyDisk } from './helpers/disk.ts';
 import { fakeIo } from './helpers/io.ts';
 import { makePki } from './helpers/pki.ts';
 
 const pki = await makePki();
-
-function canMount(): boolean {
-  if (process.getuid?.() !== 0) return false;
-  try {
-    execFileSync('mount', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** A 64 kB tmpfs: a real full disk, unmounted when the test ends. */
-function tinyDisk(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'certgate-disk-'));
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dir]);
-  t.after(() => {
-    execFileSync('umount', [dir]);
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return dir;
-}
 
 function fill(dir: string): void {
   try {
@@ -41,7 +19,7 @@ function fill(dir: string): void {
   }
 }
 
-const skip = canMount() ? false : 'needs root to mount a tmpfs';
+const skip = mountSkip;
 
 test('a write that fails on a full disk leaves no temp file and the old file intact', { skip }, async (t) => {
   const disk = tinyDisk(t);
@@ -67,8 +45,7 @@ test('trust add on a full disk: E_WRITE with the fix, and nothing left in ca-cer
 });
 
 test('a write into a read-only directory is E_STORE with a fix, and leaves nothing', { skip }, async (t) => {
-  const disk = tinyDisk(t);
-  execFileSync('mount', ['-o', 'remount,ro', disk]);
+  const disk = tinyDisk(t, { readOnly: true });
   await assert.rejects(
     atomicWrite(join(disk, 'x.json'), '{}'),
     (e: unknown) => e instanceof CertgateError && e.code === 'E_STORE' && /EROFS/.test(e.message) && /read-only/.test(e.fix ?? ''),
