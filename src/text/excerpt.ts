@@ -1,0 +1,36 @@
+/**
+ * @module text/excerpt
+ * The only way input text goes into a message: short, escaped, and never key material. A
+ * garbage file must not paint the terminal (escape sequences, binary), and a pasted private
+ * key must not end up in a log.
+ */
+
+/** Characters that must not reach a terminal raw: C0/C1 controls, DEL, bidi and zero-width marks, U+FFFD. */
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufffd]|[\ud800-\udfff]/gu;
+const PRIVATE_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g;
+/** 40+ base64 characters with upper, lower and digits: key or certificate bytes, not a name or a hex fingerprint. */
+const BASE64_RUN = /[A-Za-z0-9+/]{40,}={0,2}/g;
+
+function escapeChar(c: string): string {
+  const n = c.codePointAt(0) as number;
+  return n <= 0xff ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u{${n.toString(16)}}`;
+}
+
+/** Escapes control and invisible characters as \xNN / \u{NNNN}; the rest is kept. */
+export function escapeControl(text: string): string {
+  return text.replace(UNPRINTABLE, escapeChar);
+}
+
+/**
+ * A short, safe excerpt of input for a message: key blocks and long base64 runs replaced,
+ * at most `max` characters (default 80, then …), control characters escaped.
+ * @example `got "${excerpt(value)}"`
+ */
+export function excerpt(input: unknown, max = 80): string {
+  let text = typeof input === 'string' ? input : (JSON.stringify(input) ?? String(input));
+  text = text.replace(PRIVATE_KEY, '[private key omitted]');
+  text = text.replace(BASE64_RUN, (run) => (/[A-Z]/.test(run) && /[a-z]/.test(run) && /[0-9]/.test(run) ? `[${run.length} base64 characters]` : run));
+  const chars = [...text];
+  const cut = chars.length > max ? `${chars.slice(0, max).join('')}…` : text;
+  return escapeControl(cut);
+}
