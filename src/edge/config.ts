@@ -3,9 +3,9 @@
  * `certgate serve` configuration: one file (YAML or JSON), then CERTGATE_* variables, then
  * flags, validated once with the field path, what was expected and what was found.
  */
-import YAML from 'yaml';
 import { z } from 'zod';
 import { CertgateError } from '../errors.ts';
+import { parseDoc } from '../text/parse-doc.ts';
 
 const duration = z.union([z.number().positive(), z.string().regex(/^\d+(\.\d+)?\s*(ms|s|m|h|d)?$/, 'a duration like 24h, 30m or 90s')]);
 
@@ -99,15 +99,5 @@ export function validateServeConfig(input: unknown, source: string): ServeConfig
 }
 
 export function parseConfigText(text: string, source: string): ServeConfig {
-  let data: unknown;
-  try {
-    data = source.endsWith('.json') ? JSON.parse(text) : YAML.parse(text);
-  } catch (err) {
-    throw new CertgateError(
-      'E_OPTION',
-      `${source}: not valid ${source.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message.split('\n')[0]}`,
-      'fix the syntax',
-    );
-  }
-  return validateServeConfig(data, source);
+  return validateServeConfig(parseDoc(text, { source, code: 'E_OPTION' }), source);
 }

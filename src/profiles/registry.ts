@@ -9,6 +9,7 @@ import YAML from 'yaml';
 import { CertgateError } from '../errors.ts';
 import { atomicWrite } from '../fsutil.ts';
 import { readLimited } from '../input.ts';
+import { parseDoc } from '../text/parse-doc.ts';
 import { type Resource, validateResource } from './schema.ts';
 
 const EXT = /\.(ya?ml|json)$/i;
@@ -21,18 +22,7 @@ export interface RegistryProblem {
 }
 
 export function parseResourceText(text: string, file: string, fallbackName: string): Resource {
-  let data: unknown;
-  try {
-    data = file.toLowerCase().endsWith('.json') ? JSON.parse(text) : YAML.parse(text, { prettyErrors: false });
-  } catch (err) {
-    const msg = (err as Error).message.split('\n')[0];
-    throw new CertgateError(
-      'E_RESOURCE_INVALID',
-      `${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${msg}`,
-      'fix the syntax (indentation, quotes)',
-    );
-  }
-  return validateResource(data, file, fallbackName);
+  return validateResource(parseDoc(text, { source: file, code: 'E_RESOURCE_INVALID' }), file, fallbackName);
 }
 
 export async function loadResources(dir: string): Promise<{ resources: Resource[]; problems: RegistryProblem[]; files: Map<string, string> }> {
