@@ -5,8 +5,8 @@
  * key must not end up in a log.
  */
 
-/** Characters that must not reach a terminal raw: C0/C1 controls, DEL, bidi and zero-width marks, U+FFFD. */
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufffd]|[\ud800-\udfff]/gu;
+/** Characters that must not reach a terminal raw: controls (C0, DEL, C1), format marks (bidi, zero-width, BOM), line separators, U+FFFD, lone surrogates. */
+const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\ufffd]|[\ud800-\udfff]/gu;
 const PRIVATE_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g;
 /** 40+ base64 characters with upper, lower and digits: key or certificate bytes, not a name or a hex fingerprint. */
 const BASE64_RUN = /[A-Za-z0-9+/]{40,}={0,2}/g;
