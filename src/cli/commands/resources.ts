@@ -11,7 +11,7 @@ import { CertgateError } from '../../errors.ts';
 import { dataPaths } from '../../paths.ts';
 import { decodeCertificate, toPem } from '../../pki/certificate.ts';
 import { parseInput } from '../../pki/parse.ts';
-import { getResource, loadResources, removeResource, saveResource, toDocument } from '../../profiles/registry.ts';
+import { getResource, loadResources, removeResource, saveResource, saveResources, toDocument } from '../../profiles/registry.ts';
 import { readSecret, resolveTls } from '../../profiles/resolve.ts';
 import { KINDS, MODES, type Resource, validateResource } from '../../profiles/schema.ts';
 import { testResource } from '../../profiles/test.ts';
@@ -210,7 +210,7 @@ async function importCmd(argv: string[], io: Io): Promise<number> {
       throw new CertgateError('E_RESOURCE_INVALID', `${file}: the name "${r.name}" appears twice; nothing was imported`, 'give each resource its own name');
     names.add(r.name);
   }
-  for (const r of parsed) await saveResource(p.resources, r, { replace: true });
+  await saveResources(p.resources, parsed);
   io.out(`imported ${parsed.length} resource(s): ${parsed.map((r) => r.name).join(', ')}\n`);
   return 0;
 }
