@@ -14,6 +14,9 @@ export type ErrorCode =
   | 'E_FILE_READ'
   | 'E_INPUT_EMPTY'
   | 'E_INPUT_TOO_LARGE'
+  | 'E_INPUT_TOO_MANY_BLOCKS'
+  | 'E_INPUT_TOO_DEEP'
+  | 'E_PBE_ITERATIONS'
   | 'E_INPUT_FORMAT'
   | 'E_PEM_MALFORMED'
   | 'E_DER_MALFORMED'
@@ -24,6 +27,7 @@ export type ErrorCode =
   | 'E_KEY_MALFORMED'
   | 'E_KEY_ENCRYPTED'
   | 'E_KEY_PASSPHRASE'
+  | 'E_KEY_MISMATCH'
   | 'E_NOT_CERTIFICATE'
   // network
   | 'E_DNS'
@@ -62,9 +66,11 @@ export type ErrorCode =
   | 'E_ACME_DNS_HOOK'
   | 'E_LOCK_TIMEOUT'
   | 'E_PORT_IN_USE'
+  | 'E_LISTEN'
   | 'E_ATTEMPTS_EXHAUSTED'
   | 'E_BUDGET'
-  | 'E_STORE';
+  | 'E_STORE'
+  | 'E_DATA_DIR';
 
 export class CertgateError extends Error {
   readonly code: ErrorCode;

@@ -2,8 +2,10 @@
  * @module paths
  * Where certgate keeps its data. One directory, `CERTGATE_DATA`, else the XDG data home.
  */
+import { existsSync, realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { CertgateError } from './errors.ts';
 
 export interface DataPaths {
   root: string;
@@ -15,6 +17,37 @@ export interface DataPaths {
   generated: string;
 }
 
+/**
+ * Kernel file systems: nothing can be kept there, and Node's recursive mkdir spins forever
+ * on procfs (it keeps getting ENOENT for a path it cannot create), with no output.
+ */
+const PSEUDO = ['/proc', '/sys', '/dev'];
+
+/** The path with its existing part resolved through symlinks: a link to /proc is /proc. */
+function realish(path: string): string {
+  let head = path;
+  while (!existsSync(head) && dirname(head) !== head) head = dirname(head);
+  try {
+    return join(realpathSync(head), relative(head, path));
+  } catch {
+    return path;
+  }
+}
+
+/** Refuses a data directory under /proc, /sys or /dev before anything is created. */
+export function checkDataDir(root: string): void {
+  for (const candidate of new Set([root, realish(root)])) {
+    const bad = PSEUDO.find((p) => candidate === p || candidate.startsWith(p + sep));
+    if (bad) {
+      throw new CertgateError(
+        'E_DATA_DIR',
+        `the data directory ${root} is under ${bad}, a kernel file system where nothing can be stored`,
+        'point CERTGATE_DATA (or --data) at a normal directory, e.g. /var/lib/certgate',
+      );
+    }
+  }
+}
+
 export function dataPaths(env: Record<string, string | undefined> = process.env, cwd = process.cwd()): DataPaths {
   const root = env.CERTGATE_DATA
     ? resolve(cwd, env.CERTGATE_DATA)
@@ -22,7 +55,8 @@ export function dataPaths(env: Record<string, string | undefined> = process.env,
   return pathsUnder(root);
 }
 
-/** The layout of a data directory whose root is already known (absolute). */
+/** The layout of a data directory whose root is already known (absolute); refuses kernel file systems. */
 export function pathsUnder(root: string): DataPaths {
+  checkDataDir(root);
   return { root, caCerts: join(root, 'ca-certs'), resources: join(root, 'resources'), generated: join(root, 'generated') };
 }

@@ -3,11 +3,9 @@
  * Flag parsing on node:util parseArgs, with usage errors as E_USAGE, and input reading
  * shared by the commands.
  */
-import { readFile, stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { CertgateError } from '../errors.ts';
-import { MAX_INPUT_BYTES } from '../pki/parse.ts';
+import { MAX_INPUT_BYTES, readLimited, tooLarge } from '../input.ts';
 import type { Io } from './io.ts';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
@@ -33,27 +31,17 @@ export function positiveInt(value: string | undefined, name: string, fallback: n
   return n;
 }
 
-/** Reads a file the user named; `-` is standard input. */
+/** How long a FIFO named on the command line may go without a writer. */
+const FIFO_TIMEOUT_MS = 10_000;
+
+/** Reads a file the user named; `-` is standard input. The size limit holds while reading. */
 export async function readInput(io: Io, name: string): Promise<Buffer> {
-  if (name === '-') return io.readStdin();
-  const path = resolve(io.cwd, name);
-  try {
-    const st = await stat(path);
-    if (st.isDirectory()) throw new CertgateError('E_FILE_READ', `${name} is a directory`, 'pass a file');
-    if (st.size > MAX_INPUT_BYTES) {
-      throw new CertgateError(
-        'E_INPUT_TOO_LARGE',
-        `${name} is ${st.size} bytes; certgate reads at most ${MAX_INPUT_BYTES} bytes (10 MiB)`,
-        'check that this is the file you meant',
-      );
-    }
-    return await readFile(path);
-  } catch (err) {
-    if (err instanceof CertgateError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new CertgateError('E_FILE_NOT_FOUND', `${name}: no such file`, 'check the path');
-    throw new CertgateError('E_FILE_READ', `${name}: cannot read (${code ?? (err as Error).message})`, 'check the file permissions');
+  if (name === '-') {
+    const bytes = await io.readStdin();
+    if (bytes.length > MAX_INPUT_BYTES) throw tooLarge('stdin', MAX_INPUT_BYTES);
+    return bytes;
   }
+  return readLimited(name, { cwd: io.cwd, fifoTimeoutMs: FIFO_TIMEOUT_MS, ...(io.signal ? { signal: io.signal } : {}) });
 }
 
 /** The password for PKCS#12 or encrypted keys: --password-file, else CERTGATE_PASSWORD. */

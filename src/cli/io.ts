@@ -5,7 +5,7 @@
 export interface Io {
   out(text: string): void;
   err(text: string): void;
-  /** All of standard input (for `-`). */
+  /** All of standard input (for `-`); main.ts stops reading past MAX_INPUT_BYTES. */
   readStdin(): Promise<Buffer>;
   env: Record<string, string | undefined>;
   cwd: string;

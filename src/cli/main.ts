@@ -3,6 +3,7 @@
  * The only place that touches the process: wires run() to stdio and sets the exit code.
  */
 import { createInterface } from 'node:readline/promises';
+import { readStreamLimited } from '../input.ts';
 import { run } from './run.ts';
 
 // `certgate decode big.pem | head` closes the pipe early; that is not an error.
@@ -11,11 +12,8 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   throw err;
 });
 
-async function readStdin(): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
+// Stops at the input limit: `decode - < /dev/zero` is an error, not a process that eats memory.
+const readStdin = () => readStreamLimited(process.stdin);
 
 // Only serve drains on SIGTERM/SIGINT; a second one stops it at once. Every other command keeps
 // Node's default and ends on the first signal (a handler here would swallow it: seen with a

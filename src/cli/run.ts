@@ -4,6 +4,7 @@
  * was found, 2 a usage or input error. Commands load lazily so `decode` starts fast.
  */
 import { CertgateError } from '../errors.ts';
+import { escapeControl } from '../text/excerpt.ts';
 import type { Io } from './io.ts';
 
 export const VERSION = '0.1.0';
@@ -64,10 +65,11 @@ const COMMANDS: Record<string, () => Promise<Loaded>> = {
 
 export function renderError(err: unknown, debug: boolean): string {
   if (err instanceof CertgateError) {
-    return `error ${err.code}: ${err.message}\n${err.fix ? `  fix: ${err.fix}\n` : ''}${debug && err.stack ? `${err.stack}\n` : ''}`;
+    // A file name or field can carry escape sequences: the terminal sees them escaped.
+    return `error ${err.code}: ${escapeControl(err.message)}\n${err.fix ? `  fix: ${escapeControl(err.fix)}\n` : ''}${debug && err.stack ? `${err.stack}\n` : ''}`;
   }
   const e = err as Error;
-  return `error E_INTERNAL: ${e?.message ?? String(err)}\n  fix: this is a bug in certgate; run again with --debug and report the output\n${debug && e?.stack ? `${e.stack}\n` : ''}`;
+  return `error E_INTERNAL: ${escapeControl(e?.message ?? String(err))}\n  fix: this is a bug in certgate; run again with --debug and report the output\n${debug && e?.stack ? `${e.stack}\n` : ''}`;
 }
 
 export function errorObject(err: unknown): { code: string; message: string; fix: string | null } {

@@ -6,6 +6,7 @@
 import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { CertgateError } from '../errors.ts';
 import { CURVES } from './oids.ts';
+import { checkIterations } from './pbe.ts';
 
 export type KeyContainer = 'pkcs1' | 'pkcs8' | 'sec1' | 'pkcs8-encrypted' | 'pem-encrypted' | 'pkcs12';
 
@@ -67,8 +68,11 @@ function keyError(err: unknown, where: string): CertgateError {
   return new CertgateError('E_KEY_MALFORMED', `${where} is not a readable private key`, 'export the key again (PEM, PKCS#8)', { cause: err });
 }
 
-/** Reads one PEM private-key block. */
-export function readPemKey(label: string, text: string, headers: Record<string, string>, passphrase?: string): PrivateKey {
+/**
+ * Reads one PEM private-key block. `der` is the block's content: for encrypted PKCS#8 its
+ * PBKDF2 cost is checked before OpenSSL derives anything (legacy PEM encryption has no count).
+ */
+export function readPemKey(label: string, text: string, headers: Record<string, string>, passphrase?: string, der?: Uint8Array): PrivateKey {
   const encrypted = label === 'ENCRYPTED PRIVATE KEY' || /ENCRYPTED/.test(headers['Proc-Type'] ?? '');
   const container: KeyContainer =
     label === 'ENCRYPTED PRIVATE KEY'
@@ -81,6 +85,7 @@ export function readPemKey(label: string, text: string, headers: Record<string, 
             ? 'sec1'
             : 'pkcs8';
   if (encrypted && passphrase === undefined) throw keyError({ code: 'ERR_MISSING_PASSPHRASE' }, `the ${label} block`);
+  if (label === 'ENCRYPTED PRIVATE KEY' && der) checkIterations(der, 'the encrypted private key');
   try {
     return describeKey(createPrivateKey({ key: text, format: 'pem', passphrase }), container);
   } catch (err) {
@@ -108,6 +113,7 @@ export function tryDerKey(der: Buffer): PrivateKey | undefined {
 /** Reads DER encrypted PKCS#8. */
 export function readEncryptedDerKey(der: Buffer, passphrase?: string): PrivateKey {
   if (passphrase === undefined) throw keyError({ code: 'ERR_MISSING_PASSPHRASE' }, 'the input');
+  checkIterations(der, 'the encrypted private key');
   try {
     return describeKey(createPrivateKey({ key: der, format: 'der', type: 'pkcs8', passphrase }), 'pkcs8-encrypted');
   } catch (err) {

@@ -7,12 +7,12 @@ import { CertgateError } from '../errors.ts';
 import { type Certificate, decodeCertificate } from './certificate.ts';
 import { children, readOne, readTlv, TAG } from './der.ts';
 import { type PrivateKey, readEncryptedDerKey, readPemKey, tryDerKey } from './keys.ts';
+import { MAX_INPUT_BYTES } from './limits.ts';
 import { hasPem, isBareBase64, parsePem } from './pem.ts';
 import { looksLikeContentInfo, pkcs7Certificates } from './pkcs7.ts';
 import { looksLikePkcs12, readPkcs12 } from './pkcs12.ts';
 
-/** Inputs above this size are refused: no certificate bundle is near it. */
-export const MAX_INPUT_BYTES = 10 * 1024 * 1024;
+export { MAX_INPUT_BYTES };
 
 export type InputFormat = 'pem' | 'der' | 'pkcs7' | 'pkcs12' | 'key';
 
@@ -93,7 +93,7 @@ export function parseInput(bytes: Uint8Array, options: ParseOptions = {}): Parse
         } else if (block.label === 'PKCS7' || block.label === 'CMS') {
           for (const der of pkcs7Certificates(block.der)) result.certificates.push(withSource(() => decodeCertificate(der, now), where));
         } else if (KEY_LABELS.has(block.label)) {
-          result.keys.push(withSource(() => readPemKey(block.label, block.text, block.headers, options.password), where));
+          result.keys.push(withSource(() => readPemKey(block.label, block.text, block.headers, options.password, block.der), where));
         } else if (block.label !== 'EC PARAMETERS') {
           result.skipped.push(block.label);
         }

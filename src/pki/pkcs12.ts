@@ -3,11 +3,12 @@
  * PKCS#12 (.p12/.pfx) through node-forge, loaded only when such a file is read. Handles the
  * legacy (3DES/RC2) and the OpenSSL 3 default (PBES2 AES-256) encryptions.
  */
-import { createPrivateKey } from 'node:crypto';
+import { createPrivateKey, pbkdf2Sync } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { CertgateError } from '../errors.ts';
 import { children, readOne, readSmallInteger, TAG } from './der.ts';
 import { describeKey, type PrivateKey } from './keys.ts';
+import { checkIterations, iterationsError, MAX_PBE_ITERATIONS } from './pbe.ts';
 
 /** True when the DER is a PFX: SEQUENCE { INTEGER 3, ContentInfo, ... }. */
 export function looksLikePkcs12(der: Uint8Array): boolean {
@@ -26,7 +27,54 @@ export interface Pkcs12Contents {
 
 type Forge = typeof import('node-forge');
 
+const WHAT = 'the PKCS#12 file';
+
+/** MacData ::= SEQUENCE { mac DigestInfo, macSalt OCTET STRING, iterations INTEGER DEFAULT 1 }. */
+function macIterations(der: Uint8Array): number {
+  try {
+    const macData = children(readOne(der))[2];
+    const iterations = macData ? children(macData)[2] : undefined;
+    if (!iterations || iterations.tag !== TAG.INTEGER) return 1;
+    return iterations.end - iterations.valueStart > 6 ? Number.POSITIVE_INFINITY : readSmallInteger(iterations);
+  } catch {
+    return 1;
+  }
+}
+
+/**
+ * Runs fn with forge's two key derivations refusing counts above the cap. The visible counts
+ * are checked before; this catches bags inside encrypted content, seen only once decrypted.
+ * Swapped for the duration of one synchronous call only, so nothing else sees the guard.
+ */
+function guarded<T>(forge: Forge, fn: () => T): T {
+  const f = forge as unknown as { pkcs5: Record<string, unknown>; pkcs12: Record<string, unknown> };
+  const pbkdf2 = f.pkcs5.pbkdf2 as (...a: unknown[]) => unknown;
+  const generateKey = f.pkcs12.generateKey as (...a: unknown[]) => unknown;
+  f.pkcs5.pbkdf2 = (...a: unknown[]) => {
+    const [password, salt, iterations, keyLength, md] = a as [string, string, number, number, { algorithm?: string } | undefined];
+    if (Number(iterations) > MAX_PBE_ITERATIONS) throw iterationsError(Number(iterations), WHAT);
+    // forge derives in pure JS when given a digest object (PBES2 always does): 10x slower than OpenSSL.
+    if (md && typeof md === 'object' && typeof md.algorithm === 'string') {
+      return pbkdf2Sync(Buffer.from(password, 'binary'), Buffer.from(salt, 'binary'), iterations, keyLength, md.algorithm).toString('binary');
+    }
+    return pbkdf2(...a);
+  };
+  f.pkcs12.generateKey = (...a: unknown[]) => {
+    if (Number(a[3]) > MAX_PBE_ITERATIONS) throw iterationsError(Number(a[3]), WHAT);
+    return generateKey(...a);
+  };
+  try {
+    return fn();
+  } finally {
+    f.pkcs5.pbkdf2 = pbkdf2;
+    f.pkcs12.generateKey = generateKey;
+  }
+}
+
 export function readPkcs12(der: Uint8Array, password: string | undefined): Pkcs12Contents {
+  const mac = macIterations(der);
+  if (mac > MAX_PBE_ITERATIONS) throw iterationsError(mac, WHAT);
+  checkIterations(der, WHAT);
   const forge = createRequire(import.meta.url)('node-forge') as Forge;
   let asn1: ReturnType<Forge['asn1']['fromDer']>;
   try {
@@ -40,9 +88,10 @@ export function readPkcs12(der: Uint8Array, password: string | undefined): Pkcs1
   const tries = password === undefined ? ['', undefined] : [password];
   for (const pw of tries) {
     try {
-      p12 = forge.pkcs12.pkcs12FromAsn1(asn1, false, pw as string);
+      p12 = guarded(forge, () => forge.pkcs12.pkcs12FromAsn1(asn1, false, pw as string));
       break;
     } catch (err) {
+      if (err instanceof CertgateError) throw err;
       lastErr = err;
     }
   }

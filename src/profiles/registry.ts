@@ -3,11 +3,14 @@
  * Resource files in the data directory: `resources/NAME.yaml` (or .yml / .json). Written
  * atomically; read with precise errors naming the file and field.
  */
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { CertgateError } from '../errors.ts';
-import { atomicWrite } from '../fsutil.ts';
+import { atomicWrite, writeError } from '../fsutil.ts';
+import { readLimited } from '../input.ts';
+import { parseDoc } from '../text/parse-doc.ts';
 import { type Resource, validateResource } from './schema.ts';
 
 const EXT = /\.(ya?ml|json)$/i;
@@ -20,21 +23,11 @@ export interface RegistryProblem {
 }
 
 export function parseResourceText(text: string, file: string, fallbackName: string): Resource {
-  let data: unknown;
-  try {
-    data = file.toLowerCase().endsWith('.json') ? JSON.parse(text) : YAML.parse(text, { prettyErrors: false });
-  } catch (err) {
-    const msg = (err as Error).message.split('\n')[0];
-    throw new CertgateError(
-      'E_RESOURCE_INVALID',
-      `${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${msg}`,
-      'fix the syntax (indentation, quotes)',
-    );
-  }
-  return validateResource(data, file, fallbackName);
+  return validateResource(parseDoc(text, { source: file, code: 'E_RESOURCE_INVALID' }), file, fallbackName);
 }
 
 export async function loadResources(dir: string): Promise<{ resources: Resource[]; problems: RegistryProblem[]; files: Map<string, string> }> {
+  await recoverImports(dir);
   let names: string[] = [];
   try {
     names = (await readdir(dir)).filter((n) => EXT.test(n) && !n.startsWith('.')).sort();
@@ -48,7 +41,11 @@ export async function loadResources(dir: string): Promise<{ resources: Resource[
   const files = new Map<string, string>();
   for (const file of names) {
     try {
-      const r = parseResourceText(await readFile(join(dir, file), 'utf8'), `resources/${file}`, file.replace(EXT, ''));
+      const r = parseResourceText(
+        (await readLimited(join(dir, file), { name: `resources/${file}` })).toString('utf8'),
+        `resources/${file}`,
+        file.replace(EXT, ''),
+      );
       const dup = seen.get(r.name);
       if (dup)
         throw new CertgateError('E_RESOURCE_INVALID', `resources/${file}: name "${r.name}" is already used by ${dup}`, 'give each resource its own name');
@@ -116,4 +113,88 @@ export async function removeResource(dir: string, name: string): Promise<void> {
   const { files } = await loadResources(dir);
   const file = files.get(name);
   if (file) await rm(join(dir, file), { force: true });
+}
+
+const STAGE = /^\.import-[0-9a-f]+$/;
+const COMMIT = 'COMMIT';
+
+async function syncPath(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Moves a staged import into place; safe to repeat after a crash (a file already moved is skipped). */
+async function commitStage(dir: string, stage: string): Promise<void> {
+  const names = (await readFile(join(stage, COMMIT), 'utf8')).split('\n').filter(Boolean);
+  for (const name of names) {
+    await rename(join(stage, `${name}.yaml`), join(dir, `${name}.yaml`)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+    for (const other of ['yml', 'json']) await rm(join(dir, `${name}.${other}`), { force: true });
+  }
+  await syncPath(dir);
+  await rm(stage, { recursive: true, force: true });
+}
+
+/**
+ * Finishes or undoes an import a crash interrupted: a stage with its COMMIT marker was
+ * complete and is moved into place; one without it is removed. Either way, all or nothing.
+ */
+async function recoverImports(dir: string): Promise<void> {
+  const stages = (await readdir(dir).catch(() => [] as string[])).filter((n) => STAGE.test(n));
+  for (const name of stages) {
+    const stage = join(dir, name);
+    const committed = await readFile(join(stage, COMMIT), 'utf8').then(
+      () => true,
+      () => false,
+    );
+    if (committed) await commitStage(dir, stage).catch(() => {});
+    else await rm(stage, { recursive: true, force: true }).catch(() => {});
+  }
+}
+
+/**
+ * Writes many resources all or nothing: each is validated, staged in a hidden directory and
+ * synced, then a COMMIT marker makes the batch real and the files are renamed into place.
+ * One listing and one directory sync for the batch, not one per resource.
+ */
+export async function saveResources(dir: string, resources: readonly Resource[]): Promise<string[]> {
+  const texts = resources.map((r) => {
+    const text = toYaml(r);
+    parseResourceText(text, `resources/${r.name}.yaml`, r.name);
+    return text;
+  });
+  const stage = join(dir, `.import-${randomBytes(6).toString('hex')}`);
+  try {
+    await mkdir(stage, { recursive: true });
+    // Parallel writes and syncs: the disk batches them.
+    const queue = resources.map((r, i) => [r.name, texts[i] as string] as const);
+    const worker = async () => {
+      for (let item = queue.shift(); item; item = queue.shift()) {
+        const fh = await open(join(stage, `${item[0]}.yaml`), 'wx', 0o644);
+        try {
+          await fh.writeFile(item[1]);
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, worker));
+    await atomicWrite(join(stage, COMMIT), `${resources.map((r) => r.name).join('\n')}\n`);
+  } catch (err) {
+    await rm(stage, { recursive: true, force: true }).catch(() => {});
+    throw writeError(err, dir);
+  }
+  try {
+    await commitStage(dir, stage);
+  } catch (err) {
+    // Committed: the next load finishes the move.
+    throw writeError(err, dir);
+  }
+  return resources.map((r) => join(dir, `${r.name}.yaml`));
 }

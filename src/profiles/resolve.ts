@@ -3,9 +3,9 @@
  * Turns a resource's TLS profile into the material a connection needs: the CA list, the
  * client certificate and key (read from their references), the pins. Validated here, once.
  */
-import { readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { CertgateError } from '../errors.ts';
+import { readLimitedSync } from '../input.ts';
 import { type Certificate, decodeCertificate } from '../pki/certificate.ts';
 import { parseInput } from '../pki/parse.ts';
 import { parsePem } from '../pki/pem.ts';
@@ -49,11 +49,12 @@ export function readSecret(ref: SecretRef, what: string, resource: string, ctx: 
   }
   const path = resolvePath(ctx.baseDir, ref.file);
   try {
-    return readFileSync(path, 'utf8');
+    return readLimitedSync(path).toString('utf8');
   } catch (err) {
+    const e = err as CertgateError;
     throw new CertgateError(
-      'E_SECRET_MISSING',
-      `resource ${resource}: ${what} file ${path} cannot be read (${(err as NodeJS.ErrnoException).code})`,
+      e.code === 'E_INPUT_TOO_LARGE' ? 'E_INPUT_TOO_LARGE' : 'E_SECRET_MISSING',
+      `resource ${resource}: ${what} file ${path} cannot be read (${e.message.replace(`${path}: `, '')})`,
       'check the path in the resource file and the file permissions',
       { cause: err },
     );

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { CertgateError } from '../errors.ts';
+import { excerpt } from '../text/excerpt.ts';
 
 export const KINDS = ['https', 'postgres', 'mongodb', 'mysql', 'redis'] as const;
 export type ResourceKind = (typeof KINDS)[number];
@@ -102,9 +103,19 @@ function suggest(key: string, path: string): string {
 }
 
 function describe(value: unknown): string {
-  if (typeof value === 'string') return `"${value.length > 40 ? `${value.slice(0, 40)}…` : value}"`;
+  if (typeof value === 'string') return `"${excerpt(value, 40)}"`;
   if (value === undefined) return 'nothing';
-  return JSON.stringify(value)?.slice(0, 40) ?? String(value);
+  return excerpt(value, 40);
+}
+
+/** A URL with a password in it (`postgres://user:secret@host/db`): as inline as a password gets. */
+function urlPassword(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  try {
+    return new URL(value).password !== '';
+  } catch {
+    return /^[a-z][a-z0-9+.-]*:\/\/[^/@\s]*:[^/@\s]*@/i.test(value);
+  }
 }
 
 /** Refuses inline secrets before the schema speaks, so the message says the real rule. */
@@ -113,6 +124,9 @@ function inlineSecret(input: Record<string, unknown>): string | null {
   if (typeof tls.clientKey === 'string') return 'tls.clientKey: a private key is never inline; reference it: { file: /run/secrets/client.key } or { env: VAR }';
   if (typeof tls.clientKeyPassphrase === 'string') return 'tls.clientKeyPassphrase: never inline; reference it: { env: VAR } or { file: PATH }';
   if (typeof input.password === 'string') return 'password: never inline; reference it: { env: VAR } or { file: PATH }';
+  for (const key of ['url', 'host'] as const)
+    if (urlPassword(input[key]))
+      return `${key}: holds a password (user:password@); remove it and reference the password: password: { env: VAR } or { file: PATH }`;
   return null;
 }
 
@@ -129,7 +143,14 @@ export function validateResource(input: unknown, source: string, fallbackName: s
     );
   }
   const secret = inlineSecret(input as Record<string, unknown>);
-  if (secret) throw new CertgateError('E_RESOURCE_INVALID', `${source}: ${secret}`, 'resource files are meant for source control: keep secrets out of them');
+  if (secret)
+    throw new CertgateError(
+      'E_RESOURCE_INVALID',
+      `${source}: ${secret}`,
+      /^(url|host):/.test(secret)
+        ? 'keep the password out of the URL: password: { env: VAR } or { file: PATH } in the file, --password-env VAR or --password-file PATH on the command line'
+        : 'resource files are meant for source control: keep secrets out of them',
+    );
   const result = resourceSchema.safeParse(input, { reportInput: true });
   if (!result.success) {
     const issue = result.error.issues[0] as z.core.$ZodIssue & { keys?: string[]; values?: unknown[]; input?: unknown; expected?: string };

@@ -11,11 +11,11 @@
  * crash leaves the old pair or the new pair, never a mix.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFile, mkdir, open, readdir, readFile, readlink, rename, rm, stat, symlink, unlink, utimes } from 'node:fs/promises';
+import { appendFile, mkdir, open, readdir, readFile, readlink, rm, stat, unlink, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { CertgateError } from '../errors.ts';
-import { atomicWrite } from '../fsutil.ts';
+import { atomicSymlink, atomicWrite } from '../fsutil.ts';
 import { canonicalName, pathSegment } from './names.ts';
 import {
   type AccountRecord,
@@ -104,12 +104,7 @@ export class FsStore implements Store {
       await atomicWrite(join(dir, 'fullchain.pem'), bundle.certPem, 0o644);
       await atomicWrite(join(dir, 'meta.json'), JSON.stringify(bundle.meta, null, 2), 0o644);
       // The swap: a new symlink renamed over the old one is one atomic step.
-      const tmpLink = join(this.#certs, `.${seg}.${id}.link`);
-      await symlink(join('.versions', seg, id), tmpLink);
-      await rename(tmpLink, link);
-      const dirHandle = await open(this.#certs, 'r');
-      await dirHandle.sync();
-      await dirHandle.close();
+      await atomicSymlink(join('.versions', seg, id), link);
     } catch (err) {
       await rm(dir, { recursive: true, force: true }).catch(() => {});
       throw storeError(err, `storing the certificate for ${name}`);
@@ -281,7 +276,14 @@ export class FsLocker implements Locker {
       signal?.throwIfAborted();
       try {
         const fh = await open(path, 'wx');
-        await fh.writeFile(JSON.stringify({ pid: process.pid, host: hostname(), at: new Date().toISOString() }));
+        try {
+          await fh.writeFile(JSON.stringify({ pid: process.pid, host: hostname(), at: new Date().toISOString() }));
+        } catch (err) {
+          // An empty lock file (a full disk) would look held by nobody until it went stale.
+          await fh.close().catch(() => {});
+          await rm(path, { force: true });
+          throw err;
+        }
         await fh.close();
         const timer = setInterval(
           () => {

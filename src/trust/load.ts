@@ -3,11 +3,12 @@
  * Reads a ca-certs directory: every file, whatever its extension or format. A bad file is a
  * problem to report, never a reason to drop the good ones.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CertgateError } from '../errors.ts';
+import { readLimited } from '../input.ts';
 import type { Certificate } from '../pki/certificate.ts';
-import { MAX_INPUT_BYTES, parseInput } from '../pki/parse.ts';
+import { parseInput } from '../pki/parse.ts';
 
 export interface TrustEntry {
   cert: Certificate;
@@ -93,9 +94,8 @@ export async function loadCaDir(dir: string, now = new Date(), cache?: LoadCache
       const sig = `${file}:${st.size}:${st.mtimeMs}`;
       if (!st.isFile()) return { file, sig, skip: true as const };
       if (cache?.get(file)?.stamp === stamp) return { file, sig, stamp, cached: true as const };
-      if (st.size > MAX_INPUT_BYTES)
-        return { file, sig, stamp, error: new CertgateError('E_INPUT_TOO_LARGE', `${file} is over 10 MiB`, 'remove it from ca-certs') };
-      return { file, sig, stamp, bytes: await readFile(join(dir, file)) };
+      // The limit holds while reading: the file may grow between stat and read.
+      return { file, sig, stamp, bytes: await readLimited(join(dir, file), { name: file }) };
     } catch (err) {
       return { file, sig: `${file}:gone`, stamp: '', error: err as Error };
     }

@@ -32,12 +32,8 @@ export async function addToDir(dir: string, certs: readonly Certificate[]): Prom
     try {
       await atomicWrite(join(dir, file), commented(cert));
     } catch (err) {
-      throw new CertgateError(
-        'E_WRITE',
-        `cannot write ${join(dir, file)}: ${(err as Error).message}`,
-        'check the permissions and free space of the data directory',
-        { cause: err },
-      );
+      const e = err as CertgateError;
+      throw new CertgateError('E_WRITE', e.message, e.fix ?? 'check the permissions and free space of the data directory', { cause: err });
     }
     written.push(file);
   }

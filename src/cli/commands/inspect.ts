@@ -47,11 +47,19 @@ async function clientPem(
   if (!certFile && !keyFile) return {};
   if (!certFile || !keyFile) throw new CertgateError('E_USAGE', '--client-cert and --client-key go together', 'pass both, or neither');
   const cert = await readInput(io, certFile);
-  parseCertificates(cert, { source: certFile });
+  const leaf = parseCertificates(cert, { source: certFile })[0];
   const keyBytes = await readInput(io, keyFile);
   const parsed = parseInput(keyBytes, { source: keyFile, ...(password !== undefined ? { password } : {}) });
   const key = parsed.keys[0];
   if (!key) throw new CertgateError('E_KEY_MALFORMED', `${keyFile} holds no private key`, 'pass the client private key file (PEM)');
+  // TLS would fail deep inside OpenSSL ("key values mismatch"); say which files disagree.
+  if (leaf && leaf.info.spkiSha256 !== key.info.spkiSha256) {
+    throw new CertgateError(
+      'E_KEY_MISMATCH',
+      `the key in ${keyFile} does not belong to the certificate in ${certFile} ("${leaf.info.subjectCommonName ?? leaf.info.subject}")`,
+      'pass the key the client certificate was issued for (certgate decode CERT KEY shows whether they match)',
+    );
+  }
   return { cert: cert.toString('utf8'), key: key.key.export({ type: 'pkcs8', format: 'pem' }) as string };
 }
 

@@ -11,10 +11,11 @@ import { CertgateError } from '../../errors.ts';
 import { dataPaths } from '../../paths.ts';
 import { decodeCertificate, toPem } from '../../pki/certificate.ts';
 import { parseInput } from '../../pki/parse.ts';
-import { getResource, loadResources, removeResource, saveResource, toDocument } from '../../profiles/registry.ts';
+import { getResource, loadResources, removeResource, saveResource, saveResources, toDocument } from '../../profiles/registry.ts';
 import { readSecret, resolveTls } from '../../profiles/resolve.ts';
 import { KINDS, MODES, type Resource, validateResource } from '../../profiles/schema.ts';
 import { testResource } from '../../profiles/test.ts';
+import { parseDocs } from '../../text/parse-doc.ts';
 import { createTrustStore } from '../../trust/store.ts';
 import { parse, positiveInt, readInput } from '../args.ts';
 import { palette } from '../color.ts';
@@ -191,18 +192,11 @@ async function importCmd(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(argv, { data: { type: 'string' }, replace: { type: 'boolean' } }, usage);
   const file = one(positionals, 'FILE');
   const text = (await readInput(io, file)).toString('utf8');
-  let docs: unknown[];
-  try {
-    docs =
-      file.endsWith('.json') || text.trimStart().startsWith('[')
-        ? [JSON.parse(text)].flat()
-        : YAML.parseAllDocuments(text).map((d) => {
-            if (d.errors.length) throw d.errors[0];
-            return d.toJS();
-          });
-  } catch (err) {
-    throw new CertgateError('E_RESOURCE_INVALID', `${file}: not valid YAML or JSON: ${(err as Error).message.split('\n')[0]}`, 'fix the syntax');
-  }
+  const docs = parseDocs(text, {
+    source: file,
+    code: 'E_RESOURCE_INVALID',
+    format: file.endsWith('.json') || text.trimStart().startsWith('[') ? 'json' : 'yaml',
+  }).flat();
   const p = paths(io, values.data);
   // Validate every document before writing any: all or nothing.
   const parsed = docs.filter((d) => d !== null).map((d, i) => validateResource(d, `${file} document ${i + 1}`, `resource-${i + 1}`));
@@ -216,7 +210,7 @@ async function importCmd(argv: string[], io: Io): Promise<number> {
       throw new CertgateError('E_RESOURCE_INVALID', `${file}: the name "${r.name}" appears twice; nothing was imported`, 'give each resource its own name');
     names.add(r.name);
   }
-  for (const r of parsed) await saveResource(p.resources, r, { replace: true });
+  await saveResources(p.resources, parsed);
   io.out(`imported ${parsed.length} resource(s): ${parsed.map((r) => r.name).join(', ')}\n`);
   return 0;
 }

@@ -5,51 +5,16 @@
  * for unknown fields, and every row resolved once.
  */
 import { resolve as resolvePath } from 'node:path';
-import YAML from 'yaml';
 import { CertgateError } from '../../errors.ts';
+import { parseDoc } from '../../text/parse-doc.ts';
 import { readInput } from '../args.ts';
 import type { Io } from '../io.ts';
 import { SERVE_TABLE } from './rows.ts';
 import { type ConfigDoc, type Context, describeRow, describeSource, type Resolved, resolve, type Source, type Table } from './table.ts';
 
-const MAX_DEPTH = 32;
-
-function depth(v: unknown, limit: number): number {
-  // Iterative: a document nested 50,000 deep must not overflow the stack here either.
-  let max = 0;
-  const stack: Array<[unknown, number]> = [[v, 0]];
-  while (stack.length) {
-    const [cur, d] = stack.pop() as [unknown, number];
-    if (d > max) max = d;
-    if (max > limit) return max;
-    if (cur !== null && typeof cur === 'object') for (const c of Object.values(cur)) stack.push([c, d + 1]);
-  }
-  return max;
-}
-
 /** Parses a config file's text (YAML, or JSON for `.json`), refusing what is not a plain object. */
 export function parseConfigDoc(text: string, name: string): ConfigDoc {
-  const json = name.endsWith('.json');
-  let data: unknown;
-  try {
-    if (json) data = JSON.parse(text);
-    else {
-      const doc = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-      const err = doc.errors[0];
-      if (err) {
-        const pos = err.linePos?.[0];
-        throw new Error(`${pos ? `line ${pos.line}, column ${pos.col}: ` : ''}${err.message.split('\n')[0]}`);
-      }
-      data = doc.toJS({ maxAliasCount: 100 });
-    }
-  } catch (err) {
-    const msg = (err as Error).message.split('\n')[0] ?? 'syntax error';
-    throw new CertgateError(
-      'E_OPTION',
-      `${name}: not valid ${json ? 'JSON' : 'YAML'}: ${msg.replace(/[^\x20-\x7e]/g, '?').slice(0, 160)}`,
-      'fix the syntax at that place',
-    );
-  }
+  let data = parseDoc(text, { source: name, code: 'E_OPTION' });
   if (data === null || data === undefined) data = {};
   if (typeof data !== 'object' || Array.isArray(data))
     throw new CertgateError(
@@ -57,8 +22,6 @@ export function parseConfigDoc(text: string, name: string): ConfigDoc {
       `${name}: the configuration must be a map of fields (e.g. upstream: http://127.0.0.1:3000)`,
       'see the README for every field',
     );
-  if (depth(data, MAX_DEPTH) > MAX_DEPTH)
-    throw new CertgateError('E_OPTION', `${name}: nested deeper than ${MAX_DEPTH} levels`, 'a certgate configuration is at most three levels deep');
   return { name, data: data as Record<string, unknown> };
 }
 

@@ -7,6 +7,7 @@
  */
 import { CertgateError } from '../../errors.ts';
 import { closest } from '../../suggest.ts';
+import { excerpt } from '../../text/excerpt.ts';
 import type { Options } from '../args.ts';
 import type { Kind } from './kinds.ts';
 
@@ -84,11 +85,8 @@ export function flagOptions(table: Table): Options {
 
 const OFF_WORDS = new Set(['off', 'none', 'null']);
 
-function excerpt(v: unknown): string {
-  if (v === '') return '""';
-  const s = typeof v === 'string' ? v : JSON.stringify(v);
-  const clean = (s ?? String(v)).replace(/[^\x20-\x7e]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-  return clean.length > 60 ? `${clean.slice(0, 60)}…` : clean;
+function shown(v: unknown): string {
+  return v === '' ? '""' : excerpt(v, 60);
 }
 
 function bad(source: Source, raw: unknown, r: Row<unknown>): CertgateError {
@@ -96,8 +94,8 @@ function bad(source: Source, raw: unknown, r: Row<unknown>): CertgateError {
   const expect = `${r.kind.expect}${r.nullable ? ', or off' : ''}`;
   const message =
     source.from === 'file'
-      ? `${where}: ${JSON.stringify(excerpt(raw))} is not ${expect}`
-      : `${where}${source.from === 'flag' ? ' ' : '='}${excerpt(raw)}: not ${expect}`;
+      ? `${where}: ${typeof raw === 'string' ? `"${shown(raw)}"` : shown(raw)} is not ${expect}`
+      : `${where}${source.from === 'flag' ? ' ' : '='}${shown(raw)}: not ${expect}`;
   return new CertgateError(source.from === 'file' ? 'E_OPTION' : 'E_USAGE', message, `give ${expect} (${r.help})`);
 }
 
