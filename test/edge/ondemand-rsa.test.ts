@@ -81,7 +81,7 @@ test('certgate serve --key-type rsa-2048: the RSA name gets its Pebble certifica
     t.after(() => {
       if (s.child.exitCode === null) s.child.kill('SIGKILL');
     });
-    await waitFor(() => s.out().includes('trust it:'), 'the banner');
+    await waitFor(() => s.err().includes('trust it:'), 'the banner');
     return s;
   };
   const caFile = join(dir, 'pebble-root.pem');
