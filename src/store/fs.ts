@@ -281,8 +281,12 @@ export class FsLocker implements Locker {
       signal?.throwIfAborted();
       try {
         const fh = await open(path, 'wx');
-        await fh.writeFile(JSON.stringify({ pid: process.pid, host: hostname(), at: new Date().toISOString() }));
+        const at = new Date();
+        await fh.writeFile(JSON.stringify({ pid: process.pid, host: hostname(), at: at.toISOString() }));
         await fh.close();
+        // its age is read against this process's clock (Date.now() below), so stamp it with that clock
+        // too, not the filesystem's (another host's clock on a network filesystem)
+        await utimes(path, at, at);
         const timer = setInterval(
           () => {
             const now = new Date();
