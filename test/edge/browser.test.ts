@@ -12,6 +12,7 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { DomainRegistry } from '../../src/manager/registry.ts';
 import { name, rig } from '../acme/helpers.ts';
+import { cleanEnv } from '../helpers/env.ts';
 import { startPebble } from '../helpers/pebble.ts';
 import { binaryOf, requirePackages } from '../helpers/require.ts';
 import { tempDir } from '../helpers/tmp.ts';
@@ -45,7 +46,7 @@ const CHROMIUM_ARGS = [
 /** Chromium with that profile home, as the probe of this machine starts it (no background network). */
 async function launch(home: string, extra: string[] = []) {
   const { chromium } = await import('playwright-core');
-  return chromium.launch({ executablePath: CHROMIUM, env: { HOME: home, PATH: process.env.PATH ?? '' }, args: [...CHROMIUM_ARGS, ...extra] });
+  return chromium.launch({ executablePath: CHROMIUM, env: cleanEnv({ HOME: home }), args: [...CHROMIUM_ARGS, ...extra] });
 }
 
 async function visit(home: string, url: string): Promise<{ ok: true; title: string; text: string; protocol: string } | { ok: false; error: string }> {
