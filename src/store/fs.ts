@@ -276,8 +276,9 @@ export class FsLocker implements Locker {
       signal?.throwIfAborted();
       try {
         const fh = await open(path, 'wx');
+        const at = new Date();
         try {
-          await fh.writeFile(JSON.stringify({ pid: process.pid, host: hostname(), at: new Date().toISOString() }));
+          await fh.writeFile(JSON.stringify({ pid: process.pid, host: hostname(), at: at.toISOString() }));
         } catch (err) {
           // An empty lock file (a full disk) would look held by nobody until it went stale.
           await fh.close().catch(() => {});
@@ -285,6 +286,9 @@ export class FsLocker implements Locker {
           throw err;
         }
         await fh.close();
+        // its age is read against this process's clock (Date.now() below), so stamp it with that clock
+        // too, not the filesystem's (another host's clock on a network filesystem)
+        await utimes(path, at, at);
         const timer = setInterval(
           () => {
             const now = new Date();

@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { run } from '../../src/cli/run.ts';
 import { createCertificate } from '../../src/pki/generate.ts';
+import { cleanEnv } from '../helpers/env.ts';
 import { fakeIo } from '../helpers/io.ts';
 import { days, makePki } from '../helpers/pki.ts';
 import { startTlsServer } from '../helpers/servers.ts';
@@ -167,7 +168,7 @@ test('signals: a command other than serve ends on the first SIGTERM (Node defaul
 }, async (t) => {
   const dir = tempDir(t);
   const bin = join(import.meta.dirname, '..', '..', 'bin', 'certgate.js');
-  const env = { PATH: process.env.PATH ?? '', CERTGATE_DATA: join(dir, 'data') };
+  const env = cleanEnv({ CERTGATE_DATA: join(dir, 'data') });
   const exitOf = (child: ReturnType<typeof spawn>) =>
     new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
   const started = (child: ReturnType<typeof spawn>, text: string) =>

@@ -6,27 +6,30 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { DomainRegistry } from '../../src/manager/registry.ts';
 import { name, rig } from '../acme/helpers.ts';
+import { cleanEnv } from '../helpers/env.ts';
 import { startPebble } from '../helpers/pebble.ts';
+import { binaryOf, requirePackages } from '../helpers/require.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { startEdge, waitFor } from './helpers.ts';
 
 const run = promisify(execFile);
-const CHROMIUM = '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM) && existsSync('/usr/bin/certutil') ? false : 'chromium and certutil are not installed (.ci/run installs them)';
+const skip = requirePackages('chromium', 'libnss3-tools');
+const CHROMIUM = skip ? '' : binaryOf('chromium');
+const CERTUTIL = skip ? '' : binaryOf('libnss3-tools');
 
 /** A browser profile whose NSS store trusts these CA files (or nothing extra). */
 async function browserHome(dir: string, caFiles: string[]): Promise<string> {
   const home = join(dir, `home-${caFiles.length}`);
   const db = join(home, '.pki', 'nssdb');
   mkdirSync(db, { recursive: true });
-  await run('certutil', ['-d', `sql:${db}`, '-N', '--empty-password']);
-  for (const [i, file] of caFiles.entries()) await run('certutil', ['-d', `sql:${db}`, '-A', '-t', 'C,,', '-n', `test CA ${i}`, '-i', file]);
+  await run(CERTUTIL, ['-d', `sql:${db}`, '-N', '--empty-password']);
+  for (const [i, file] of caFiles.entries()) await run(CERTUTIL, ['-d', `sql:${db}`, '-A', '-t', 'C,,', '-n', `test CA ${i}`, '-i', file]);
   return home;
 }
 
@@ -43,7 +46,7 @@ const CHROMIUM_ARGS = [
 /** Chromium with that profile home, as the probe of this machine starts it (no background network). */
 async function launch(home: string, extra: string[] = []) {
   const { chromium } = await import('playwright-core');
-  return chromium.launch({ executablePath: CHROMIUM, env: { HOME: home, PATH: process.env.PATH ?? '' }, args: [...CHROMIUM_ARGS, ...extra] });
+  return chromium.launch({ executablePath: CHROMIUM, env: cleanEnv({ HOME: home }), args: [...CHROMIUM_ARGS, ...extra] });
 }
 
 async function visit(home: string, url: string): Promise<{ ok: true; title: string; text: string; protocol: string } | { ok: false; error: string }> {

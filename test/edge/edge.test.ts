@@ -18,6 +18,7 @@ import { run } from '../../src/cli/run.ts';
 import type { AccessEntry } from '../../src/edge/access-log.ts';
 import { decodeCertificate } from '../../src/pki/certificate.ts';
 import { parseCertificates } from '../../src/pki/parse.ts';
+import { cleanEnv } from '../helpers/env.ts';
 import { fakeIo } from '../helpers/io.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { startEdge, startUpstream, waitFor } from './helpers.ts';
@@ -450,7 +451,7 @@ test('local-ca env: the printed NODE_EXTRA_CA_CERTS makes a plain Node client tr
   assert.equal(path, `${dir}/local-ca/root.pem`);
   assert.match(io.stdout, /certgate trust add/);
   const script = `require('https').get('https://localhost:${e.https}/', { lookup: (h, o, cb) => o.all ? cb(null, [{ address: '127.0.0.1', family: 4 }]) : cb(null, '127.0.0.1', 4) }, (r) => { console.log(r.statusCode); r.resume(); }).on('error', (err) => { console.log(err.code); });`;
-  const clean = { PATH: process.env.PATH ?? '' };
+  const clean = cleanEnv();
   const without = await exec(process.execPath, ['-e', script], { env: clean });
   assert.equal(without.stdout.trim(), 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'not trusted by default (the leaf alone is sent; its root is not known)');
   const withIt = await exec(process.execPath, ['-e', script], { env: { ...clean, NODE_EXTRA_CA_CERTS: path as string } });

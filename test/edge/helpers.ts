@@ -8,6 +8,7 @@ import { ChallengeAnswers } from '../../src/acme/challenges.ts';
 import { CertCache } from '../../src/cache/cache.ts';
 import { Edge, type EdgeOptions } from '../../src/edge/edge.ts';
 import { LocalCa } from '../../src/localca/local-ca.ts';
+import { cleanEnv } from '../helpers/env.ts';
 
 export interface Upstream {
   url: string;
@@ -100,7 +101,7 @@ export interface ServeProcess {
 /** `certgate serve ARGS` from the built bin, with only PATH and `env` in its environment. */
 export function startServe(args: string[], env: Record<string, string>): ServeProcess {
   const bin = join(import.meta.dirname, '..', '..', 'bin', 'certgate.js');
-  const child = spawn(process.execPath, [bin, 'serve', ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [bin, 'serve', ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout?.on('data', (d) => {

@@ -5,17 +5,18 @@
  * loop), plain http visitors are, and HSTS follows the visitor's scheme.
  */
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { freePort } from '../helpers/daemons.ts';
-import { NGINX, startNginx } from '../helpers/nginx.ts';
+import { startNginx } from '../helpers/nginx.ts';
+import { requirePackages } from '../helpers/require.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { startEdge, startUpstream } from './helpers.ts';
 
-const skip = existsSync(NGINX) ? false : 'nginx is not installed (.ci/run installs it)';
+const skip = requirePackages('nginx');
 
 function fetchVia(
   port: number,

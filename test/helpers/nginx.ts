@@ -7,9 +7,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stopper, waitForPort } from './daemons.ts';
-
-export const NGINX = '/usr/sbin/nginx';
+import { stopper, upOrStop } from './daemons.ts';
+import { binaryOf } from './require.ts';
 
 export interface Nginx {
   dir: string;
@@ -24,12 +23,12 @@ export async function startNginx(servers: (dir: string) => string, ports: number
     join(dir, 'nginx.conf'),
     `worker_processes 1;\nerror_log ${dir}/error.log info;\npid ${dir}/nginx.pid;\nevents { worker_connections 256; }\nhttp {\n  access_log off;\n${temp}\n${servers(dir)}\n}\n`,
   );
-  const child = spawn(NGINX, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(binaryOf('nginx'), ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d) => {
     stderr += d;
   });
   const log = () => `${stderr}${existsSync(join(dir, 'error.log')) ? readFileSync(join(dir, 'error.log'), 'utf8').slice(-2000) : ''}`;
-  for (const port of ports) await waitForPort(port, child, 10_000, log, '127.0.0.2');
+  for (const port of ports) await upOrStop(port, child, dir, 10_000, log, '127.0.0.2');
   return { dir, close: stopper(child, dir) };
 }

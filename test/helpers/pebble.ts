@@ -4,12 +4,13 @@
  * tested), pebble on high ports with -dnsserver, its TLS certificate generated now.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { createCertificate } from '../../src/pki/generate.ts';
 import { freePort } from './daemons.ts';
+import { binaryOf } from './require.ts';
 
 export interface Pebble {
   directoryUrl: string;
@@ -57,7 +58,8 @@ async function kill(child: ChildProcess | null): Promise<void> {
 }
 
 export async function startPebble(options: PebbleOptions = {}): Promise<Pebble> {
-  if (!existsSync('/usr/bin/pebble')) throw new Error('pebble is not installed: apt-get install -y pebble (.ci/run does this)');
+  const pebbleBin = binaryOf('pebble', '/usr/bin/pebble');
+  const challtestsrvBin = binaryOf('pebble', '/usr/bin/pebble-challtestsrv');
   const dir = mkdtempSync(join(tmpdir(), 'certgate-pebble-'));
   const ca = await createCertificate({ subject: 'CN=Pebble Test TLS CA', ca: true });
   const tls = await createCertificate({ subject: 'CN=localhost', issuer: ca, dns: ['localhost'], ip: ['127.0.0.1'] });
@@ -80,7 +82,7 @@ export async function startPebble(options: PebbleOptions = {}): Promise<Pebble> 
     }),
   );
   const cts = spawn(
-    '/usr/bin/pebble-challtestsrv',
+    challtestsrvBin,
     [
       '-defaultIPv4',
       '127.0.0.1',
@@ -123,7 +125,7 @@ export async function startPebble(options: PebbleOptions = {}): Promise<Pebble> 
   }
 
   async function start(): Promise<void> {
-    pebble = spawn('/usr/bin/pebble', ['-config', join(dir, 'pebble.json'), '-dnsserver', `127.0.0.1:${dnsPort}`], {
+    pebble = spawn(pebbleBin, ['-config', join(dir, 'pebble.json'), '-dnsserver', `127.0.0.1:${dnsPort}`], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {
         PATH: process.env.PATH ?? '',

@@ -4,21 +4,18 @@
  * socket directory. Stopped and removed by close().
  */
 import { execFile } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from './daemons.ts';
+import { binaryOf } from './require.ts';
 
 const run = promisify(execFile);
 
-export function postgresBin(): string | null {
-  const base = '/usr/lib/postgresql';
-  if (!existsSync(base)) return null;
-  const versions = readdirSync(base)
-    .filter((v) => existsSync(join(base, v, 'bin', 'initdb')))
-    .sort((a, b) => Number(b) - Number(a));
-  return versions[0] ? join(base, versions[0], 'bin') : null;
+/** The bin directory of the newest installed PostgreSQL (/usr/lib/postgresql/<version>/bin, not on PATH). */
+export function postgresBin(): string {
+  return dirname(binaryOf('postgresql', '/usr/lib/postgresql/*/bin/initdb'));
 }
 
 export interface PostgresServer {
@@ -36,7 +33,6 @@ export interface PostgresOptions {
 
 export async function startPostgres(options: PostgresOptions): Promise<PostgresServer> {
   const bin = postgresBin();
-  if (!bin) throw new Error('PostgreSQL is not installed: apt-get install -y postgresql (.ci/run does this)');
   const dir = mkdtempSync(join(tmpdir(), 'certgate-pg-'));
   const data = join(dir, 'data');
   const asPostgres = (cmd: string, args: string[]) => run('runuser', ['-u', 'postgres', '--', join(bin, cmd), ...args], { timeout: 60_000 });

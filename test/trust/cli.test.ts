@@ -8,6 +8,7 @@ import { rootCertificates } from 'node:tls';
 import { promisify } from 'node:util';
 import { run } from '../../src/cli/run.ts';
 import { createCertificate } from '../../src/pki/generate.ts';
+import { cleanEnv } from '../helpers/env.ts';
 import { fakeIo } from '../helpers/io.ts';
 import { days, makePki } from '../helpers/pki.ts';
 import { startHttpServer, startHttpsServer, startTlsServer } from '../helpers/servers.ts';
@@ -167,7 +168,7 @@ test('trust export (pem, openssl-dir) and trust env really work for OpenSSL and 
   assert.ok(extra.startsWith(join(data, 'generated')));
   // A child Node process given exactly NODE_EXTRA_CA_CERTS (set here, cleared of everything else) trusts the server.
   const script = `require('https').get({host:'127.0.0.1',port:${server.port},servername:'app.test',path:'/'},r=>{console.log('status',r.statusCode);process.exit(0)}).on('error',e=>{console.log('error',e.code);process.exit(0)})`;
-  const childEnv = { PATH: process.env.PATH ?? '' };
+  const childEnv = cleanEnv();
   const without = await exec(process.execPath, ['-e', script], { env: childEnv });
   assert.match(without.stdout, /error UNABLE_TO_GET_ISSUER_CERT_LOCALLY/);
   const withExtra = await exec(process.execPath, ['-e', script], { env: { ...childEnv, NODE_EXTRA_CA_CERTS: extra } });
