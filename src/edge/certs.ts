@@ -254,13 +254,13 @@ export class HandshakeCertificates {
       this.#o.log?.('info', `refused on-demand certificate for ${name}: ${decision.reason}`, { host: name });
       return {};
     }
-    const stored = await manager.store.getBundle(name);
+    const stored = await manager.stored(name);
     if (stored && Date.parse(stored.meta.notAfter) > now) {
       cache.put(name, stored);
       return { ctx: cache.context(name) as NameContexts };
     }
     // A name that failed before (this process or an earlier one) waits for its backoff.
-    const state = await manager.store.getState(name);
+    const state = await manager.state(name);
     const nextAt = state.nextAttemptAt ? Date.parse(state.nextAttemptAt) : 0;
     if (state.flagged || nextAt > now) {
       const detail = state.lastError?.message ?? 'an earlier attempt failed';
@@ -288,7 +288,7 @@ export class HandshakeCertificates {
       },
       async (err: Error) => {
         if (decision.source === 'first-visit') await registry.releaseFirstVisit(name, err.message).catch(() => false);
-        const st = await manager.store.getState(name).catch(() => null);
+        const st = await manager.state(name).catch(() => null);
         const retryAt = st?.nextAttemptAt ? Math.min(Date.parse(st.nextAttemptAt), this.#clock() + 3600_000) : this.#clock() + this.#o.retryFailedMs;
         this.#remember(this.#failed, name, { detail: err.message, retryAt: Math.max(retryAt, this.#clock() + 60_000) });
         this.#o.log?.('error', `on-demand certificate for ${name} failed: ${err.message}`, { host: name });

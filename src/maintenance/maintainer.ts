@@ -11,8 +11,8 @@ import { CertgateError } from '../errors.ts';
 import type { CertManager } from '../manager/manager.ts';
 import { registeredDomain } from '../manager/policy.ts';
 import type { DomainRegistry } from '../manager/registry.ts';
+import { type BucketSpec, LETS_ENCRYPT_LIMITS, TokenBuckets } from '../ratelimit.ts';
 import type { IndexEntry, Store } from '../store/store.ts';
-import { type BucketSpec, LETS_ENCRYPT_LIMITS, TokenBuckets } from './ratelimit.ts';
 
 /** The longest single timer Node keeps (2^31-1 ms); longer ones fire at once. */
 const MAX_TIMER_MS = 2_147_483_647;
@@ -235,7 +235,7 @@ export class Maintainer {
         continue;
       }
       const reserve = Math.floor(this.#o.limits.ordersPerAccount.capacity * this.#o.newDomainShare);
-      if (this.#o.manager.orders.available('account') - work.length - 1 < reserve) {
+      if (this.#o.manager.ordersAvailable() - work.length - 1 < reserve) {
         report.deferred.push({ name: d.name, why: `orders per account near the CA's limit; ${reserve} kept for new domains` });
         continue;
       }

@@ -6,9 +6,10 @@
  */
 import type { AcmeIssuer, KeyType } from '../acme/issuer.ts';
 import { CertgateError } from '../errors.ts';
-import { type BucketSpec, LETS_ENCRYPT_LIMITS, TokenBuckets } from '../maintenance/ratelimit.ts';
+import { type BucketSpec, LETS_ENCRYPT_LIMITS, TokenBuckets } from '../ratelimit.ts';
 import { canonicalName } from '../store/names.ts';
-import type { CertEvent, CertificateBundle, Locker, Store } from '../store/store.ts';
+import type { LockHolder } from '../store/storage.ts';
+import type { CertEvent, CertificateBundle, DomainState, Locker, Store } from '../store/store.ts';
 import { EMPTY_STATE } from '../store/store.ts';
 
 export interface ManagerOptions {
@@ -27,7 +28,17 @@ export interface ManagerOptions {
   concurrency?: number;
   /** New orders per account (default Let's Encrypt's 300 per 3 hours). */
   ordersPerAccount?: BucketSpec;
+  /** Told when another process or node holds the name's lock and this one waits for it. */
+  onLockWait?: (name: string, holder: LockHolder | null) => void;
 }
+
+/**
+ * Failures that reached the CA, or the validation it asked for: these count as attempts and
+ * back off. A local mistake (configuration, a full disk, an unreachable CA) is not the name's
+ * fault and must not lock it out after five tries; it is retried after a short pause.
+ */
+const CA_FAILURES = new Set(['E_ACME_PROBLEM', 'E_ACME_RATE_LIMITED', 'E_ACME_CHALLENGE', 'E_ACME_DNS_HOOK']);
+const LOCAL_RETRY_MS = 5 * 60_000;
 
 export interface ObtainOptions {
   /** Issue even when a valid certificate is stored (and past the attempts limit). */
@@ -50,14 +61,14 @@ export class CertManager {
   readonly #clock: () => Date;
   readonly #inflight = new Map<string, Promise<ObtainResult>>();
   /** The account's order budget, shared with maintenance (which keeps a share for new names). */
-  readonly orders: TokenBuckets;
+  readonly #orders: TokenBuckets;
   #active = 0;
   readonly #queue: Array<() => void> = [];
 
   constructor(options: ManagerOptions) {
     this.#o = options;
     this.#clock = options.clock ?? (() => new Date());
-    this.orders = new TokenBuckets(options.ordersPerAccount ?? LETS_ENCRYPT_LIMITS.ordersPerAccount, this.#clock);
+    this.#orders = new TokenBuckets(options.ordersPerAccount ?? LETS_ENCRYPT_LIMITS.ordersPerAccount, this.#clock);
   }
 
   async #slot(): Promise<() => void> {
@@ -70,8 +81,19 @@ export class CertManager {
     };
   }
 
-  get store(): Store {
-    return this.#o.store;
+  /** Orders the account may still place now (maintenance keeps a share for new names). */
+  ordersAvailable(): number {
+    return this.#orders.available('account');
+  }
+
+  /** The stored certificate for a name, if any (what the edge serves while it waits). */
+  stored(name: string): Promise<CertificateBundle | null> {
+    return this.#o.store.getBundle(name);
+  }
+
+  /** The name's attempts and backoff. */
+  state(name: string): Promise<DomainState> {
+    return this.#o.store.getState(name);
   }
 
   async event(name: string, type: CertEvent['type'], message: string, data?: Record<string, unknown>): Promise<void> {
@@ -90,7 +112,10 @@ export class CertManager {
   async #obtain(name: string, options: ObtainOptions): Promise<ObtainResult> {
     const { store, locker, issuer } = this.#o;
     const started = performance.now();
-    const release = await locker.lock(`issue-${name}`, options.signal);
+    const release = await locker.lock(`issue-${name}`, {
+      ...(options.signal ? { signal: options.signal } : {}),
+      onWait: (holder) => this.#o.onLockWait?.(name, holder),
+    });
     try {
       const existing = await store.getBundle(name);
       const now = this.#clock();
@@ -113,11 +138,19 @@ export class CertManager {
       await this.event(name, 'cert_obtaining', `obtaining a certificate for ${name}${options.reason ? ` (${options.reason})` : ''}`);
       const names = [name, ...(this.#o.sans?.(name) ?? [])];
       const replaces = existing && issuer.canReplace(existing.meta) ? (existing.meta.ari?.certId ?? undefined) : undefined;
-      if (!this.orders.take('account')) {
+      // A pair the store cannot keep would be ordered, finalised and thrown away: spent rate
+      // limits for nothing. Ask the store first.
+      try {
+        await store.checkWritable?.();
+      } catch (err) {
+        await this.event(name, 'cert_failed', `not ordered: ${(err as Error).message}`, { code: (err as CertgateError).code ?? 'E_STORE', counted: false });
+        throw err;
+      }
+      if (!this.#orders.take('account')) {
         throw new CertgateError(
           'E_ACME_RATE_LIMITED',
           `${name}: certgate holds back: the account's order budget is spent (the CA's published limit)`,
-          `wait until ${this.orders.nextAt('account').toISOString()}, or raise ordersPerAccount if your CA allows more`,
+          `wait until ${this.#orders.nextAt('account').toISOString()}, or raise ordersPerAccount if your CA allows more`,
         );
       }
       let bundle: CertificateBundle;
@@ -130,8 +163,10 @@ export class CertManager {
         });
       } catch (err) {
         const e = err as CertgateError & { problem?: { retryAfter?: number } };
-        await this.event(name, 'cert_failed', e.message, { code: e.code ?? 'E_INTERNAL', fix: e.fix ?? null, problem: e.problem ?? null });
-        await this.#recordFailure(name, e);
+        const counted = CA_FAILURES.has(e.code);
+        await this.event(name, 'cert_failed', e.message, { code: e.code ?? 'E_INTERNAL', fix: e.fix ?? null, problem: e.problem ?? null, counted });
+        if (counted) await this.#recordFailure(name, e);
+        else await this.#recordLocalFailure(name, e);
         throw err;
       } finally {
         done();
@@ -149,6 +184,17 @@ export class CertManager {
     } finally {
       await release();
     }
+  }
+
+  /** A local failure: remembered with a short pause before the next try, not counted. */
+  async #recordLocalFailure(name: string, err: CertgateError): Promise<void> {
+    const now = this.#clock();
+    const state = await this.#o.store.getState(name);
+    await this.#o.store.putState(name, {
+      ...state,
+      lastError: { code: err.code ?? 'E_INTERNAL', message: err.message, at: now.toISOString() },
+      nextAttemptAt: new Date(now.getTime() + LOCAL_RETRY_MS).toISOString(),
+    });
   }
 
   /** Counts a failure, schedules the next try (Retry-After, else exponential backoff), flags at the limit. */

@@ -100,7 +100,16 @@ export function createAcmeEngines(s: AcmeSettings, deps: AcmeDeps): AcmeEngines 
   };
   let manager: CertManager | null = null;
   const getManager = () => {
-    manager ??= new CertManager({ store, locker, issuer: getIssuer(), keyType: s.keyType });
+    manager ??= new CertManager({
+      store,
+      locker,
+      issuer: getIssuer(),
+      keyType: s.keyType,
+      onLockWait: (name, h) =>
+        deps.warn(
+          `${name}: waiting for the issuance lock, held by ${h?.pid ? `pid ${h.pid}` : 'another process'}${h?.host ? ` on ${h.host}` : ''}${h?.since ? ` since ${h.since}` : ''}`,
+        ),
+    });
     return manager;
   };
   return {

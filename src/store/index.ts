@@ -1,8 +1,11 @@
 /**
  * @module store
- * The Store and Locker seam and the filesystem backend.
+ * The storage seam (Storage + Locker, key-value), the repository written once on top of it,
+ * and the filesystem backend.
  */
-export { FsLocker, type FsLockerOptions, FsStore, type FsStoreOptions } from './fs.ts';
+export { FsLocker, type FsLockerOptions, FsStorage, type FsStorageOptions, FsStore, type FsStoreOptions } from './fs.ts';
 export { certMeta, type MetaFields } from './meta.ts';
 export { canonicalName } from './names.ts';
+export { Repository } from './repository.ts';
+export { checkKey, type KeyInfo, type LockHolder, type LockOptions, type Release, type Storage } from './storage.ts';
 export type { AccountRecord, AriInfo, CertEvent, CertificateBundle, CertMeta, DomainState, IndexEntry, Locker, Store } from './store.ts';

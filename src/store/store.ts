@@ -105,11 +105,10 @@ export interface Store {
   putDocument<T>(key: string, value: T): Promise<void>;
   /** Files an outside tool can read for a name (fullchain and key), when the backend has files. */
   filePaths(name: string): { fullchain: string; key: string; meta: string } | null;
+  /** Refuses early when a new pair could not be kept (a full disk): checked before a CA is asked. */
+  checkWritable?(): Promise<void>;
 }
 
-export interface Locker {
-  /** Takes the named lock, waiting for it; resolves to the release function. */
-  lock(key: string, signal?: AbortSignal): Promise<() => Promise<void>>;
-}
+export type { Locker } from './storage.ts';
 
 export const EMPTY_STATE: DomainState = { attempts: 0, lastError: null, nextAttemptAt: null, flagged: false };

@@ -17,10 +17,8 @@ const CA_DETAIL =
 function failingIssuance(): { registry: DomainRegistry; manager: CertManager } {
   const registry = { decide: async () => ({ allowed: true, reason: 'registered', source: 'custom' }), releaseFirstVisit: async () => false };
   const manager = {
-    store: {
-      getBundle: async () => undefined,
-      getState: async () => ({ attempts: 0, lastError: null, nextAttemptAt: null, flagged: false }),
-    },
+    stored: async () => null,
+    state: async () => ({ attempts: 0, lastError: null, nextAttemptAt: null, flagged: false }),
     obtain: async () => {
       throw new Error(CA_DETAIL);
     },

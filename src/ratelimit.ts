@@ -1,5 +1,5 @@
 /**
- * @module maintenance/ratelimit
+ * @module ratelimit
  * Token buckets that mirror a CA's published limits, so that certgate slows itself down before
  * the CA has to (Let's Encrypt's defaults below). Time is injected.
  */

@@ -1,0 +1,196 @@
+/**
+ * @module store/repository
+ * Everything domain-shaped about storage, written once for every backend: certificate bundles
+ * (a group of three keys replaced as one), the index a maintenance scan reads, per-name state
+ * and events, ACME accounts and small documents. A backend only implements Storage.
+ *
+ *   certificates/<name>/{fullchain.pem, privkey.pem, meta.json}   one group
+ *   certificates/index.log   state/<name>.json   events/<name>.jsonl   accounts/<hash>.json   docs/<key>.json
+ */
+import { createHash } from 'node:crypto';
+import { CertgateError } from '../errors.ts';
+import { canonicalName, pathSegment } from './names.ts';
+import type { Storage } from './storage.ts';
+import {
+  type AccountRecord,
+  type CertEvent,
+  type CertificateBundle,
+  type CertMeta,
+  type DomainState,
+  EMPTY_STATE,
+  type IndexEntry,
+  type Store,
+} from './store.ts';
+
+const INDEX = 'certificates/index.log';
+
+function indexEntry(meta: CertMeta): IndexEntry {
+  return {
+    name: meta.name,
+    notBefore: meta.notBefore,
+    notAfter: meta.notAfter,
+    serialNumber: meta.serialNumber,
+    ariStart: meta.ari?.window?.start ?? null,
+    ariEnd: meta.ari?.window?.end ?? null,
+  };
+}
+
+function parseJson<T>(bytes: Buffer | null, key: string): T | null {
+  if (bytes === null) return null;
+  try {
+    return JSON.parse(bytes.toString('utf8')) as T;
+  } catch (err) {
+    throw new CertgateError('E_STORE', `${key} is damaged (not JSON)`, `remove it: it is rebuilt or written again (${key})`, { cause: err });
+  }
+}
+
+/** JSON lines; a torn last line (a crash mid-append) is skipped. */
+function jsonLines<T>(text: string): T[] {
+  const out: T[] = [];
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    try {
+      out.push(JSON.parse(line) as T);
+    } catch {
+      // torn line
+    }
+  }
+  return out;
+}
+
+export class Repository implements Store {
+  readonly storage: Storage;
+
+  constructor(storage: Storage) {
+    if (!storage) throw new CertgateError('E_OPTION', 'the repository needs a storage backend', 'pass new FsStorage({ root }) or another Storage');
+    this.storage = storage;
+  }
+
+  #certKey(name: string): string {
+    return `certificates/${pathSegment(canonicalName(name))}`;
+  }
+
+  #seg(name: string): string {
+    return pathSegment(canonicalName(name));
+  }
+
+  /** Files an outside tool (a web server) can read, when the backend has files. */
+  filePaths(name: string): { fullchain: string; key: string; meta: string } | null {
+    const base = this.#certKey(name);
+    const pathOf = this.storage.pathOf?.bind(this.storage);
+    if (!pathOf) return null;
+    return { fullchain: pathOf(`${base}/fullchain.pem`), key: pathOf(`${base}/privkey.pem`), meta: pathOf(`${base}/meta.json`) };
+  }
+
+  async putBundle(name: string, bundle: CertificateBundle): Promise<void> {
+    await this.storage.storeGroup(this.#certKey(name), {
+      'privkey.pem': { value: bundle.keyPem, private: true },
+      'fullchain.pem': { value: bundle.certPem },
+      'meta.json': { value: JSON.stringify(bundle.meta, null, 2) },
+    });
+    await this.storage.append(INDEX, `${JSON.stringify(indexEntry(bundle.meta))}\n`);
+  }
+
+  async getBundle(name: string): Promise<CertificateBundle | null> {
+    const base = this.#certKey(name);
+    const [cert, key, meta] = await Promise.all([
+      this.storage.load(`${base}/fullchain.pem`),
+      this.storage.load(`${base}/privkey.pem`),
+      this.storage.load(`${base}/meta.json`),
+    ]);
+    if (!cert || !key || !meta) return null;
+    return { certPem: cert.toString('utf8'), keyPem: key.toString('utf8'), meta: parseJson<CertMeta>(meta, `${base}/meta.json`) as CertMeta };
+  }
+
+  async updateMeta(name: string, meta: CertMeta): Promise<void> {
+    const bundle = await this.getBundle(name);
+    if (!bundle) return;
+    // Rewritten as a group: the meta belongs to the pair it describes.
+    await this.putBundle(name, { ...bundle, meta });
+  }
+
+  async deleteBundle(name: string): Promise<void> {
+    await this.storage.delete(this.#certKey(name));
+    await this.storage.append(INDEX, `${JSON.stringify({ name: canonicalName(name), deleted: true })}\n`);
+  }
+
+  /** The index (one line per write, the last per name wins), rebuilt from the bundles when missing. */
+  async scan(): Promise<IndexEntry[]> {
+    const text = await this.storage.load(INDEX);
+    if (text === null) return this.#rebuildIndex();
+    const latest = new Map<string, IndexEntry | null>();
+    let lines = 0;
+    for (const e of jsonLines<IndexEntry & { deleted?: boolean }>(text.toString('utf8'))) {
+      lines++;
+      latest.set(e.name, e.deleted ? null : e);
+    }
+    const out = [...latest.values()].filter((e): e is IndexEntry => e !== null);
+    if (lines > 2 * out.length + 1000) await this.#compact(out);
+    return out;
+  }
+
+  async #compact(entries: IndexEntry[]): Promise<void> {
+    await this.storage.store(INDEX, entries.map((e) => `${JSON.stringify(e)}\n`).join(''));
+  }
+
+  async #rebuildIndex(): Promise<IndexEntry[]> {
+    const out: IndexEntry[] = [];
+    for (const key of await this.storage.list('certificates', false)) {
+      if (key === INDEX) continue;
+      const meta = parseJson<CertMeta>(await this.storage.load(`${key}/meta.json`), `${key}/meta.json`);
+      if (meta) out.push(indexEntry(meta));
+    }
+    if (out.length) await this.#compact(out);
+    return out;
+  }
+
+  async getState(name: string): Promise<DomainState> {
+    const key = `state/${this.#seg(name)}.json`;
+    return parseJson<DomainState>(await this.storage.load(key), key) ?? { ...EMPTY_STATE };
+  }
+
+  async putState(name: string, state: DomainState): Promise<void> {
+    await this.storage.store(`state/${this.#seg(name)}.json`, JSON.stringify(state, null, 2));
+  }
+
+  async appendEvent(event: CertEvent): Promise<void> {
+    await this.storage.append(`events/${this.#seg(event.name)}.jsonl`, `${JSON.stringify(event)}\n`);
+  }
+
+  async readEvents(name?: string): Promise<CertEvent[]> {
+    const keys = name ? [`events/${this.#seg(name)}.jsonl`] : (await this.storage.list('events', false)).filter((k) => k.endsWith('.jsonl'));
+    const events: CertEvent[] = [];
+    for (const key of keys) events.push(...jsonLines<CertEvent>((await this.storage.load(key))?.toString('utf8') ?? ''));
+    return events.sort((a, b) => a.at.localeCompare(b.at));
+  }
+
+  #accountKey(directory: string): string {
+    return `accounts/${createHash('sha256').update(directory).digest('hex').slice(0, 16)}.json`;
+  }
+
+  async getAccount(directory: string): Promise<AccountRecord | null> {
+    const key = this.#accountKey(directory);
+    return parseJson<AccountRecord>(await this.storage.load(key), key);
+  }
+
+  async putAccount(record: AccountRecord): Promise<void> {
+    await this.storage.store(this.#accountKey(record.directory), JSON.stringify(record, null, 2), { private: true });
+  }
+
+  #docKey(key: string): string {
+    return `docs/${key.replace(/[^a-z0-9-]/gi, '_')}.json`;
+  }
+
+  async getDocument<T>(key: string): Promise<T | null> {
+    return parseJson<T>(await this.storage.load(this.#docKey(key)), this.#docKey(key));
+  }
+
+  async putDocument<T>(key: string, value: T): Promise<void> {
+    await this.storage.store(this.#docKey(key), JSON.stringify(value, null, 2));
+  }
+
+  /** Refuses before an order when the pair could not be kept (see Storage.checkWritable). */
+  checkWritable(): Promise<void> {
+    return this.storage.checkWritable(16 * 1024);
+  }
+}
