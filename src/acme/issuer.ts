@@ -62,47 +62,56 @@ const PLACEHOLDER = /(@(example\.(com|org|net)|localhost|test|invalid)$)|^(test|
 // documents here so that errors keep type, detail and subproblems.
 const problems = new AsyncLocalStorage<{ last: AcmeProblem | null }>();
 let interceptorInstalled = false;
-const extraRoots = new Set<string>();
 
-let directDispatcher: UndiciAgent | null = null;
+/**
+ * acme-client shares one axios instance, so trust is chosen per request by the CA's origin:
+ * one issuer's private CA root (Pebble, a corporate CA) never widens what another issuer's
+ * connections trust. Origins without an entry get Node's roots only.
+ */
+const agentsByOrigin = new Map<string, HttpsAgent>();
+let systemAgent: HttpsAgent | null = null;
 
-/** For requests certgate makes itself (directory, ARI): the same trust as acme-client's. */
-function dispatcher(): UndiciAgent {
-  directDispatcher ??= new UndiciAgent({ connect: { ca: [...rootCertificates, ...extraRoots] } });
-  return directDispatcher;
+function originOf(url: string | undefined): string | null {
+  try {
+    return url ? new URL(url).origin : null;
+  } catch {
+    return null;
+  }
 }
 
-function configureHttp(caRootPem: string | undefined): void {
-  if (caRootPem && !extraRoots.has(caRootPem)) {
-    extraRoots.add(caRootPem);
-    // One secure context for every connection: a `ca` list would be parsed again per socket
-    // (145 roots, ~35 ms each) and serialized into the pool key.
-    acme.axios.defaults.httpsAgent = new HttpsAgent({ secureContext: createSecureContext({ ca: [...rootCertificates, ...extraRoots] }), keepAlive: true });
-    const old = directDispatcher;
-    directDispatcher = null;
-    void old?.close();
-  }
+function installHttp(): void {
   const settings = (acme.axios.defaults as { acmeSettings?: { retryMaxAttempts: number; retryDefaultDelay: number } }).acmeSettings;
   // Retries across cycles belong to maintenance (with backoff); within one call, retry once.
   if (settings) {
     settings.retryMaxAttempts = 1;
     settings.retryDefaultDelay = 1;
   }
-  if (!interceptorInstalled) {
-    interceptorInstalled = true;
-    acme.axios.interceptors.response.use(
-      (res) => res,
-      (error: { response?: { data?: unknown; headers?: Record<string, string> } }) => {
-        const data = error.response?.data;
-        const ctx = problems.getStore();
-        if (ctx && isProblem(data)) {
-          const retryAfter = Number(error.response?.headers?.['retry-after']);
-          ctx.last = { ...data, ...(Number.isFinite(retryAfter) ? { retryAfter } : {}) };
-        }
-        return Promise.reject(error);
-      },
-    );
-  }
+  if (interceptorInstalled) return;
+  interceptorInstalled = true;
+  acme.axios.interceptors.request.use((config) => {
+    const origin = originOf(config.url);
+    // One secure context per CA: a `ca` list would be parsed again per socket (145 roots, ~35 ms each).
+    systemAgent ??= new HttpsAgent({ keepAlive: true });
+    config.httpsAgent = (origin && agentsByOrigin.get(origin)) || systemAgent;
+    return config;
+  });
+  acme.axios.interceptors.response.use(
+    (res) => res,
+    (error: { response?: { data?: unknown; headers?: Record<string, string> } }) => {
+      const data = error.response?.data;
+      const ctx = problems.getStore();
+      if (ctx && isProblem(data)) {
+        const retryAfter = Number(error.response?.headers?.['retry-after']);
+        ctx.last = { ...data, ...(Number.isFinite(retryAfter) ? { retryAfter } : {}) };
+      }
+      return Promise.reject(error);
+    },
+  );
+}
+
+/** acme-client's own debug lines, through its documented logger hook, to whoever asked for them. */
+export function setAcmeDebugLog(log: ((line: string) => void) | null): void {
+  acme.setLogger(log ?? (() => {}));
 }
 
 function keyPem(type: KeyType): string {
@@ -121,6 +130,8 @@ export class AcmeIssuer {
   #client: AcmeClient | null = null;
   #account: AccountRecord | null = null;
   #directoryDoc: Record<string, unknown> | null = null;
+  /** For requests certgate makes itself (directory, ARI), with this issuer's trust only. */
+  readonly #dispatcher: UndiciAgent;
 
   constructor(options: AcmeIssuerOptions) {
     this.directory = resolveDirectory(options.directory);
@@ -154,14 +165,18 @@ export class AcmeIssuer {
       );
     }
     this.#o = { ...options, ...(email ? { email } : {}), challenges, keyType };
-    configureHttp(options.caRootPem);
+    const ca = options.caRootPem ? [...rootCertificates, options.caRootPem] : undefined;
+    this.#dispatcher = new UndiciAgent(ca ? { connect: { ca } } : {});
+    installHttp();
+    const origin = originOf(this.directory);
+    if (origin && ca) agentsByOrigin.set(origin, new HttpsAgent({ secureContext: createSecureContext({ ca }), keepAlive: true }));
   }
 
   async #getDirectory(): Promise<Record<string, unknown>> {
     if (this.#directoryDoc) return this.#directoryDoc;
     let res: Awaited<ReturnType<typeof request>>;
     try {
-      res = await request(this.directory, { dispatcher: dispatcher(), headersTimeout: 15_000, bodyTimeout: 15_000 });
+      res = await request(this.directory, { dispatcher: this.#dispatcher, headersTimeout: 15_000, bodyTimeout: 15_000 });
     } catch (err) {
       const e = err as { code?: string; message: string };
       const tls = /CERT|SELF_SIGNED|ISSUER|certificate/i.test(`${e.code} ${e.message}`);
@@ -272,7 +287,7 @@ export class AcmeIssuer {
 
   async #networkError(): Promise<string | null> {
     try {
-      const res = await request(this.directory, { dispatcher: dispatcher(), headersTimeout: 5000, bodyTimeout: 5000 });
+      const res = await request(this.directory, { dispatcher: this.#dispatcher, headersTimeout: 5000, bodyTimeout: 5000 });
       await res.body.dump();
       return null;
     } catch (err) {
@@ -416,7 +431,7 @@ export class AcmeIssuer {
     const certId = ariCertId(decodeCertificate(block.der));
     if (!certId) return null;
     try {
-      return await fetchRenewalInfo(url, certId, dispatcher(), now);
+      return await fetchRenewalInfo(url, certId, this.#dispatcher, now);
     } catch {
       return null;
     }
