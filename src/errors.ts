@@ -51,6 +51,7 @@ export type ErrorCode =
   | 'E_RESOURCE_INVALID'
   | 'E_RESOURCE_NOT_FOUND'
   | 'E_RESOURCE_EXISTS'
+  | 'E_RESOURCE_DUPLICATE'
   | 'E_SECRET_MISSING'
   | 'E_WRITE'
   // ACME, store, domains

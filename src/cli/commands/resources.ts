@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import YAML from 'yaml';
 import { parseTarget } from '../../diagnostics/inspect.ts';
 import { probe } from '../../diagnostics/probe.ts';
-import { CertgateError } from '../../errors.ts';
+import { CertgateError, type ErrorCode } from '../../errors.ts';
 import { dataPaths } from '../../paths.ts';
 import { decodeCertificate, toPem } from '../../pki/certificate.ts';
 import { parseInput } from '../../pki/parse.ts';
@@ -181,7 +181,11 @@ async function exportCmd(argv: string[], io: Io): Promise<number> {
   const { resources, problems } = await loadResources(paths(io, values.data).resources);
   if (problems.length) {
     const first = problems[0];
-    throw new CertgateError('E_RESOURCE_INVALID', `${problems.length} resource file(s) are invalid, e.g. ${first?.message}`, first?.fix ?? 'fix them first');
+    throw new CertgateError(
+      (first?.code ?? 'E_RESOURCE_INVALID') as ErrorCode,
+      problems.length === 1 ? (first?.message as string) : `${problems.length} problems in the resource files; the first: ${first?.message}`,
+      first?.fix ?? 'fix them first',
+    );
   }
   if (values.json) io.out(`${JSON.stringify(resources.map(toDocument), null, 2)}\n`);
   else io.out(resources.map((r) => YAML.stringify(toDocument(r), { lineWidth: 0 })).join('---\n'));
@@ -200,7 +204,8 @@ async function importCmd(argv: string[], io: Io): Promise<number> {
   const p = paths(io, values.data);
   // Validate every document before writing any: all or nothing.
   const parsed = docs.filter((d) => d !== null).map((d, i) => validateResource(d, `${file} document ${i + 1}`, `resource-${i + 1}`));
-  const existing = new Set((await loadResources(p.resources)).resources.map((r) => r.name));
+  const current = await loadResources(p.resources);
+  const existing = new Set([...current.resources.map((r) => r.name), ...current.problems.flatMap((x) => (x.name ? [x.name] : []))]);
   const clash = parsed.find((r) => existing.has(r.name));
   if (clash && !values.replace)
     throw new CertgateError('E_RESOURCE_EXISTS', `a resource named "${clash.name}" exists already; nothing was imported`, 'pass --replace to overwrite');
