@@ -116,6 +116,15 @@ async function add(argv: string[], io: Io): Promise<number> {
     usage,
   );
   const name = one(positionals);
+  // Either of each pair used to win silently over the other (a password reference dropped).
+  for (const [a, b, fix] of [
+    ['password-env', 'password-file', 'give the password one way: --password-env VAR or --password-file PATH'],
+    ['url', 'host', 'give --url URL (https resources) or --host HOST [--port N], not both'],
+    ['client-key', 'client-key-env', 'give the client key one way: --client-key FILE or --client-key-env VAR'],
+  ] as const) {
+    if (values[a] !== undefined && values[b] !== undefined)
+      throw new CertgateError('E_USAGE', `--${a} and --${b} both given; they say the same thing two ways`, fix);
+  }
   const p = paths(io, values.data);
   const tls: Record<string, unknown> = {};
   if (values.mode) tls.mode = values.mode;
@@ -284,7 +293,7 @@ async function test(argv: string[], io: Io): Promise<number> {
     if (result.warning) s += `${c.yellow('!')} ${result.warning}\n`;
     for (const l of result.layers) {
       const mark = l.status === 'ok' ? c.green('✓') : l.status === 'warn' ? c.yellow('!') : l.status === 'fail' ? c.red('✗') : c.dim('-');
-      s += `${mark} ${l.layer.padEnd(9)}${l.message}${l.ms !== null ? c.dim(`  (${l.ms} ms)`) : ''}\n`;
+      s += `${mark} ${l.layer.padEnd(9)}${l.code ? `${l.code}: ` : ''}${l.message}${l.ms !== null ? c.dim(`  (${l.ms} ms)`) : ''}\n`;
       if (l.fix && l.status !== 'ok' && l.status !== 'skipped') s += `  ${' '.repeat(9)}fix: ${l.fix}\n`;
       for (const f of (l.findings ?? []).filter((x) => x.severity !== 'info' && x.message !== l.message))
         s += `  ${' '.repeat(9)}${f.severity === 'error' ? c.red('✗') : c.yellow('!')} ${f.code} ${f.message}\n  ${' '.repeat(9)}  fix: ${f.fix}\n`;
