@@ -46,6 +46,7 @@ export type ErrorCode =
   | 'E_TRUST_NOT_FOUND'
   | 'E_TRUST_NOTHING'
   | 'E_TOOL_MISSING'
+  | 'E_SYSTEM_STORE'
   | 'E_CONFIRM'
   // resources
   | 'E_RESOURCE_INVALID'
