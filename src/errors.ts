@@ -46,11 +46,13 @@ export type ErrorCode =
   | 'E_TRUST_NOT_FOUND'
   | 'E_TRUST_NOTHING'
   | 'E_TOOL_MISSING'
+  | 'E_SYSTEM_STORE'
   | 'E_CONFIRM'
   // resources
   | 'E_RESOURCE_INVALID'
   | 'E_RESOURCE_NOT_FOUND'
   | 'E_RESOURCE_EXISTS'
+  | 'E_RESOURCE_DUPLICATE'
   | 'E_SECRET_MISSING'
   | 'E_WRITE'
   // ACME, store, domains

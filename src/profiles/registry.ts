@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { CertgateError } from '../errors.ts';
+import { CertgateError, type ErrorCode } from '../errors.ts';
 import { atomicWrite, writeError } from '../fsutil.ts';
 import { readLimited } from '../input.ts';
 import { parseDoc } from '../text/parse-doc.ts';
@@ -20,10 +20,21 @@ export interface RegistryProblem {
   code: string;
   message: string;
   fix: string;
+  /** The resource name at fault, when the file parsed (a name used by two files). */
+  name?: string;
 }
 
 export function parseResourceText(text: string, file: string, fallbackName: string): Resource {
   return validateResource(parseDoc(text, { source: file, code: 'E_RESOURCE_INVALID' }), file, fallbackName);
+}
+
+function duplicate(name: string, files: readonly string[]): CertgateError {
+  const shown = files.map((f) => `resources/${f}`);
+  return new CertgateError(
+    'E_RESOURCE_DUPLICATE',
+    `the resource name "${name}" is used by ${shown.slice(0, -1).join(', ')} and ${shown.at(-1)}; none of them is used`,
+    `keep one: delete the other file(s), or change their name: field`,
+  );
 }
 
 export async function loadResources(dir: string): Promise<{ resources: Resource[]; problems: RegistryProblem[]; files: Map<string, string> }> {
@@ -35,10 +46,9 @@ export async function loadResources(dir: string): Promise<{ resources: Resource[
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
       throw new CertgateError('E_FILE_READ', `cannot read ${dir}: ${(err as Error).message}`, 'check the data directory permissions');
   }
-  const resources: Resource[] = [];
+  const loaded: Array<{ resource: Resource; file: string }> = [];
   const problems: RegistryProblem[] = [];
-  const seen = new Map<string, string>();
-  const files = new Map<string, string>();
+  const byName = new Map<string, string[]>();
   for (const file of names) {
     try {
       const r = parseResourceText(
@@ -46,16 +56,25 @@ export async function loadResources(dir: string): Promise<{ resources: Resource[
         `resources/${file}`,
         file.replace(EXT, ''),
       );
-      const dup = seen.get(r.name);
-      if (dup)
-        throw new CertgateError('E_RESOURCE_INVALID', `resources/${file}: name "${r.name}" is already used by ${dup}`, 'give each resource its own name');
-      seen.set(r.name, `resources/${file}`);
-      files.set(r.name, file);
-      resources.push(r);
+      loaded.push({ resource: r, file });
+      byName.set(r.name, [...(byName.get(r.name) ?? []), file]);
     } catch (err) {
       const e = err as CertgateError;
       problems.push({ file, code: e.code ?? 'E_RESOURCE_INVALID', message: e.message, fix: e.fix ?? 'fix the file' });
     }
+  }
+  // Two files with one name: whichever sorts first would win, silently. Neither does.
+  const resources: Resource[] = [];
+  const files = new Map<string, string>();
+  for (const [name, owners] of byName) {
+    if (owners.length < 2) continue;
+    const e = duplicate(name, owners);
+    problems.push({ file: owners.join(', '), code: e.code, message: e.message, fix: e.fix as string, name });
+  }
+  for (const { resource, file } of loaded) {
+    if ((byName.get(resource.name)?.length ?? 0) > 1) continue;
+    files.set(resource.name, file);
+    resources.push(resource);
   }
   return { resources, problems, files };
 }
@@ -64,8 +83,8 @@ export async function getResource(dir: string, name: string): Promise<Resource> 
   const { resources, problems } = await loadResources(dir);
   const found = resources.find((r) => r.name === name);
   if (found) return found;
-  const broken = problems.find((p) => p.file.replace(EXT, '') === name);
-  if (broken) throw new CertgateError(broken.code as 'E_RESOURCE_INVALID', broken.message, broken.fix);
+  const broken = problems.find((p) => p.name === name) ?? problems.find((p) => p.file.replace(EXT, '') === name);
+  if (broken) throw new CertgateError(broken.code as ErrorCode, broken.message, broken.fix);
   throw new CertgateError(
     'E_RESOURCE_NOT_FOUND',
     `no resource named "${name}" in ${dir}`,
@@ -95,8 +114,8 @@ export function toYaml(r: Resource): string {
 }
 
 export async function saveResource(dir: string, r: Resource, options: { replace?: boolean } = {}): Promise<string> {
-  const { resources } = await loadResources(dir);
-  if (!options.replace && resources.some((x) => x.name === r.name)) {
+  const { resources, problems } = await loadResources(dir);
+  if (!options.replace && (resources.some((x) => x.name === r.name) || problems.some((p) => p.name === r.name))) {
     throw new CertgateError('E_RESOURCE_EXISTS', `a resource named "${r.name}" exists already`, 'pick another name, or pass --replace');
   }
   // Round-trip through the validator: what is written must read back the same.

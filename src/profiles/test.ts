@@ -7,7 +7,9 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP, type LookupFunction, connect as netConnect } from 'node:net';
 import { type InspectResult, inspect } from '../diagnostics/inspect.ts';
 import { CertgateError } from '../errors.ts';
+import { decodeCertificate } from '../pki/certificate.ts';
 import type { Finding, Status } from '../pki/findings.ts';
+import { parsePem } from '../pki/pem.ts';
 import { ioredisOptions, mongodbOptions, mysql2Options, pgOptions, undiciDispatcher } from './drivers.ts';
 import { classifyMongoError, missingMongoRoles } from './mongo.ts';
 import type { ResolvedTls } from './resolve.ts';
@@ -15,12 +17,25 @@ import type { Resource } from './schema.ts';
 
 export type Layer = 'dns' | 'tcp' | 'tls' | 'auth' | 'topology';
 
+/**
+ * Stable codes of what the auth layer found, where a driver's own text would not say what to
+ * change. Documented in the README with `resources test --json`.
+ */
+export type AuthCode =
+  | 'AUTH_PASSWORD_MISSING'
+  | 'AUTH_PASSWORD_REFUSED'
+  | 'AUTH_CLIENT_CERT_MISSING'
+  | 'AUTH_CLIENT_CERT_USER'
+  | 'AUTH_DRIVER_PINNED_CA_ISSUED';
+
 export interface LayerResult {
   layer: Layer;
   status: 'ok' | 'warn' | 'fail' | 'skipped';
   ms: number | null;
   message: string;
   fix: string | null;
+  /** Set when the auth layer recognised the failure (see AuthCode). */
+  code?: AuthCode;
   findings?: Finding[];
 }
 
@@ -103,7 +118,15 @@ const TRUST_CODES = new Set(['SELF_SIGNED_LEAF', 'UNTRUSTED_ROOT', 'CHAIN_INCOMP
 
 /** Applies the mode's meaning to what inspect found. */
 export function applyMode(result: InspectResult, t: ResolvedTls, r: Resource): Finding[] {
-  let findings = [...result.findings];
+  // inspect's fixes name its own flags; here the fix is in the resource file.
+  let findings = result.findings.map((f) =>
+    f.code === 'CLIENT_CERT_REQUIRED'
+      ? {
+          ...f,
+          fix: `set tls.clientCert and tls.clientKey in the resource (a certificate the server's CA issued): certgate resources add ${r.name} --kind ${r.kind} ... --client-cert FILE --client-key FILE --replace`,
+        }
+      : f,
+  );
   if (t.mode === 'verify-ca') {
     if (findings.some((f) => f.code === 'HOSTNAME_MISMATCH')) {
       findings = findings.filter((f) => f.code !== 'HOSTNAME_MISMATCH');
@@ -199,8 +222,20 @@ interface AuthOutcome {
   status: LayerResult['status'];
   message: string;
   fix: string | null;
+  code?: AuthCode;
   topology?: LayerResult;
 }
+
+/** The subject and issuer CNs of the first certificate in PEM text. */
+function names(pem: string): { cn: string | null; issuer: string; selfIssued: boolean } | null {
+  const der = parsePem(pem).find((b) => b.label === 'CERTIFICATE')?.der;
+  if (!der) return null;
+  const info = decodeCertificate(der).info;
+  return { cn: info.subjectCommonName, issuer: info.issuerCommonName ?? info.issuer, selfIssued: info.subject === info.issuer };
+}
+
+const passwordFix = (r: Resource) =>
+  `set password.env or password.file in the resource: password: { env: VAR } or { file: PATH } (certgate resources add ${r.name} ... --password-env VAR --replace)`;
 
 async function authPostgres(r: Resource, t: ResolvedTls, o: TestOptions, timeoutMs: number): Promise<AuthOutcome> {
   const { default: pg } = await import('pg');
@@ -212,15 +247,42 @@ async function authPostgres(r: Resource, t: ResolvedTls, o: TestOptions, timeout
     return { status: 'ok', message: `logged in as ${res.rows[0]?.u}; ${String(res.rows[0]?.v).split(' on ')[0]}`, fix: null };
   } catch (err) {
     const e = err as { code?: string; message: string };
+    // pg's own text for SCRAM without a password is "SASL: SCRAM-SERVER-FIRST-MESSAGE: client password must be a string".
+    if (o.password === undefined && (e.code === '28P01' || /client password must be a string|password/i.test(e.message)))
+      return {
+        status: 'fail',
+        code: 'AUTH_PASSWORD_MISSING',
+        message: `PostgreSQL asks user ${r.user} for a password, and the resource gives none`,
+        fix: passwordFix(r),
+      };
     if (e.code === '28P01')
-      return { status: 'fail', message: `PostgreSQL refused the password for user ${r.user}`, fix: 'check the password reference in the resource' };
+      return {
+        status: 'fail',
+        code: 'AUTH_PASSWORD_REFUSED',
+        message: `PostgreSQL refused the password for user ${r.user}`,
+        fix: 'check the password reference in the resource (password.env / password.file) and the password the server has for this user',
+      };
+    if (e.code === '28000' && /certificate authentication failed/i.test(e.message) && t.cert) {
+      const cn = names(t.cert)?.cn ?? '(none)';
+      return {
+        status: 'fail',
+        code: 'AUTH_CLIENT_CERT_USER',
+        message: `PostgreSQL cert authentication maps the client certificate's CN to the user: the CN is "${cn}", the user is "${r.user}"`,
+        fix: `use a client certificate with CN=${r.user}, or set user: ${cn} in the resource, or map "${cn}" to ${r.user} in pg_ident.conf (map=NAME on the hostssl line)`,
+      };
+    }
+    if (e.code === '28000' && /certificate/i.test(e.message) && !t.cert)
+      return {
+        status: 'fail',
+        code: 'AUTH_CLIENT_CERT_MISSING',
+        message: `PostgreSQL wants a client certificate for user ${r.user} and the resource has none: ${e.message}`,
+        fix: `set tls.clientCert and tls.clientKey in the resource, with a certificate whose CN is ${r.user} (certgate resources add ${r.name} ... --client-cert FILE --client-key FILE --replace)`,
+      };
     if (e.code === '28000') {
       return {
         status: 'fail',
         message: `PostgreSQL refused the login: ${e.message}`,
-        fix: /certificate/i.test(e.message)
-          ? 'the server wants a client certificate whose CN is the user name: set tls.clientCert and tls.clientKey'
-          : 'add a hostssl line for this user and address to pg_hba.conf, then reload',
+        fix: 'add a hostssl line for this user and address to pg_hba.conf, then reload',
       };
     }
     if (e.code === '3D000') return { status: 'fail', message: e.message, fix: 'check database in the resource' };
@@ -240,9 +302,25 @@ async function authMysql(r: Resource, t: ResolvedTls, o: TestOptions, timeoutMs:
     return { status: 'ok', message: `logged in as ${row?.u}; server ${row?.v}`, fix: null };
   } catch (err) {
     const e = err as { code?: string; message: string };
+    if (e.code === 'ER_ACCESS_DENIED_ERROR' && o.password === undefined)
+      return { status: 'fail', code: 'AUTH_PASSWORD_MISSING', message: `${e.message}: the resource gives no password`, fix: passwordFix(r) };
     if (e.code === 'ER_ACCESS_DENIED_ERROR')
       return { status: 'fail', message: e.message, fix: 'check the user and the password reference; the grant must allow this host' };
     if (e.code === 'ER_BAD_DB_ERROR') return { status: 'fail', message: e.message, fix: 'check database in the resource' };
+    const pinned = t.mode === 'pinned' && r.tls.pinnedCert ? names(r.tls.pinnedCert) : null;
+    if (
+      pinned &&
+      !pinned.selfIssued &&
+      /UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT|unable to verify the first certificate|local issuer/i.test(`${e.code} ${e.message}`)
+    )
+      // mysql2 builds its own secure context from ca/cert/key only, dropping allowPartialTrustChain:
+      // a pinned leaf is then no anchor unless it signed itself. certgate's own TLS probe above keeps it.
+      return {
+        status: 'fail',
+        code: 'AUTH_DRIVER_PINNED_CA_ISSUED',
+        message: `mysql2 refused the pinned certificate (${e.code}): "${pinned.cn}" is issued by "${pinned.issuer}", and mysql2 trusts a pinned certificate only when it is self-signed (it builds its own TLS context, without partial-chain trust), so the TLS layer above passes and the driver does not`,
+        fix: `use mode full with the issuing CA for this resource: certgate resources add ${r.name} --kind mysql ... --ca ROOT.pem --replace (or mode verify-ca)`,
+      };
     return { status: 'fail', message: `MySQL: ${e.message}`, fix: 'see the TLS layer above and the server log' };
   } finally {
     await conn?.end().catch(() => {});
@@ -403,7 +481,14 @@ export async function testResource(r: Resource, t: ResolvedTls, options: TestOpt
     return done();
   }
   const outcome = await AUTH[r.kind](r, t, options, timeoutMs);
-  layers.push({ layer: 'auth', status: outcome.status, ms: ms(t0), message: outcome.message, fix: outcome.fix });
+  layers.push({
+    layer: 'auth',
+    status: outcome.status,
+    ms: ms(t0),
+    message: outcome.message,
+    fix: outcome.fix,
+    ...(outcome.code ? { code: outcome.code } : {}),
+  });
   if (outcome.topology) layers.push(outcome.topology);
   return done();
 }

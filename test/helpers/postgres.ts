@@ -20,6 +20,8 @@ export function postgresBin(): string {
 
 export interface PostgresServer {
   port: number;
+  /** The Unix socket directory: `host` for a pg client that logs in as postgres (trust). */
+  socketDir: string;
   close(): Promise<void>;
 }
 
@@ -29,6 +31,8 @@ export interface PostgresOptions {
   /** CA for client certificates (`hostssl ... cert`). */
   clientCaPem?: string;
   ssl?: boolean;
+  /** The pg_hba.conf line for TCP connections (default: trust, or `hostssl ... cert` with clientCaPem). */
+  hostLine?: string;
 }
 
 export async function startPostgres(options: PostgresOptions): Promise<PostgresServer> {
@@ -65,11 +69,14 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresS
     'fsync = off',
   ].join('\n');
   writeFileSync(join(data, 'postgresql.auto.conf'), `${conf}\n`);
-  const hba = ['local all all trust', options.clientCaPem ? 'hostssl all all 127.0.0.1/32 cert' : 'host all all 127.0.0.1/32 trust'].join('\n');
+  const hba = ['local all all trust', options.hostLine ?? (options.clientCaPem ? 'hostssl all all 127.0.0.1/32 cert' : 'host all all 127.0.0.1/32 trust')].join(
+    '\n',
+  );
   writeFileSync(join(data, 'pg_hba.conf'), `${hba}\n`);
   await asPostgres('pg_ctl', ['-D', data, '-l', join(dir, 'log'), '-w', '-t', '60', 'start']);
   return {
     port,
+    socketDir: dir,
     close: async () => {
       await asPostgres('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']).catch(() => {});
       rmSync(dir, { recursive: true, force: true });

@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import YAML from 'yaml';
 import { parseTarget } from '../../diagnostics/inspect.ts';
 import { probe } from '../../diagnostics/probe.ts';
-import { CertgateError } from '../../errors.ts';
+import { CertgateError, type ErrorCode } from '../../errors.ts';
 import { dataPaths } from '../../paths.ts';
 import { decodeCertificate, toPem } from '../../pki/certificate.ts';
 import { parseInput } from '../../pki/parse.ts';
@@ -116,6 +116,15 @@ async function add(argv: string[], io: Io): Promise<number> {
     usage,
   );
   const name = one(positionals);
+  // Either of each pair used to win silently over the other (a password reference dropped).
+  for (const [a, b, fix] of [
+    ['password-env', 'password-file', 'give the password one way: --password-env VAR or --password-file PATH'],
+    ['url', 'host', 'give --url URL (https resources) or --host HOST [--port N], not both'],
+    ['client-key', 'client-key-env', 'give the client key one way: --client-key FILE or --client-key-env VAR'],
+  ] as const) {
+    if (values[a] !== undefined && values[b] !== undefined)
+      throw new CertgateError('E_USAGE', `--${a} and --${b} both given; they say the same thing two ways`, fix);
+  }
   const p = paths(io, values.data);
   const tls: Record<string, unknown> = {};
   if (values.mode) tls.mode = values.mode;
@@ -181,7 +190,11 @@ async function exportCmd(argv: string[], io: Io): Promise<number> {
   const { resources, problems } = await loadResources(paths(io, values.data).resources);
   if (problems.length) {
     const first = problems[0];
-    throw new CertgateError('E_RESOURCE_INVALID', `${problems.length} resource file(s) are invalid, e.g. ${first?.message}`, first?.fix ?? 'fix them first');
+    throw new CertgateError(
+      (first?.code ?? 'E_RESOURCE_INVALID') as ErrorCode,
+      problems.length === 1 ? (first?.message as string) : `${problems.length} problems in the resource files; the first: ${first?.message}`,
+      first?.fix ?? 'fix them first',
+    );
   }
   if (values.json) io.out(`${JSON.stringify(resources.map(toDocument), null, 2)}\n`);
   else io.out(resources.map((r) => YAML.stringify(toDocument(r), { lineWidth: 0 })).join('---\n'));
@@ -200,7 +213,8 @@ async function importCmd(argv: string[], io: Io): Promise<number> {
   const p = paths(io, values.data);
   // Validate every document before writing any: all or nothing.
   const parsed = docs.filter((d) => d !== null).map((d, i) => validateResource(d, `${file} document ${i + 1}`, `resource-${i + 1}`));
-  const existing = new Set((await loadResources(p.resources)).resources.map((r) => r.name));
+  const current = await loadResources(p.resources);
+  const existing = new Set([...current.resources.map((r) => r.name), ...current.problems.flatMap((x) => (x.name ? [x.name] : []))]);
   const clash = parsed.find((r) => existing.has(r.name));
   if (clash && !values.replace)
     throw new CertgateError('E_RESOURCE_EXISTS', `a resource named "${clash.name}" exists already; nothing was imported`, 'pass --replace to overwrite');
@@ -279,7 +293,7 @@ async function test(argv: string[], io: Io): Promise<number> {
     if (result.warning) s += `${c.yellow('!')} ${result.warning}\n`;
     for (const l of result.layers) {
       const mark = l.status === 'ok' ? c.green('✓') : l.status === 'warn' ? c.yellow('!') : l.status === 'fail' ? c.red('✗') : c.dim('-');
-      s += `${mark} ${l.layer.padEnd(9)}${l.message}${l.ms !== null ? c.dim(`  (${l.ms} ms)`) : ''}\n`;
+      s += `${mark} ${l.layer.padEnd(9)}${l.code ? `${l.code}: ` : ''}${l.message}${l.ms !== null ? c.dim(`  (${l.ms} ms)`) : ''}\n`;
       if (l.fix && l.status !== 'ok' && l.status !== 'skipped') s += `  ${' '.repeat(9)}fix: ${l.fix}\n`;
       for (const f of (l.findings ?? []).filter((x) => x.severity !== 'info' && x.message !== l.message))
         s += `  ${' '.repeat(9)}${f.severity === 'error' ? c.red('✗') : c.yellow('!')} ${f.code} ${f.message}\n  ${' '.repeat(9)}  fix: ${f.fix}\n`;

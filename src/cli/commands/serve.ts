@@ -20,7 +20,12 @@ import { isWorker, superviseWorkers, WORKER_SETTINGS_ENV, workerChannel, workerI
 
 export const serveUsage = 'certgate serve [options]';
 export const serveHelp = () => renderHelp(serveUsage, SERVE_TABLE, ['  --json                         errors as a JSON object on standard output']);
-export const localCaUsage = 'certgate local-ca export|path|env [--data DIR]';
+export const localCaUsage = `certgate local-ca export|path|env|install|uninstall [--data DIR]
+  export | path | env                    the CA's PEM, its file, how to trust it per program
+  install [--no-system] [--no-nss] [--no-java] [--json]
+                                         trust it system-wide (update-ca-certificates), in the browsers (NSS: ~/.pki/nssdb,
+                                         Firefox profiles) and in Java (keytool); safe to repeat
+  uninstall [--no-system] [--no-nss] [--no-java] [--json]   remove it from the same stores`;
 
 type ServeSettings = SettingsOf<typeof SERVE_TABLE>;
 
@@ -173,7 +178,18 @@ export async function serve(argv: string[], io: Io): Promise<number> {
 
 export async function localCaCommand(argv: string[], io: Io): Promise<number> {
   const [sub, ...rest] = argv;
-  const { values } = parse(rest, { ...flagOptions(DATA_TABLE), 'https-port': { type: 'string' } }, localCaUsage);
+  const { values } = parse(
+    rest,
+    {
+      ...flagOptions(DATA_TABLE),
+      'https-port': { type: 'string' },
+      json: { type: 'boolean' },
+      'no-system': { type: 'boolean' },
+      'no-nss': { type: 'boolean' },
+      'no-java': { type: 'boolean' },
+    },
+    localCaUsage,
+  );
   const { settings } = resolve(DATA_TABLE, { flags: values, env: io.env, context: { root: false, command: 'local-ca', cwd: io.cwd, env: io.env } });
   const ca = new LocalCa({ dir: `${settings.data}/local-ca` });
   if (sub === 'export') {
@@ -202,6 +218,38 @@ export async function localCaCommand(argv: string[], io: Io): Promise<number> {
         `#   certgate trust add ${q(ca.certPath)} --yes && eval "$(certgate trust env)"\n` +
         `# or for one command: curl --cacert ${q(ca.certPath)} https://localhost${port === 443 ? '' : `:${port}`}/\n`,
     );
+    return 0;
+  }
+  if (sub === 'install' || sub === 'uninstall') {
+    // Loaded here only: serve itself never needs them.
+    const [{ installLocalCa, uninstallLocalCa }, { decodeCertificate }, { parsePem }] = await Promise.all([
+      import('../../localca/install.ts'),
+      import('../../pki/certificate.ts'),
+      import('../../pki/pem.ts'),
+    ]);
+    const { certPem } = await ca.load();
+    const home = io.env.HOME;
+    if (!home && values['no-nss'] !== true)
+      throw new CertgateError('E_USAGE', "HOME is not set: the browsers' store (~/.pki/nssdb) cannot be found", 'set HOME, or pass --no-nss');
+    const options = {
+      certPem,
+      certPath: ca.certPath,
+      home: home ?? '/nonexistent',
+      path: io.env.PATH ?? '',
+      stores: { system: values['no-system'] !== true, nss: values['no-nss'] !== true, java: values['no-java'] !== true },
+    };
+    const results = sub === 'install' ? await installLocalCa(options) : await uninstallLocalCa(options);
+    const subject = decodeCertificate(parsePem(certPem)[0]?.der ?? Buffer.alloc(0)).info;
+    if (values.json) {
+      io.out(
+        `${JSON.stringify({ certificate: { path: ca.certPath, subject: subject.subject, sha256: subject.fingerprints.sha256 }, stores: results }, null, 2)}\n`,
+      );
+    } else {
+      const mark = { added: '+', replaced: '+', already: '=', removed: '-', absent: '=', skipped: '·' } as const;
+      io.out(`${sub === 'install' ? 'installing' : 'removing'} "${subject.subjectCommonName ?? subject.subject}" (${ca.certPath})\n`);
+      for (const r of results) io.out(`  ${mark[r.action]} ${r.store.padEnd(8)} ${r.action.padEnd(9)} ${r.target}: ${r.detail}\n`);
+      if (sub === 'install') io.out('  programs already running (browsers, Java) read their store at start: restart them\n');
+    }
     return 0;
   }
   throw new CertgateError('E_USAGE', sub ? `unknown local-ca command "${sub}"` : 'local-ca needs a command', `usage: ${localCaUsage}`);
