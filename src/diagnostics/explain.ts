@@ -19,8 +19,24 @@ export interface ExplainContext {
   /** How the trust set was made, e.g. "system roots + --ca corp.pem" or "only --ca bundle.pem". */
   trust: string;
   starttls?: string;
+  /** --servername as the operator gave it (not the default taken from HOST). */
+  servername?: string;
   clientCertGiven: boolean;
   clientCertRequested: boolean | null;
+}
+
+/**
+ * The flags that reach this server again. A suggested command without them fails: a
+ * PostgreSQL port without --starttls postgres never gets to TLS. `resources pin` takes the
+ * protocol from the resource's kind, so it gets --servername only.
+ */
+export function reachFlags(ctx: Pick<ExplainContext, 'starttls' | 'servername'>, options: { starttls?: boolean } = {}): string {
+  const starttls = options.starttls !== false && ctx.starttls ? ` --starttls ${ctx.starttls}` : '';
+  return `${starttls}${ctx.servername ? ` --servername ${ctx.servername}` : ''}`;
+}
+
+function trustAddFrom(ctx: ExplainContext): string {
+  return `certgate trust add --from ${ctx.target}${reachFlags(ctx)}`;
 }
 
 type Explainer = (ctx: ExplainContext) => { code: FindingCode; certificate: number | null; message: string; fix: string; severity?: Severity };
@@ -52,7 +68,7 @@ const missingIssuer: Explainer = (ctx) => {
     code: 'UNTRUSTED_ROOT',
     certificate: idx,
     message: `the chain ends at #${idx} "${cert?.info.subjectCommonName ?? cert?.info.subject}", whose issuer "${name}" is not in the trust store (${ctx.trust})`,
-    fix: `add the root "${name}" (the issuer of #${idx}, not #0 the server's own certificate) to ca-certs: certgate trust add --from ${ctx.target}${issuerNote(ctx)}`,
+    fix: `add the root "${name}" (the issuer of #${idx}, not #0 the server's own certificate) to ca-certs: ${trustAddFrom(ctx)}${issuerNote(ctx)}`,
   };
 };
 
@@ -64,7 +80,7 @@ const untrustedRootInChain: Explainer = (ctx) => {
     code: 'UNTRUSTED_ROOT',
     certificate: idx,
     message: `certificate #${idx} "${name}" is a root CA that is not trusted here (${ctx.trust})`,
-    fix: `if "${name}" is your organisation's CA, add this one (#${idx}, not #0 the server's own) to ca-certs: certgate trust add --from ${ctx.target}`,
+    fix: `if "${name}" is your organisation's CA, add this one (#${idx}, not #0 the server's own) to ca-certs: ${trustAddFrom(ctx)}`,
   };
 };
 
@@ -72,7 +88,7 @@ const selfSignedLeaf: Explainer = (ctx) => ({
   code: 'SELF_SIGNED_LEAF',
   certificate: 0,
   message: `the server's certificate #0 "${ctx.chain[0]?.info.subjectCommonName ?? ctx.chain[0]?.info.subject}" is self-signed: no CA vouches for it`,
-  fix: `pin it on this resource instead of adding it to ca-certs (certgate resources pin, mode pinned, sha256 ${ctx.chain[0]?.info.spkiSha256 ?? ''}); better, give the server a certificate from a CA (certgate local-ca)`,
+  fix: `pin it on the resource that connects here instead of adding it to ca-certs (certgate resources pin NAME --from ${ctx.target}${reachFlags(ctx, { starttls: false })}; sha256 ${ctx.chain[0]?.info.spkiSha256 ?? ''}); better, give the server a certificate from a CA (certgate local-ca)`,
 });
 
 const expired: Explainer = (ctx) => {
@@ -249,7 +265,7 @@ function hostnameExplainer(ctx: ExplainContext): ReturnType<Explainer> {
     certificate: 0,
     message: `the certificate is for ${names}, not for "${ctx.host}"`,
     fix: sans.length
-      ? `connect with one of those names (e.g. --servername ${sans[0]}), or reissue the certificate to include ${ctx.host}`
+      ? `connect with one of those names (certgate inspect ${ctx.target}${ctx.starttls ? ` --starttls ${ctx.starttls}` : ''} --servername ${sans[0]}), or reissue the certificate to include ${ctx.host}`
       : `reissue the certificate with subjectAltName DNS:${ctx.host}`,
   };
 }

@@ -164,6 +164,7 @@ export async function inspect(target: string, options: InspectOptions = {}): Pro
     target: `${host.includes(':') ? `[${host}]` : host}:${port}`,
     trust,
     ...(options.starttls ? { starttls: options.starttls } : {}),
+    ...(options.servername ? { servername: options.servername } : {}),
     clientCertGiven: Boolean(options.clientCert),
     clientCertRequested: result.clientCertRequested,
   };

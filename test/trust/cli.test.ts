@@ -10,7 +10,7 @@ import { run } from '../../src/cli/run.ts';
 import { createCertificate } from '../../src/pki/generate.ts';
 import { fakeIo } from '../helpers/io.ts';
 import { days, makePki } from '../helpers/pki.ts';
-import { startHttpServer, startHttpsServer, startTlsServer } from '../helpers/servers.ts';
+import { startHttpServer, startHttpsServer, startStartTlsServer, startTlsServer } from '../helpers/servers.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
 const exec = promisify(execFile);
@@ -175,4 +175,20 @@ test('trust export (pem, openssl-dir) and trust env really work for OpenSSL and 
   const sh = io();
   assert.equal(await run(['trust', 'env'], sh), 0);
   assert.match(sh.stdout, /^export NODE_EXTRA_CA_CERTS=\S+ {3}# Node\.js/m);
+});
+
+test('the trust add --from that inspect suggests for a STARTTLS port carries --starttls and --servername, and works', async (t) => {
+  const { io, caCerts } = setup(t);
+  const server = await startStartTlsServer('mysql', { chain: [pki.leaf.certPem, pki.inter.certPem, pki.root.certPem], key: pki.leaf.keyPem });
+  t.after(() => server.close());
+  const target = `127.0.0.1:${server.port}`;
+  const i = io();
+  assert.equal(await run(['inspect', target, '--starttls', 'mysql', '--servername', 'app.test', '--json'], i), 1, i.stderr);
+  const fix = JSON.parse(i.stdout).findings.find((f: { code: string }) => f.code === 'UNTRUSTED_ROOT').fix as string;
+  const suggested = /certgate (trust add --from \S+(?: --\S+ \S+)*)/.exec(fix)?.[1];
+  assert.equal(suggested, `trust add --from ${target} --starttls mysql --servername app.test`);
+  const a = io();
+  assert.equal(await run([...(suggested as string).split(' '), '--yes'], a), 0, a.stderr);
+  assert.match(a.stdout, /added certgate-test-root-/);
+  assert.equal(readdirSync(caCerts).length, 1);
 });

@@ -5,6 +5,7 @@
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { fetchIssuer } from '../../diagnostics/aia.ts';
+import { reachFlags } from '../../diagnostics/explain.ts';
 import { parseTarget } from '../../diagnostics/inspect.ts';
 import { probe } from '../../diagnostics/probe.ts';
 import { DEFAULT_PORTS, STARTTLS_PROTOCOLS, type StartTlsProtocol } from '../../diagnostics/starttls.ts';
@@ -26,7 +27,8 @@ import { runInspect } from './inspect.ts';
 
 export const usage = `certgate trust <command> [--data DIR]
   add FILE... [--yes]                   validate and add CA certificates to ca-certs
-  add --from HOST[:PORT] [--yes]        add the issuing CA of a live server (not its own certificate)
+  add --from HOST[:PORT] [--yes] [--starttls postgres|mysql|smtp] [--servername NAME]
+                                        add the issuing CA of a live server (not its own certificate)
   list [--json]                         the certificates in ca-certs, with expiry
   remove FINGERPRINT|FILE|CN [--all]    remove from ca-certs
   verify URL|HOST[:PORT]                verify a server against the trust store, with explanations
@@ -78,6 +80,8 @@ async function add(argv: string[], io: Io): Promise<number> {
     const { host, port } = parseTarget(from, DEFAULT_PORTS[(starttls as StartTlsProtocol) ?? 'tls']);
     const timeoutMs = positiveInt(values.timeout as string | undefined, '--timeout', 10_000);
     const servername = (values.servername as string | undefined) ?? (isIP(host) ? undefined : host);
+    const given = { ...(starttls ? { starttls } : {}), ...(values.servername ? { servername: values.servername as string } : {}) };
+    const again = `${from}${reachFlags(given)}`;
     const result = await probe({
       host,
       port,
@@ -90,7 +94,7 @@ async function add(argv: string[], io: Io): Promise<number> {
       throw new CertgateError(
         'E_TRUST_NOTHING',
         `${from} sent no certificate${result.error ? ` (${result.error.code})` : ''}`,
-        `run certgate inspect ${from} to see why`,
+        `run certgate inspect ${again} to see why`,
       );
     }
     const chain = result.chain.map((der) => decodeCertificate(der));
@@ -99,7 +103,7 @@ async function add(argv: string[], io: Io): Promise<number> {
       throw new CertgateError(
         'E_TRUST_LEAF',
         `${pick.why}; adding it to ca-certs would be wrong`,
-        `pin it on the resource instead: certgate resources pin NAME --from ${from}`,
+        `pin it on the resource instead: certgate resources pin NAME --from ${from}${reachFlags(given, { starttls: false })}`,
       );
     }
     let chosen = pick.cert;
@@ -122,7 +126,7 @@ async function add(argv: string[], io: Io): Promise<number> {
         );
       }
     }
-    if (!chosen) throw new CertgateError('E_TRUST_NOTHING', pick.why, `run certgate inspect ${from}`);
+    if (!chosen) throw new CertgateError('E_TRUST_NOTHING', pick.why, `run certgate inspect ${again}`);
     notes.push(`picked: ${why}`);
     candidates.push({ cert: chosen, source: from });
   } else {
