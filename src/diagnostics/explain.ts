@@ -19,6 +19,11 @@ export interface ExplainContext {
   /** How the trust set was made, e.g. "system roots + --ca corp.pem" or "only --ca bundle.pem". */
   trust: string;
   starttls?: string;
+  /**
+   * The files that are the whole trust set (`verify --ca BUNDLE`, like curl --cacert): a missing
+   * CA goes into them, not into ca-certs, or the bundle under test still fails.
+   */
+  bundle?: readonly string[];
   /** --servername as the operator gave it (not the default taken from HOST). */
   servername?: string;
   clientCertGiven: boolean;
@@ -45,6 +50,17 @@ function lastOnPath(ctx: ExplainContext): number {
   return ctx.analysis.path[ctx.analysis.path.length - 1] ?? 0;
 }
 
+function bundleName(ctx: ExplainContext): string {
+  const files = ctx.bundle ?? [];
+  return files.length === 1 ? (files[0] as string) : `one of ${files.join(', ')}`;
+}
+
+/** Appending a sent certificate to the bundle under test: its PEM is in inspect's JSON. */
+function appendSent(ctx: ExplainContext, idx: number): string {
+  const file = ctx.bundle?.[0] ?? 'BUNDLE';
+  return `certgate inspect ${ctx.target}${reachFlags(ctx)} --json | jq -r '.chain[${idx}].pem' >> ${file}`;
+}
+
 function issuerNote(ctx: ExplainContext): string {
   const url = ctx.analysis.missingIssuer?.caIssuersUrls[0];
   return url ? `; or add it from ${url}` : '';
@@ -61,7 +77,18 @@ const missingIssuer: Explainer = (ctx) => {
       code: 'CHAIN_INCOMPLETE',
       certificate: 0,
       message: `the server sent only its own certificate (#0); the issuer "${name}" is missing and not in the trust store (${ctx.trust})`,
-      fix: `the server must send its intermediate: serve the full chain (certificate + intermediate)${issuerNote(ctx)}; if "${name}" is your own CA, add it to ca-certs (certgate trust add)`,
+      fix: `the server must send its intermediate: serve the full chain (certificate + intermediate)${issuerNote(ctx)}; if "${name}" is your own CA, ${
+        ctx.bundle?.length ? `add it to ${bundleName(ctx)} (the bundle under test)` : 'add it to ca-certs (certgate trust add)'
+      }`,
+    };
+  }
+  if (ctx.bundle?.length) {
+    const url = missing?.caIssuersUrls[0];
+    return {
+      code: 'UNTRUSTED_ROOT',
+      certificate: idx,
+      message: `the chain ends at #${idx} "${cert?.info.subjectCommonName ?? cert?.info.subject}", whose issuer "${name}" is not in ${bundleName(ctx)} (${ctx.trust})`,
+      fix: `add the root "${name}" (the issuer of #${idx}, not #0 the server's own certificate) to ${bundleName(ctx)}: append its PEM to the file${url ? `; it is published at ${url}` : ''}`,
     };
   }
   return {
@@ -76,6 +103,14 @@ const untrustedRootInChain: Explainer = (ctx) => {
   const idx = lastOnPath(ctx);
   const cert = ctx.chain[idx];
   const name = cert?.info.subjectCommonName ?? cert?.info.subject ?? 'the root';
+  if (ctx.bundle?.length) {
+    return {
+      code: 'UNTRUSTED_ROOT',
+      certificate: idx,
+      message: `certificate #${idx} "${name}" is a root CA that is not in ${bundleName(ctx)} (${ctx.trust})`,
+      fix: `if "${name}" is your organisation's CA, add this one (#${idx}, not #0 the server's own) to ${bundleName(ctx)}: ${appendSent(ctx, idx)}`,
+    };
+  }
   return {
     code: 'UNTRUSTED_ROOT',
     certificate: idx,

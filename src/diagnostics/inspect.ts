@@ -26,6 +26,11 @@ export interface InspectOptions {
   caPem?: readonly string[];
   /** Where `ca` came from, for messages (e.g. "--ca corp.pem"). */
   caLabel?: string;
+  /**
+   * The files `ca` was read from when they are the whole trust set (verify --ca BUNDLE): the
+   * fixes then say to add a missing CA to them, not to ca-certs.
+   */
+  bundle?: readonly string[];
   /** Include Node's bundled Mozilla roots (default true; `verify` turns it off like curl --cacert). */
   systemRoots?: boolean;
   clientCert?: string;
@@ -165,6 +170,7 @@ export async function inspect(target: string, options: InspectOptions = {}): Pro
     trust,
     ...(options.starttls ? { starttls: options.starttls } : {}),
     ...(options.servername ? { servername: options.servername } : {}),
+    ...(options.bundle?.length && !systemRoots && !extraPem.length ? { bundle: options.bundle } : {}),
     clientCertGiven: Boolean(options.clientCert),
     clientCertRequested: result.clientCertRequested,
   };

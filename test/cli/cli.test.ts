@@ -149,6 +149,32 @@ test('inspect and verify: exit 0 when good, 1 when the bundle does not verify', 
   assert.equal(r.chain.length, 2);
 });
 
+test('verify --ca BUNDLE: a missing root goes into BUNDLE, named with the CA, not into ca-certs', async (t) => {
+  const dir = tempDir(t);
+  writeFileSync(join(dir, 'bundle.pem'), pki.otherRoot.certPem);
+  const server = await startTlsServer({ chain: [pki.leaf.certPem, pki.inter.certPem], key: pki.leaf.keyPem });
+  t.after(() => server.close());
+  const io = fakeIo({ cwd: dir });
+  assert.equal(await run(['verify', '--ca', 'bundle.pem', `127.0.0.1:${server.port}`, '--servername', 'app.test', '--json'], io), 1);
+  const f = JSON.parse(io.stdout).findings.find((x: { code: string }) => x.code === 'UNTRUSTED_ROOT');
+  assert.match(f.fix, /add the root "Certgate Test Root" .* to bundle\.pem/);
+  assert.doesNotMatch(f.fix, /ca-certs|trust add/);
+});
+
+test('verify --ca BUNDLE: a root the server sends is appended to BUNDLE by a command that reaches it', async (t) => {
+  const dir = tempDir(t);
+  writeFileSync(join(dir, 'bundle.pem'), pki.otherRoot.certPem);
+  const server = await startTlsServer({ chain: [pki.leaf.certPem, pki.inter.certPem, pki.root.certPem], key: pki.leaf.keyPem });
+  t.after(() => server.close());
+  const target = `127.0.0.1:${server.port}`;
+  const io = fakeIo({ cwd: dir });
+  assert.equal(await run(['verify', '--ca', 'bundle.pem', target, '--servername', 'app.test', '--json'], io), 1);
+  const f = JSON.parse(io.stdout).findings.find((x: { code: string }) => x.code === 'UNTRUSTED_ROOT');
+  assert.match(f.fix, /"Certgate Test Root" .*add this one \(#2.* to bundle\.pem/);
+  assert.ok(f.fix.includes(`certgate inspect ${target} --servername app.test --json | jq -r '.chain[2].pem' >> bundle.pem`), f.fix);
+  assert.doesNotMatch(f.fix, /ca-certs|trust add/);
+});
+
 test('the built CLI runs as a process with the same exit codes', async (t) => {
   const dir = tempDir(t);
   writeFileSync(join(dir, 'leaf.pem'), pki.leaf.certPem);
