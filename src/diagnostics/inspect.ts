@@ -7,7 +7,7 @@ import { isIP, type LookupFunction } from 'node:net';
 import { rootCertificates } from 'node:tls';
 import { CertgateError } from '../errors.ts';
 import { type Certificate, type CertificateInfo, decodeCertificate, toPem } from '../pki/certificate.ts';
-import { analyzeChain, type ChainAnalysis } from '../pki/chain.ts';
+import { analyzeChain, type ChainAnalysis, kindOf } from '../pki/chain.ts';
 import { type Finding, type Status, statusOf } from '../pki/findings.ts';
 import { lintCertificate, lintChain } from '../pki/lint.ts';
 import { fetchIssuer } from './aia.ts';
@@ -104,7 +104,13 @@ export function parseTarget(input: string, defaultPort: number): { host: string;
 }
 
 function entries(chain: readonly Certificate[], analysis: ChainAnalysis): ChainEntry[] {
-  return chain.map((c, index) => ({ index, issuedBy: analysis.issuerOf[index] ?? null, ...c.info, pem: toPem(c) }));
+  return chain.map((c, index) => ({
+    index,
+    issuedBy: analysis.issuerOf[index] ?? null,
+    ...c.info,
+    kind: kindOf(c, { position: index, others: chain }),
+    pem: toPem(c),
+  }));
 }
 
 function mergeFinding(findings: Finding[], f: Finding): void {

@@ -3,7 +3,7 @@
  * Lints one certificate and the shape of a chain. Pure: the clock is passed in.
  */
 import type { Certificate } from './certificate.ts';
-import type { ChainAnalysis } from './chain.ts';
+import { type ChainAnalysis, isSelfSignedServerCert } from './chain.ts';
 import type { Finding } from './findings.ts';
 
 export const EXPIRY_WARNING_DAYS = 30;
@@ -136,7 +136,7 @@ export function lintChain(certs: readonly Certificate[], analysis: ChainAnalysis
   if (!leaf) return out;
   const sent = options.context === 'server' ? 'the server sent' : 'the file holds';
   const { missingIssuer } = analysis;
-  if (leaf.info.kind === 'self-signed-leaf' && analysis.path.length === 1) {
+  if (analysis.path.length === 1 && isSelfSignedServerCert(leaf, { position: 0, others: certs })) {
     out.push({
       code: 'SELF_SIGNED_LEAF',
       severity: options.context === 'server' ? 'error' : 'info',

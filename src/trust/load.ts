@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { CertgateError } from '../errors.ts';
 import { readLimited } from '../input.ts';
 import type { Certificate } from '../pki/certificate.ts';
+import { isSelfSignedServerCert } from '../pki/chain.ts';
 import { parseInput } from '../pki/parse.ts';
 
 export interface TrustEntry {
@@ -124,7 +125,7 @@ export async function loadCaDir(dir: string, now = new Date(), cache?: LoadCache
         });
       }
       for (const cert of parsed.certificates) {
-        if (cert.info.basicConstraints?.ca !== true && cert.info.version !== 1) {
+        if ((cert.info.basicConstraints?.ca !== true && cert.info.version !== 1) || isSelfSignedServerCert(cert, { others: parsed.certificates })) {
           problems.push({
             file,
             code: 'E_TRUST_LEAF',

@@ -5,6 +5,7 @@
  */
 import { rootCertificates } from 'node:tls';
 import type { Certificate } from '../pki/certificate.ts';
+import { isSelfSignedServerCert } from '../pki/chain.ts';
 
 export interface Judgement {
   cert: Certificate;
@@ -48,13 +49,15 @@ export function judge(candidates: ReadonlyArray<{ cert: Certificate; source: str
     const base = { cert, source, fix: null, warnings: [] as string[] };
     const fp = cert.info.fingerprints.sha256;
     const { kind } = cert.info;
-    if (kind === 'self-signed-leaf') {
+    const sameSource = candidates.filter((c) => c.source === source).map((c) => c.cert);
+    if (isSelfSignedServerCert(cert, { others: sameSource })) {
+      const ca = cert.info.basicConstraints?.ca === true ? ' (it says CA:TRUE, as openssl req -x509 writes by default, but it names a host)' : '';
       return {
         ...base,
         action: 'refuse',
         code: 'E_TRUST_LEAF',
-        reason: `"${name(cert)}" is a server's own self-signed certificate, not a CA: in ca-certs it would not make that server trusted`,
-        fix: 'pin it on the resource that connects to this server instead (tls.mode: pinned, tls.pinnedCert)',
+        reason: `"${name(cert)}" is a server's own self-signed certificate${ca}, not a CA: pin it, do not add it to ca-certs`,
+        fix: 'pin it on the resource that connects to this server instead (certgate resources pin NAME --from HOST:PORT, or tls.mode: pinned with tls.pinnedCert)',
       };
     }
     if (kind === 'leaf') {
@@ -109,7 +112,7 @@ export interface IssuerPick {
 export function pickIssuingCa(chain: readonly Certificate[], path: readonly number[]): IssuerPick {
   const leaf = chain[0];
   if (!leaf) return { cert: null, index: null, why: 'the server sent no certificate', missing: null, selfSignedLeaf: false };
-  if (leaf.info.kind === 'self-signed-leaf') {
+  if (isSelfSignedServerCert(leaf, { position: 0, others: chain })) {
     return {
       cert: null,
       index: 0,

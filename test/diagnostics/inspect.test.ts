@@ -240,3 +240,17 @@ test('parseTarget reads host, host:port, [v6]:port and URLs', () => {
     );
   }
 });
+
+test('a self-signed CA:TRUE server certificate (openssl req -x509) is shown as a self-signed leaf to pin, not a root', async (t) => {
+  const self = await createCertificate({ subject: 'CN=app.test', ca: true, dns: ['app.test'], keyUsage: [] });
+  const target = await serve(t, { chain: [self.certPem], key: self.keyPem });
+  const r = await inspect(target, { ...base, ca: [] });
+  assert.equal(r.chain[0]?.kind, 'self-signed-leaf');
+  const f = r.findings.find((x) => x.code === 'SELF_SIGNED_LEAF');
+  assert.equal(f?.severity, 'error');
+  assert.match(f?.fix ?? '', /pin it .*instead of adding it to ca-certs/);
+  assert.equal(
+    r.findings.some((x) => x.code === 'UNTRUSTED_ROOT'),
+    false,
+  );
+});

@@ -192,3 +192,46 @@ test('the trust add --from that inspect suggests for a STARTTLS port carries --s
   assert.match(a.stdout, /added certgate-test-root-/);
   assert.equal(readdirSync(caCerts).length, 1);
 });
+
+/** What `openssl req -x509 -subj /CN=db.internal -addext subjectAltName=DNS:db.internal` writes: CA:TRUE, no keyUsage. */
+const opensslSelfSigned = () => createCertificate({ subject: 'CN=db.internal', ca: true, dns: ['db.internal', 'localhost'], ip: ['127.0.0.1'], keyUsage: [] });
+
+test('trust add FILE refuses a self-signed CA:TRUE server certificate (openssl req -x509) as the server\'s own: pin it', async (t) => {
+  const { dir, io, caCerts } = setup(t);
+  writeFileSync(join(dir, 'server.pem'), (await opensslSelfSigned()).certPem);
+  const a = io();
+  assert.equal(await run(['trust', 'add', 'server.pem', '--json'], a), 1, a.stderr);
+  const r = JSON.parse(a.stdout);
+  assert.deepEqual(r.added, []);
+  assert.equal(r.refused[0].code, 'E_TRUST_LEAF');
+  assert.match(r.refused[0].reason, /server's own self-signed certificate .*CA:TRUE/);
+  assert.match(r.refused[0].fix, /pin it on the resource/);
+  assert.equal(existsSync(caCerts), false);
+});
+
+test('trust add --from a server presenting a self-signed CA:TRUE certificate says pin it, once, even when ca-certs holds it', async (t) => {
+  const { io, caCerts } = setup(t);
+  const self = await opensslSelfSigned();
+  const server = await startTlsServer({ chain: [self.certPem], key: self.keyPem });
+  t.after(() => server.close());
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(caCerts, { recursive: true });
+  writeFileSync(join(caCerts, 'by-hand.crt'), self.certPem);
+  const a = io();
+  assert.equal(await run(['trust', 'add', '--from', `127.0.0.1:${server.port}`, '--yes'], a), 2);
+  assert.match(a.stderr, /^error E_TRUST_LEAF: .*"db\.internal" is self-signed.*\n {2}fix: pin it on the resource instead: certgate resources pin NAME --from/);
+  assert.doesNotMatch(a.stdout + a.stderr, /already in ca-certs|picked:/);
+});
+
+test('a self-signed CA:TRUE server certificate dropped into ca-certs is reported and not trusted', async (t) => {
+  const { io, caCerts } = setup(t);
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(caCerts, { recursive: true });
+  writeFileSync(join(caCerts, 'db.crt'), (await opensslSelfSigned()).certPem);
+  const l = io();
+  assert.equal(await run(['trust', 'list', '--json'], l), 1);
+  const listed = JSON.parse(l.stdout);
+  assert.deepEqual(listed.certificates, []);
+  assert.equal(listed.problems[0].code, 'E_TRUST_LEAF');
+  assert.equal(listed.problems[0].file, 'db.crt');
+});
