@@ -69,7 +69,7 @@ test('orderChains splits a bag into chains, leaf first', () => {
   assert.deepEqual(chains, [[1], [3, 2, 0]]);
 });
 
-test('one rule: a self-signed CA:TRUE certificate that names a host and may serve TLS is a server\'s own, not a root', async () => {
+test("one rule: a self-signed CA:TRUE certificate that names a host and may serve TLS is a server's own, not a root", async () => {
   // openssl req -x509 writes CA:TRUE and no keyUsage; the SAN (or a host-name CN) gives it away.
   const withSan = decodeCertificate((await createCertificate({ subject: 'CN=db.internal', ca: true, dns: ['db.internal'], keyUsage: [] })).der);
   const cnOnly = decodeCertificate((await createCertificate({ subject: 'CN=db.internal', ca: true, keyUsage: [] })).der);
@@ -82,9 +82,7 @@ test('one rule: a self-signed CA:TRUE certificate that names a host and may serv
 });
 
 test('one rule: a self-signed CA without host names, one limited to signing, or one that issued the others is a root', async () => {
-  const signOnly = decodeCertificate(
-    (await createCertificate({ subject: 'CN=ca.corp.example', ca: true, keyUsage: ['keyCertSign', 'cRLSign'] })).der,
-  );
+  const signOnly = decodeCertificate((await createCertificate({ subject: 'CN=ca.corp.example', ca: true, keyUsage: ['keyCertSign', 'cRLSign'] })).der);
   const clientOnly = decodeCertificate((await createCertificate({ subject: 'CN=db.internal', ca: true, extendedKeyUsage: ['clientAuth'] })).der);
   const issuing = await createCertificate({ subject: 'CN=db.internal', ca: true, dns: ['db.internal'], keyUsage: [] });
   const child = decodeCertificate((await createCertificate({ subject: 'CN=x.test', issuer: issuing, dns: ['x.test'] })).der);
@@ -93,5 +91,5 @@ test('one rule: a self-signed CA without host names, one limited to signing, or 
   assert.equal(isSelfSignedServerCert(signOnly), false, 'keyUsage without digitalSignature/keyEncipherment cannot serve TLS');
   assert.equal(isSelfSignedServerCert(clientOnly), false, 'not for serverAuth');
   assert.equal(isSelfSignedServerCert(issuer, { others: [issuer, child] }), false, 'it issued another certificate given with it');
-  assert.equal(isSelfSignedServerCert(decodeCertificate(issuing.der), { position: 2 }), false, 'sent above the server\'s own');
+  assert.equal(isSelfSignedServerCert(decodeCertificate(issuing.der), { position: 2 }), false, "sent above the server's own");
 });

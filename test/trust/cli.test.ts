@@ -196,7 +196,7 @@ test('the trust add --from that inspect suggests for a STARTTLS port carries --s
 /** What `openssl req -x509 -subj /CN=db.internal -addext subjectAltName=DNS:db.internal` writes: CA:TRUE, no keyUsage. */
 const opensslSelfSigned = () => createCertificate({ subject: 'CN=db.internal', ca: true, dns: ['db.internal', 'localhost'], ip: ['127.0.0.1'], keyUsage: [] });
 
-test('trust add FILE refuses a self-signed CA:TRUE server certificate (openssl req -x509) as the server\'s own: pin it', async (t) => {
+test("trust add FILE refuses a self-signed CA:TRUE server certificate (openssl req -x509) as the server's own: pin it", async (t) => {
   const { dir, io, caCerts } = setup(t);
   writeFileSync(join(dir, 'server.pem'), (await opensslSelfSigned()).certPem);
   const a = io();
