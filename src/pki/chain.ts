@@ -74,12 +74,25 @@ export function kindOf(cert: Certificate, context: SelfSignedContext = {}): Cert
   return cert.info.kind === 'root' && isSelfSignedServerCert(cert, context) ? 'self-signed-leaf' : cert.info.kind;
 }
 
-/** Analyses certificates in the order given; the first is taken as the end-entity. */
-export function analyzeChain(certs: readonly Certificate[]): ChainAnalysis {
+/**
+ * Where a chain read from files starts: the first end-entity (not a CA, by the rule above) that
+ * issued none of the others. Null for a bag of CA certificates (a root bundle is not a chain).
+ */
+export function endEntityIndex(certs: readonly Certificate[]): number | null {
+  const issuers = new Set(certs.map((cert, i) => findIssuer(certs, cert, i)).filter((x): x is number => x !== null));
+  const i = certs.findIndex((c, idx) => !issuers.has(idx) && (c.info.basicConstraints?.ca !== true || isSelfSignedServerCert(c, { others: certs })));
+  return i < 0 ? null : i;
+}
+
+/**
+ * Analyses certificates in the order given. The end-entity is the first (what a server sends)
+ * unless `start` says where it is (a file may hold the chain in any order).
+ */
+export function analyzeChain(certs: readonly Certificate[], options: { start?: number } = {}): ChainAnalysis {
   const issuerOf: Array<number | null> = certs.map((cert, i) => findIssuer(certs, cert, i));
   const path: number[] = [];
   const seen = new Set<number>();
-  let current: number | null = certs.length ? 0 : null;
+  let current: number | null = certs.length ? (options.start ?? 0) : null;
   while (current !== null && !seen.has(current)) {
     path.push(current);
     seen.add(current);

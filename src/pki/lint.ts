@@ -132,7 +132,8 @@ export interface ChainLintOptions {
 /** Findings about the shape of a chain. Trust is decided elsewhere. */
 export function lintChain(certs: readonly Certificate[], analysis: ChainAnalysis, options: ChainLintOptions): Finding[] {
   const out: Finding[] = [];
-  const leaf = certs[0];
+  const first = analysis.path[0] ?? 0;
+  const leaf = certs[first];
   if (!leaf) return out;
   const sent = options.context === 'server' ? 'the server sent' : 'the file holds';
   const { missingIssuer } = analysis;
@@ -140,8 +141,8 @@ export function lintChain(certs: readonly Certificate[], analysis: ChainAnalysis
     out.push({
       code: 'SELF_SIGNED_LEAF',
       severity: options.context === 'server' ? 'error' : 'info',
-      certificate: 0,
-      message: `certificate #0 "${leaf.info.subjectCommonName ?? leaf.info.subject}" is self-signed: it is its own issuer and no CA vouches for it`,
+      certificate: first,
+      message: `certificate #${first} "${leaf.info.subjectCommonName ?? leaf.info.subject}" is self-signed: it is its own issuer and no CA vouches for it`,
       fix: 'pin this exact certificate on the resource that connects to it (mode pinned); do not add it to ca-certs. Better: issue the server a certificate from a CA (certgate local-ca)',
     });
   }
@@ -157,7 +158,7 @@ export function lintChain(certs: readonly Certificate[], analysis: ChainAnalysis
       severity: 'warning',
       certificate: lastIdx,
       message: onlyLeaf
-        ? `the server sent only its own certificate (#0); its issuer "${name}" is missing`
+        ? `${options.context === 'server' ? 'the server sent only its own certificate' : 'the file holds only the end-entity certificate'} (#${first}); its issuer "${name}" is missing`
         : `the chain stops at #${lastIdx}; its issuer "${name}" was not sent`,
       fix: `the server must send its intermediate: configure the full chain (certificate + intermediates) as the server certificate file${
         where ? `; the missing certificate is published at ${where}` : ''
@@ -179,7 +180,7 @@ export function lintChain(certs: readonly Certificate[], analysis: ChainAnalysis
       code: 'CHAIN_EXTRA_CERT',
       severity: 'warning',
       certificate: i,
-      message: `certificate #${i} "${c.info.subjectCommonName ?? c.info.subject}" is not part of the chain of #0`,
+      message: `certificate #${i} "${c.info.subjectCommonName ?? c.info.subject}" is not part of the chain of #${first}`,
       fix: 'remove it from the chain file; it only makes clients and people guess',
     });
   }

@@ -86,6 +86,41 @@ test('decode: colour on a TTY, none with NO_COLOR; an expired certificate exits 
   assert.ok(!noColor.stdout.includes(ESC));
 });
 
+function permutations<T>(items: readonly T[]): T[][] {
+  if (items.length <= 1) return [[...items]];
+  return items.flatMap((x, i) => permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [x, ...rest]));
+}
+
+async function decodeFindings(pems: string[]): Promise<string[]> {
+  const io = fakeIo({ stdin: Buffer.from(pems.join('')) });
+  await run(['decode', '--json'], io);
+  return JSON.parse(io.stdout).findings.map((f: { code: string }) => f.code);
+}
+
+test('decode: a 3-certificate chain in any order but leaf → issuer → root is CHAIN_WRONG_ORDER, and nothing else', async () => {
+  const inOrder = [pki.leaf.certPem, pki.inter.certPem, pki.root.certPem];
+  for (const perm of permutations(inOrder)) {
+    const codes = await decodeFindings(perm);
+    const shuffled = perm.some((pem, i) => pem !== inOrder[i]);
+    assert.deepEqual(codes, shuffled ? ['CHAIN_WRONG_ORDER'] : [], perm.map((p) => inOrder.indexOf(p)).join(','));
+  }
+});
+
+test('decode: every shuffled order of a 4-certificate chain is found', async () => {
+  const root = await createCertificate({ subject: 'CN=Order Root', ca: true });
+  const i1 = await createCertificate({ subject: 'CN=Order Intermediate 1', ca: true, issuer: root });
+  const i2 = await createCertificate({ subject: 'CN=Order Intermediate 2', ca: true, issuer: i1 });
+  const leaf = await createCertificate({ subject: 'CN=order.test', issuer: i2, dns: ['order.test'] });
+  const inOrder = [leaf.certPem, i2.certPem, i1.certPem, root.certPem];
+  const all = permutations(inOrder);
+  assert.equal(all.length, 24);
+  for (const perm of all) {
+    const codes = await decodeFindings(perm);
+    const shuffled = perm.some((pem, i) => pem !== inOrder[i]);
+    assert.deepEqual(codes, shuffled ? ['CHAIN_WRONG_ORDER'] : [], perm.map((p) => inOrder.indexOf(p)).join(','));
+  }
+});
+
 test('decode: a key that matches none of the certificates is an error', async () => {
   const io = fakeIo({ stdin: Buffer.from(pki.leaf.certPem + pki.otherRoot.keyPem) });
   assert.equal(await run(['decode', '--json'], io), 1);
