@@ -15,7 +15,7 @@ import { dataPaths } from '../../paths.ts';
 import { type Certificate, decodeCertificate } from '../../pki/certificate.ts';
 import { analyzeChain } from '../../pki/chain.ts';
 import { parseInput } from '../../pki/parse.ts';
-import { bundlePem, envVariables, javaCommands, writeEnvFiles, writeOpensslDir } from '../../trust/export.ts';
+import { envVariables, exportBundle, javaCommands, leftOutNote, unexpired, writeEnvFiles, writeOpensslDir } from '../../trust/export.ts';
 import { loadCaDir } from '../../trust/load.ts';
 import { addToDir, listDir, removeFromDir } from '../../trust/manage.ts';
 import { createTrustStore } from '../../trust/store.ts';
@@ -284,34 +284,44 @@ async function exportCmd(argv: string[], io: Io): Promise<number> {
   const out = values.out as string | undefined;
   if (format === 'openssl-dir') {
     if (!out) throw new CertgateError('E_USAGE', '--format openssl-dir needs --out DIR', 'e.g. --out /etc/certgate/certs');
-    const n = await writeOpensslDir(set.ca, resolve(io.cwd, out));
-    io.err(`wrote ${n} certificates and their hash links to ${out}\n`);
+    const { pems, expired } = unexpired(set.ca);
+    const n = await writeOpensslDir(pems, resolve(io.cwd, out));
+    io.err(`wrote ${certificates(n)} and their hash links to ${out}\n`);
+    if (expired.length) io.err(`${leftOutNote(expired)}\n`);
     return 0;
   }
-  const pem = bundlePem(set.ca);
+  const bundle = exportBundle(set);
   if (out) {
-    await atomicWrite(resolve(io.cwd, out), pem);
-    io.err(`wrote ${set.ca.length} certificates to ${out}\n`);
-  } else io.out(pem);
+    await atomicWrite(resolve(io.cwd, out), bundle.pem);
+    io.err(`wrote ${certificates(bundle.count)} to ${out}\n`);
+  } else io.out(bundle.pem);
+  // On standard error: standard output may be the bundle itself.
+  if (bundle.expired.length) io.err(`${leftOutNote(bundle.expired)}\n`);
   return 0;
 }
 
 async function env(argv: string[], io: Io): Promise<number> {
   const { values } = parse(argv, { data: { type: 'string' }, json: { type: 'boolean' }, 'no-system-roots': { type: 'boolean' } }, usage);
   const { p, set } = await loadSet(io, values.data, !values['no-system-roots']);
-  const files = await writeEnvFiles(set, p.generated);
+  const { expired, ...files } = await writeEnvFiles(set, p.generated);
   const vars = envVariables(files);
   const java = javaCommands(set, p.caCerts, io.env);
   if (values.json) {
-    io.out(`${JSON.stringify({ variables: vars, java, files }, null, 2)}\n`);
+    io.out(`${JSON.stringify({ variables: vars, java, files, expired }, null, 2)}\n`);
     return 0;
   }
-  let s = `# certgate trust env: ${set.extra.length} CA certificate(s) from ${p.caCerts}${values['no-system-roots'] ? '' : " plus Node's bundled roots"}\n`;
+  let s = `# certgate trust env: ${certificates(set.extra.length, 'CA certificate')} from ${p.caCerts}${values['no-system-roots'] ? '' : " plus Node's bundled roots"}\n`;
+  if (expired.length) s += `# ${leftOutNote(expired)}\n`;
   s += '# eval "$(certgate trust env)" in a shell; or copy the lines into docker.env / values.yaml\n';
   for (const v of vars) s += `export ${v.name}=${shellQuote(v.value)}   # ${v.for}\n`;
   if (java.length) s += `# Java (keytool found):\n${java.map((j) => `# ${j}`).join('\n')}\n`;
   io.out(s);
   return 0;
+}
+
+/** "1 certificate", "2 certificates". */
+function certificates(n: number, noun = 'certificate'): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
 function shellQuote(v: string): string {
