@@ -4,7 +4,7 @@
  * the operator's words, the certificate concerned, and the fix.
  */
 import type { Certificate } from '../pki/certificate.ts';
-import type { ChainAnalysis } from '../pki/chain.ts';
+import { type ChainAnalysis, isCertgateLocalCaName } from '../pki/chain.ts';
 import type { Finding, FindingCode, Severity } from '../pki/findings.ts';
 import { label } from '../pki/lint.ts';
 import type { HandshakeError } from './probe.ts';
@@ -66,11 +66,26 @@ function issuerNote(ctx: ExplainContext): string {
   return url ? `; or add it from ${url}` : '';
 }
 
+/** How to trust certgate's local CA, which is never sent and has no AIA URL. */
+export function trustLocalCa(bundle?: readonly string[]): string {
+  return bundle?.length
+    ? `add the local CA to ${bundle[0]}: certgate local-ca export >> ${bundle[0]} (on the machine that runs certgate serve)`
+    : 'trust the local CA: certgate trust add "$(certgate local-ca path)" --yes on the machine that runs certgate serve; elsewhere, copy the output of certgate local-ca export (curl --cacert, NODE_EXTRA_CA_CERTS)';
+}
+
 const missingIssuer: Explainer = (ctx) => {
   const idx = lastOnPath(ctx);
   const missing = ctx.analysis.missingIssuer;
   const name = missing?.commonName ?? missing?.name ?? 'its issuer';
   const cert = ctx.chain[idx];
+  if (missing && isCertgateLocalCaName(missing.name)) {
+    return {
+      code: 'UNTRUSTED_ROOT',
+      certificate: idx,
+      message: `#${idx} "${cert?.info.subjectCommonName ?? cert?.info.subject}" is issued by "${name}", certgate's local CA, which is not trusted here (${ctx.trust}); certgate serve sends the leaf alone`,
+      fix: trustLocalCa(ctx.bundle),
+    };
+  }
   const isCa = cert?.info.basicConstraints?.ca === true;
   if (!isCa && ctx.analysis.path.length === 1) {
     return {

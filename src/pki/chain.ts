@@ -14,6 +14,15 @@ export interface MissingIssuer {
   caIssuersUrls: string[];
 }
 
+/**
+ * A certificate name (RFC 4514 text) of certgate's own local CA (src/localca: "CN=certgate local
+ * CA <date> <id>, O=certgate development CA"). Its leaves go out alone and carry no AIA URL, so
+ * a client can only trust it from `certgate local-ca export`.
+ */
+export function isCertgateLocalCaName(name: string): boolean {
+  return /(?:^|, )CN=certgate local CA\b/.test(name) || /(?:^|, )O=certgate development CA(?:,|$)/.test(name);
+}
+
 export interface ChainAnalysis {
   /** Indices into the input, from the first certificate up to the last issuer found. */
   path: number[];

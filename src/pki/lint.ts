@@ -3,7 +3,7 @@
  * Lints one certificate and the shape of a chain. Pure: the clock is passed in.
  */
 import type { Certificate } from './certificate.ts';
-import { type ChainAnalysis, isSelfSignedServerCert } from './chain.ts';
+import { type ChainAnalysis, isCertgateLocalCaName, isSelfSignedServerCert } from './chain.ts';
 import type { Finding } from './findings.ts';
 
 export const EXPIRY_WARNING_DAYS = 30;
@@ -149,7 +149,8 @@ export function lintChain(certs: readonly Certificate[], analysis: ChainAnalysis
   const lastIdx = analysis.path[analysis.path.length - 1] as number;
   // A chain that ends in a CA may well end where the client's store takes over; only the
   // TLS verdict can say it is short. A chain that ends in a leaf is short for everyone.
-  if (missingIssuer && options.context === 'server' && certs[lastIdx]?.info.basicConstraints?.ca !== true) {
+  // certgate's local CA sends the leaf alone on purpose: the client trusts the root or not.
+  if (missingIssuer && options.context === 'server' && certs[lastIdx]?.info.basicConstraints?.ca !== true && !isCertgateLocalCaName(missingIssuer.name)) {
     const where = missingIssuer.caIssuersUrls[0];
     const name = missingIssuer.commonName ?? missingIssuer.name;
     const onlyLeaf = analysis.path.length === 1;

@@ -100,8 +100,8 @@ export interface IssuerPick {
   cert: Certificate | null;
   index: number | null;
   why: string;
-  /** When no root was sent: the top of the chain and what it names as its issuer. */
-  missing: { name: string; caIssuersUrls: string[] } | null;
+  /** When no root was sent: the top of the chain and what it names as its issuer (CN, and the whole name). */
+  missing: { name: string; fullName: string; caIssuersUrls: string[] } | null;
   selfSignedLeaf: boolean;
 }
 
@@ -136,7 +136,7 @@ export function pickIssuingCa(chain: readonly Certificate[], path: readonly numb
     cert: null,
     index: topIdx,
     why: `the server does not send its root: #${topIdx} "${name(top)}" was issued by "${top.info.issuerCommonName ?? top.info.issuer}", which it left out`,
-    missing: { name: top.info.issuerCommonName ?? top.info.issuer, caIssuersUrls: top.info.authorityInfoAccess.caIssuers },
+    missing: { name: top.info.issuerCommonName ?? top.info.issuer, fullName: top.info.issuer, caIssuersUrls: top.info.authorityInfoAccess.caIssuers },
     selfSignedLeaf: false,
   };
 }

@@ -254,3 +254,18 @@ test('a self-signed CA:TRUE server certificate (openssl req -x509) is shown as a
     false,
   );
 });
+
+test('a leaf from certgate\'s local CA: trust the local CA (local-ca path), not "the server must send its intermediate"', async (t) => {
+  const { LocalCa } = await import('../../src/localca/local-ca.ts');
+  const { tempDir } = await import('../helpers/tmp.ts');
+  const bundle = await new LocalCa({ dir: tempDir(t) }).issue(['app.test']);
+  const target = await serve(t, { chain: [bundle.certPem], key: bundle.keyPem });
+  const r = await inspect(target, { ...base, ca: [] });
+  // (its 7-day lifetime also makes a CERT_EXPIRING_SOON warning; not the point here)
+  assert.deepEqual(
+    codes(r).filter((c) => !c.startsWith('CERT_EXPIRING_SOON')),
+    ['UNTRUSTED_ROOT:error:0'],
+  );
+  assert.match(r.findings[0]?.message ?? '', /certgate's local CA/);
+  assert.match(r.findings[0]?.fix ?? '', /certgate trust add "\$\(certgate local-ca path\)"/);
+});

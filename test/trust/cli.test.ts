@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { rootCertificates } from 'node:tls';
 import { promisify } from 'node:util';
 import { run } from '../../src/cli/run.ts';
+import { LocalCa } from '../../src/localca/local-ca.ts';
 import { createCertificate } from '../../src/pki/generate.ts';
 import { fakeIo } from '../helpers/io.ts';
 import { days, makePki } from '../helpers/pki.ts';
@@ -234,4 +235,15 @@ test('a self-signed CA:TRUE server certificate dropped into ca-certs is reported
   assert.deepEqual(listed.certificates, []);
   assert.equal(listed.problems[0].code, 'E_TRUST_LEAF');
   assert.equal(listed.problems[0].file, 'db.crt');
+});
+
+test('trust add --from a server with a certgate local-CA leaf points to certgate local-ca path, not a PKI team', async (t) => {
+  const { dir, io } = setup(t);
+  const bundle = await new LocalCa({ dir: join(dir, 'local-ca') }).issue(['localhost', '127.0.0.1']);
+  const server = await startTlsServer({ chain: [bundle.certPem], key: bundle.keyPem });
+  t.after(() => server.close());
+  const a = io();
+  assert.equal(await run(['trust', 'add', '--from', `127.0.0.1:${server.port}`, '--yes'], a), 2);
+  assert.match(a.stderr, /^error E_TRUST_ROOT_MISSING: .*"certgate local CA [^"]+" is certgate's local CA/);
+  assert.match(a.stderr, /fix: trust the local CA: certgate trust add "\$\(certgate local-ca path\)" --yes .*certgate local-ca export/);
 });

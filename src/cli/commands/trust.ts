@@ -5,7 +5,7 @@
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { fetchIssuer } from '../../diagnostics/aia.ts';
-import { reachFlags } from '../../diagnostics/explain.ts';
+import { reachFlags, trustLocalCa } from '../../diagnostics/explain.ts';
 import { parseTarget } from '../../diagnostics/inspect.ts';
 import { probe } from '../../diagnostics/probe.ts';
 import { DEFAULT_PORTS, STARTTLS_PROTOCOLS, type StartTlsProtocol } from '../../diagnostics/starttls.ts';
@@ -13,7 +13,7 @@ import { CertgateError } from '../../errors.ts';
 import { atomicWrite } from '../../fsutil.ts';
 import { dataPaths } from '../../paths.ts';
 import { type Certificate, decodeCertificate } from '../../pki/certificate.ts';
-import { analyzeChain } from '../../pki/chain.ts';
+import { analyzeChain, isCertgateLocalCaName } from '../../pki/chain.ts';
 import { parseInput } from '../../pki/parse.ts';
 import { envVariables, exportBundle, javaCommands, leftOutNote, unexpired, writeEnvFiles, writeOpensslDir } from '../../trust/export.ts';
 import { loadCaDir } from '../../trust/load.ts';
@@ -117,6 +117,13 @@ async function add(argv: string[], io: Io): Promise<number> {
           why = `${pick.why}; fetched "${name(root)}" from ${url} (the AIA CA Issuers URL)`;
           break;
         }
+      }
+      if (!chosen && isCertgateLocalCaName(pick.missing.fullName)) {
+        throw new CertgateError(
+          'E_TRUST_ROOT_MISSING',
+          `${pick.why}: "${pick.missing.name}" is certgate's local CA, which is never sent and has no AIA URL`,
+          trustLocalCa(),
+        );
       }
       if (!chosen) {
         throw new CertgateError(
