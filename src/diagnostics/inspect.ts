@@ -140,7 +140,9 @@ export async function inspect(target: string, options: InspectOptions = {}): Pro
   const extraPem = options.caPem ?? [];
   const trustParts = [
     systemRoots ? "Node's bundled roots" : null,
-    extra.length || extraPem.length ? (options.caLabel ?? `${extra.length + extraPem.length} extra CA certificate(s)`) : null,
+    extra.length || extraPem.length
+      ? (options.caLabel ?? `${extra.length + extraPem.length} extra CA certificate${extra.length + extraPem.length === 1 ? '' : 's'}`)
+      : null,
   ].filter(Boolean);
   const trust = trustParts.length ? trustParts.join(' + ') : 'no trusted roots';
   const ca = [...(systemRoots ? rootCertificates : []), ...extraPem, ...extra.map(toPem)];

@@ -141,7 +141,13 @@ export async function loadCaDir(dir: string, now = new Date(), cache?: LoadCache
       }
     } catch (err) {
       const e = err as CertgateError;
-      problems.push({ file, code: e.code ?? 'E_FILE_READ', message: e.message, fix: e.fix ?? 'remove or replace the file' });
+      // The parser's fix speaks of input in general; here the file to deal with is known.
+      problems.push({
+        file,
+        code: e.code ?? 'E_FILE_READ',
+        message: e.message,
+        fix: `remove ${join(dir, file)} from ca-certs, or replace it with a CA certificate (PEM, DER or PKCS#7)`,
+      });
     }
     if (cache && stamp) cache.set(file, { stamp, entries: entries.slice(before.entries), problems: problems.slice(before.problems) });
   }

@@ -86,12 +86,12 @@ export function judge(candidates: ReadonlyArray<{ cert: Certificate; source: str
     }
     const warnings: string[] = [];
     if (Date.parse(cert.info.notBefore) > now) warnings.push(`it is not valid until ${cert.info.notBefore}`);
-    if (cert.info.daysLeft < 30) warnings.push(`it expires in ${cert.info.daysLeft} days`);
+    if (cert.info.daysLeft < 30) warnings.push(`it expires in ${cert.info.daysLeft} day${cert.info.daysLeft === 1 ? '' : 's'}`);
     if (cert.info.keyUsage && !cert.info.keyUsage.includes('keyCertSign')) warnings.push('its keyUsage lacks keyCertSign, so it cannot sign certificates');
     if (kind === 'intermediate' && !trustedSubjects.has(cert.info.issuer)) {
       warnings.push(`Node and OpenSSL verify only up to a self-signed root: add its root "${cert.info.issuerCommonName ?? cert.info.issuer}" too`);
     }
-    return { ...base, warnings, action: 'add', code: 'OK', reason: `"${name(cert)}" is a ${kind === 'root' ? 'root' : 'intermediate'} CA` };
+    return { ...base, warnings, action: 'add', code: 'OK', reason: `"${name(cert)}" is ${kind === 'root' ? 'a root' : 'an intermediate'} CA` };
   });
 }
 

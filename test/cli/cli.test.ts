@@ -121,6 +121,32 @@ test('decode: every shuffled order of a 4-certificate chain is found', async () 
   }
 });
 
+test('decode with no file on a terminal says it reads standard input, and how to end it', async () => {
+  const io = fakeIo({ stdin: Buffer.from(pki.leaf.certPem) });
+  io.prompt = async () => ''; // what main.ts gives when standard input is a terminal
+  assert.equal(await run(['decode'], io), 0, io.stderr);
+  assert.equal(io.stderr, 'reading certificates from standard input (paste PEM, end with Ctrl-D)…\n');
+});
+
+test('decode from a pipe prints no notice', async () => {
+  const io = fakeIo({ stdin: Buffer.from(pki.leaf.certPem) });
+  assert.equal(await run(['decode'], io), 0);
+  assert.equal(io.stderr, '');
+});
+
+test('a wrong passphrase for an ENCRYPTED PRIVATE KEY block is E_KEY_PASSPHRASE, worded once', async () => {
+  const { generateKeyPairSync } = await import('node:crypto');
+  const { privateKey } = generateKeyPairSync('ec', {
+    namedCurve: 'P-256',
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'right' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  });
+  const io = fakeIo({ stdin: Buffer.from(privateKey), env: { CERTGATE_PASSWORD: 'wrong' } });
+  assert.equal(await run(['decode', '-'], io), 2);
+  assert.match(io.stderr, /^error E_KEY_PASSPHRASE: stdin line 1: the encrypted PKCS#8 private key: the passphrase is wrong/);
+  assert.doesNotMatch(io.stderr, /encrypted ENCRYPTED/);
+});
+
 test('decode: a key that matches none of the certificates is an error', async () => {
   const io = fakeIo({ stdin: Buffer.from(pki.leaf.certPem + pki.otherRoot.keyPem) });
   assert.equal(await run(['decode', '--json'], io), 1);

@@ -269,3 +269,9 @@ test('a leaf from certgate\'s local CA: trust the local CA (local-ca path), not 
   assert.match(r.findings[0]?.message ?? '', /certgate's local CA/);
   assert.match(r.findings[0]?.fix ?? '', /certgate trust add "\$\(certgate local-ca path\)"/);
 });
+
+test('the trust set named without a label counts its CA certificates in words: "1 extra CA certificate"', async (t) => {
+  const target = await serve(t, { chain: [pki.leaf.certPem, pki.inter.certPem], key: pki.leaf.keyPem });
+  const r = await inspect(target, base);
+  assert.equal(r.verification.trust, '1 extra CA certificate');
+});

@@ -73,6 +73,28 @@ test('an intermediate alone is added with the warning that its root is needed to
   assert.equal(await run(['trust', 'add', 'inter.pem'], a), 0);
   assert.match(a.stdout, /\+ added certgate-test-intermediate-[0-9a-f]{8}\.crt/);
   assert.match(a.stdout, /add its root "Certgate Test Root" too/);
+  assert.match(a.stdout, /"Certgate Test Intermediate" is an intermediate CA/);
+});
+
+test('junk in ca-certs: the fix names the file to remove, with its path', async (t) => {
+  const { io, caCerts } = setup(t);
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(caCerts, { recursive: true });
+  writeFileSync(join(caCerts, 'junk.pem'), 'not a cert');
+  const l = io();
+  assert.equal(await run(['trust', 'list', '--json'], l), 1);
+  const problem = JSON.parse(l.stdout).problems[0];
+  assert.equal(problem.code, 'E_INPUT_FORMAT');
+  assert.ok(problem.fix.includes(`remove ${join(caCerts, 'junk.pem')}`), problem.fix);
+});
+
+test('trust env with one certificate in ca-certs says "1 CA certificate", not "1 CA certificate(s)"', async (t) => {
+  const { dir, io } = setup(t);
+  writeFileSync(join(dir, 'root.pem'), pki.root.certPem);
+  assert.equal(await run(['trust', 'add', 'root.pem'], io()), 0);
+  const e = io();
+  assert.equal(await run(['trust', 'env', '--no-system-roots'], e), 0);
+  assert.match(e.stdout, /^# certgate trust env: 1 CA certificate from /);
 });
 
 test('trust list, remove, and the exit code for junk in ca-certs', async (t) => {

@@ -24,6 +24,8 @@ export async function decode(argv: string[], io: Io): Promise<number> {
   const keys: Array<{ key: PrivateKey; source: string }> = [];
   for (const file of files) {
     const source = file === '-' ? 'stdin' : file;
+    // `prompt` exists only when standard input is a terminal: without a word, decode would seem to hang.
+    if (file === '-' && io.prompt) io.err('reading certificates from standard input (paste PEM, end with Ctrl-D)…\n');
     const bytes = await readInput(io, file);
     const parsed = parseInput(bytes, { source, now, ...(password !== undefined ? { password } : {}) });
     for (const cert of parsed.certificates) certs.push({ cert, source });
