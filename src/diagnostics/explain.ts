@@ -138,7 +138,7 @@ const selfSignedLeaf: Explainer = (ctx) => ({
   code: 'SELF_SIGNED_LEAF',
   certificate: 0,
   message: `the server's certificate #0 "${ctx.chain[0]?.info.subjectCommonName ?? ctx.chain[0]?.info.subject}" is self-signed: no CA vouches for it`,
-  fix: `pin it on the resource that connects here instead of adding it to ca-certs (certgate resources pin NAME --from ${ctx.target}${reachFlags(ctx, { starttls: false })}; sha256 ${ctx.chain[0]?.info.spkiSha256 ?? ''}); better, give the server a certificate from a CA (certgate local-ca)`,
+  fix: `pin it on this resource instead of adding it to ca-certs (certgate resources pin NAME --from ${ctx.target}${reachFlags(ctx, { starttls: false })}; sha256 ${ctx.chain[0]?.info.spkiSha256 ?? ''}); better, give the server a certificate from a CA (certgate local-ca)`,
 });
 
 const expired: Explainer = (ctx) => {
