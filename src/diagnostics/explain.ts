@@ -4,7 +4,7 @@
  * the operator's words, the certificate concerned, and the fix.
  */
 import type { Certificate } from '../pki/certificate.ts';
-import type { ChainAnalysis } from '../pki/chain.ts';
+import { type ChainAnalysis, isCertgateLocalCaName } from '../pki/chain.ts';
 import type { Finding, FindingCode, Severity } from '../pki/findings.ts';
 import { label } from '../pki/lint.ts';
 import type { HandshakeError } from './probe.ts';
@@ -19,8 +19,29 @@ export interface ExplainContext {
   /** How the trust set was made, e.g. "system roots + --ca corp.pem" or "only --ca bundle.pem". */
   trust: string;
   starttls?: string;
+  /**
+   * The files that are the whole trust set (`verify --ca BUNDLE`, like curl --cacert): a missing
+   * CA goes into them, not into ca-certs, or the bundle under test still fails.
+   */
+  bundle?: readonly string[];
+  /** --servername as the operator gave it (not the default taken from HOST). */
+  servername?: string;
   clientCertGiven: boolean;
   clientCertRequested: boolean | null;
+}
+
+/**
+ * The flags that reach this server again. A suggested command without them fails: a
+ * PostgreSQL port without --starttls postgres never gets to TLS. `resources pin` takes the
+ * protocol from the resource's kind, so it gets --servername only.
+ */
+export function reachFlags(ctx: Pick<ExplainContext, 'starttls' | 'servername'>, options: { starttls?: boolean } = {}): string {
+  const starttls = options.starttls !== false && ctx.starttls ? ` --starttls ${ctx.starttls}` : '';
+  return `${starttls}${ctx.servername ? ` --servername ${ctx.servername}` : ''}`;
+}
+
+function trustAddFrom(ctx: ExplainContext): string {
+  return `certgate trust add --from ${ctx.target}${reachFlags(ctx)}`;
 }
 
 type Explainer = (ctx: ExplainContext) => { code: FindingCode; certificate: number | null; message: string; fix: string; severity?: Severity };
@@ -29,9 +50,27 @@ function lastOnPath(ctx: ExplainContext): number {
   return ctx.analysis.path[ctx.analysis.path.length - 1] ?? 0;
 }
 
+function bundleName(ctx: ExplainContext): string {
+  const files = ctx.bundle ?? [];
+  return files.length === 1 ? (files[0] as string) : `one of ${files.join(', ')}`;
+}
+
+/** Appending a sent certificate to the bundle under test: its PEM is in inspect's JSON. */
+function appendSent(ctx: ExplainContext, idx: number): string {
+  const file = ctx.bundle?.[0] ?? 'BUNDLE';
+  return `certgate inspect ${ctx.target}${reachFlags(ctx)} --json | jq -r '.chain[${idx}].pem' >> ${file}`;
+}
+
 function issuerNote(ctx: ExplainContext): string {
   const url = ctx.analysis.missingIssuer?.caIssuersUrls[0];
   return url ? `; or add it from ${url}` : '';
+}
+
+/** How to trust certgate's local CA, which is never sent and has no AIA URL. */
+export function trustLocalCa(bundle?: readonly string[]): string {
+  return bundle?.length
+    ? `add the local CA to ${bundle[0]}: certgate local-ca export >> ${bundle[0]} (on the machine that runs certgate serve)`
+    : 'trust the local CA: certgate trust add "$(certgate local-ca path)" --yes on the machine that runs certgate serve; elsewhere, copy the output of certgate local-ca export (curl --cacert, NODE_EXTRA_CA_CERTS)';
 }
 
 const missingIssuer: Explainer = (ctx) => {
@@ -39,20 +78,39 @@ const missingIssuer: Explainer = (ctx) => {
   const missing = ctx.analysis.missingIssuer;
   const name = missing?.commonName ?? missing?.name ?? 'its issuer';
   const cert = ctx.chain[idx];
+  if (missing && isCertgateLocalCaName(missing.name)) {
+    return {
+      code: 'UNTRUSTED_ROOT',
+      certificate: idx,
+      message: `#${idx} "${cert?.info.subjectCommonName ?? cert?.info.subject}" is issued by "${name}", certgate's local CA, which is not trusted here (${ctx.trust}); certgate serve sends the leaf alone`,
+      fix: trustLocalCa(ctx.bundle),
+    };
+  }
   const isCa = cert?.info.basicConstraints?.ca === true;
   if (!isCa && ctx.analysis.path.length === 1) {
     return {
       code: 'CHAIN_INCOMPLETE',
       certificate: 0,
       message: `the server sent only its own certificate (#0); the issuer "${name}" is missing and not in the trust store (${ctx.trust})`,
-      fix: `the server must send its intermediate: serve the full chain (certificate + intermediate)${issuerNote(ctx)}; if "${name}" is your own CA, add it to ca-certs (certgate trust add)`,
+      fix: `the server must send its intermediate: serve the full chain (certificate + intermediate)${issuerNote(ctx)}; if "${name}" is your own CA, ${
+        ctx.bundle?.length ? `add it to ${bundleName(ctx)} (the bundle under test)` : 'add it to ca-certs (certgate trust add)'
+      }`,
+    };
+  }
+  if (ctx.bundle?.length) {
+    const url = missing?.caIssuersUrls[0];
+    return {
+      code: 'UNTRUSTED_ROOT',
+      certificate: idx,
+      message: `the chain ends at #${idx} "${cert?.info.subjectCommonName ?? cert?.info.subject}", whose issuer "${name}" is not in ${bundleName(ctx)} (${ctx.trust})`,
+      fix: `add the root "${name}" (the issuer of #${idx}, not #0 the server's own certificate) to ${bundleName(ctx)}: append its PEM to the file${url ? `; it is published at ${url}` : ''}`,
     };
   }
   return {
     code: 'UNTRUSTED_ROOT',
     certificate: idx,
     message: `the chain ends at #${idx} "${cert?.info.subjectCommonName ?? cert?.info.subject}", whose issuer "${name}" is not in the trust store (${ctx.trust})`,
-    fix: `add the root "${name}" (the issuer of #${idx}, not #0 the server's own certificate) to ca-certs: certgate trust add --from ${ctx.target}${issuerNote(ctx)}`,
+    fix: `add the root "${name}" (the issuer of #${idx}, not #0 the server's own certificate) to ca-certs: ${trustAddFrom(ctx)}${issuerNote(ctx)}`,
   };
 };
 
@@ -60,11 +118,19 @@ const untrustedRootInChain: Explainer = (ctx) => {
   const idx = lastOnPath(ctx);
   const cert = ctx.chain[idx];
   const name = cert?.info.subjectCommonName ?? cert?.info.subject ?? 'the root';
+  if (ctx.bundle?.length) {
+    return {
+      code: 'UNTRUSTED_ROOT',
+      certificate: idx,
+      message: `certificate #${idx} "${name}" is a root CA that is not in ${bundleName(ctx)} (${ctx.trust})`,
+      fix: `if "${name}" is your organisation's CA, add this one (#${idx}, not #0 the server's own) to ${bundleName(ctx)}: ${appendSent(ctx, idx)}`,
+    };
+  }
   return {
     code: 'UNTRUSTED_ROOT',
     certificate: idx,
     message: `certificate #${idx} "${name}" is a root CA that is not trusted here (${ctx.trust})`,
-    fix: `if "${name}" is your organisation's CA, add this one (#${idx}, not #0 the server's own) to ca-certs: certgate trust add --from ${ctx.target}`,
+    fix: `if "${name}" is your organisation's CA, add this one (#${idx}, not #0 the server's own) to ca-certs: ${trustAddFrom(ctx)}`,
   };
 };
 
@@ -72,7 +138,7 @@ const selfSignedLeaf: Explainer = (ctx) => ({
   code: 'SELF_SIGNED_LEAF',
   certificate: 0,
   message: `the server's certificate #0 "${ctx.chain[0]?.info.subjectCommonName ?? ctx.chain[0]?.info.subject}" is self-signed: no CA vouches for it`,
-  fix: `pin it on this resource instead of adding it to ca-certs (certgate resources pin, mode pinned, sha256 ${ctx.chain[0]?.info.spkiSha256 ?? ''}); better, give the server a certificate from a CA (certgate local-ca)`,
+  fix: `pin it on this resource instead of adding it to ca-certs (certgate resources pin NAME --from ${ctx.target}${reachFlags(ctx, { starttls: false })}; sha256 ${ctx.chain[0]?.info.spkiSha256 ?? ''}); better, give the server a certificate from a CA (certgate local-ca)`,
 });
 
 const expired: Explainer = (ctx) => {
@@ -249,7 +315,7 @@ function hostnameExplainer(ctx: ExplainContext): ReturnType<Explainer> {
     certificate: 0,
     message: `the certificate is for ${names}, not for "${ctx.host}"`,
     fix: sans.length
-      ? `connect with one of those names (e.g. --servername ${sans[0]}), or reissue the certificate to include ${ctx.host}`
+      ? `connect with one of those names (certgate inspect ${ctx.target}${ctx.starttls ? ` --starttls ${ctx.starttls}` : ''} --servername ${sans[0]}), or reissue the certificate to include ${ctx.host}`
       : `reissue the certificate with subjectAltName DNS:${ctx.host}`,
   };
 }

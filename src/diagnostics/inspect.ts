@@ -7,7 +7,7 @@ import { isIP, type LookupFunction } from 'node:net';
 import { rootCertificates } from 'node:tls';
 import { CertgateError } from '../errors.ts';
 import { type Certificate, type CertificateInfo, decodeCertificate, toPem } from '../pki/certificate.ts';
-import { analyzeChain, type ChainAnalysis } from '../pki/chain.ts';
+import { analyzeChain, type ChainAnalysis, kindOf } from '../pki/chain.ts';
 import { type Finding, type Status, statusOf } from '../pki/findings.ts';
 import { lintCertificate, lintChain } from '../pki/lint.ts';
 import { fetchIssuer } from './aia.ts';
@@ -26,6 +26,11 @@ export interface InspectOptions {
   caPem?: readonly string[];
   /** Where `ca` came from, for messages (e.g. "--ca corp.pem"). */
   caLabel?: string;
+  /**
+   * The files `ca` was read from when they are the whole trust set (verify --ca BUNDLE): the
+   * fixes then say to add a missing CA to them, not to ca-certs.
+   */
+  bundle?: readonly string[];
   /** Include Node's bundled Mozilla roots (default true; `verify` turns it off like curl --cacert). */
   systemRoots?: boolean;
   clientCert?: string;
@@ -99,7 +104,13 @@ export function parseTarget(input: string, defaultPort: number): { host: string;
 }
 
 function entries(chain: readonly Certificate[], analysis: ChainAnalysis): ChainEntry[] {
-  return chain.map((c, index) => ({ index, issuedBy: analysis.issuerOf[index] ?? null, ...c.info, pem: toPem(c) }));
+  return chain.map((c, index) => ({
+    index,
+    issuedBy: analysis.issuerOf[index] ?? null,
+    ...c.info,
+    kind: kindOf(c, { position: index, others: chain }),
+    pem: toPem(c),
+  }));
 }
 
 function mergeFinding(findings: Finding[], f: Finding): void {
@@ -129,7 +140,9 @@ export async function inspect(target: string, options: InspectOptions = {}): Pro
   const extraPem = options.caPem ?? [];
   const trustParts = [
     systemRoots ? "Node's bundled roots" : null,
-    extra.length || extraPem.length ? (options.caLabel ?? `${extra.length + extraPem.length} extra CA certificate(s)`) : null,
+    extra.length || extraPem.length
+      ? (options.caLabel ?? `${extra.length + extraPem.length} extra CA certificate${extra.length + extraPem.length === 1 ? '' : 's'}`)
+      : null,
   ].filter(Boolean);
   const trust = trustParts.length ? trustParts.join(' + ') : 'no trusted roots';
   const ca = [...(systemRoots ? rootCertificates : []), ...extraPem, ...extra.map(toPem)];
@@ -164,6 +177,8 @@ export async function inspect(target: string, options: InspectOptions = {}): Pro
     target: `${host.includes(':') ? `[${host}]` : host}:${port}`,
     trust,
     ...(options.starttls ? { starttls: options.starttls } : {}),
+    ...(options.servername ? { servername: options.servername } : {}),
+    ...(options.bundle?.length && !systemRoots && !extraPem.length ? { bundle: options.bundle } : {}),
     clientCertGiven: Boolean(options.clientCert),
     clientCertRequested: result.clientCertRequested,
   };

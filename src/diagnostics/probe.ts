@@ -9,7 +9,7 @@ import { isIP, type LookupFunction, connect as netConnect, type Socket } from 'n
 import { Duplex } from 'node:stream';
 import { type ConnectionOptions, type PeerCertificate, type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { CertgateError } from '../errors.ts';
-import { answersPostgres, type StartTlsProtocol, startTls } from './starttls.ts';
+import { answersPostgres, type Speaks, type StartTlsProtocol, startTls } from './starttls.ts';
 
 export interface ProbeOptions {
   host: string;
@@ -217,12 +217,24 @@ async function handshake(options: ProbeOptions): Promise<ProbeResult & { tapByte
   const deadline = setTimeout(() => tcp.destroy(timeoutError(host, port, timeoutMs, 'TLS handshake')), timeoutMs);
   try {
     if (options.starttls) {
+      const target = `${host.includes(':') ? `[${host}]` : host}:${port}`;
       try {
-        leftover = await startTls(options.starttls, tcp);
+        leftover = await startTls(options.starttls, tcp, {
+          silenceMs: Math.min(3000, Math.max(250, timeoutMs / 3)),
+          identify: () => identify(options),
+          target,
+        });
       } catch (err) {
-        if (err instanceof CertgateError) throw err;
         const e = err as NodeJS.ErrnoException;
-        if (e instanceof CertgateError || e.code === 'E_TIMEOUT') throw e;
+        if (e instanceof CertgateError && e.code === 'E_TIMEOUT') {
+          throw new CertgateError(
+            'E_STARTTLS',
+            `${options.starttls}: ${target} did not complete the ${options.starttls} preamble within ${timeoutMs} ms`,
+            `check that this port speaks ${options.starttls} (certgate inspect ${target} without --starttls tells what it is), or raise --timeout`,
+            { cause: err },
+          );
+        }
+        if (err instanceof CertgateError) throw err;
         throw new CertgateError(
           'E_STARTTLS',
           `${options.starttls} preamble failed: ${e.message}`,
@@ -355,6 +367,54 @@ export async function probe(options: ProbeOptions): Promise<ProbeResult> {
   }
   const { tapBytes: _unused, ...result } = first;
   return result;
+}
+
+/**
+ * What a port that stays silent speaks, from fresh connections: a TLS handshake (any
+ * certificate), then a PostgreSQL SSLRequest, then an HTTP request. Null when none answers.
+ */
+export async function identify(options: Pick<ProbeOptions, 'host' | 'port' | 'timeoutMs' | 'lookup' | 'servername'>): Promise<Speaks | null> {
+  const ms = Math.min(options.timeoutMs, 3000);
+  const tcp = () => openTcp(options.host, options.port, ms, options.lookup);
+  const tlsOk = await tcp()
+    .then(
+      (socket) =>
+        new Promise<boolean>((resolve) => {
+          const servername = options.servername ?? (isIP(options.host) ? undefined : options.host);
+          const t = tlsConnect({ socket, rejectUnauthorized: false, ...(servername ? { servername } : {}) });
+          const timer = setTimeout(() => finish(false), ms);
+          function finish(ok: boolean) {
+            clearTimeout(timer);
+            t.destroy();
+            socket.destroy();
+            resolve(ok);
+          }
+          t.once('secureConnect', () => finish(true));
+          t.once('error', () => finish(false));
+          t.once('close', () => finish(false));
+        }),
+    )
+    .catch(() => false);
+  if (tlsOk) return { what: 'TLS directly (a TLS handshake without STARTTLS works)', use: '' };
+  if (await isPostgresPort(options)) return { what: 'PostgreSQL', use: '--starttls postgres' };
+  const http = await tcp()
+    .then(
+      (socket) =>
+        new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => finish(false), ms);
+          function finish(ok: boolean) {
+            clearTimeout(timer);
+            socket.destroy();
+            resolve(ok);
+          }
+          socket.once('data', (d: Buffer) => finish(/^HTTP\/\d/.test(d.toString('latin1'))));
+          socket.once('error', () => finish(false));
+          socket.once('close', () => finish(false));
+          socket.write(`HEAD / HTTP/1.0\r\nHost: ${options.host}\r\n\r\n`);
+        }),
+    )
+    .catch(() => false);
+  return http ? { what: 'plain HTTP', use: null } : null;
 }
 
 /** Opens a fresh connection and asks whether the port is PostgreSQL. */

@@ -54,6 +54,10 @@ class Reader {
       this.wake = null;
     }
   }
+  /** Bytes received and not yet consumed. */
+  pending(): Buffer {
+    return this.buf;
+  }
   /** Detaches and hands back any bytes read past the preamble. */
   release(): Buffer {
     this.socket.off('data', this.onData);
@@ -68,12 +72,58 @@ function refused(protocol: string, detail: string, fix: string): CertgateError {
   return new CertgateError('E_STARTTLS', `${protocol}: ${detail}`, fix);
 }
 
+const NAMES: Record<StartTlsProtocol, string> = { postgres: 'PostgreSQL', mysql: 'MySQL', smtp: 'SMTP' };
+
+/** What a server that spoke (or answered) seems to speak, from its first bytes. */
+export interface Speaks {
+  /** In the operator's words: "TLS directly", "MySQL", "SMTP", "plain HTTP", ... */
+  what: string;
+  /** The flag that reaches it instead, e.g. "--starttls mysql"; "" for TLS without STARTTLS. */
+  use: string | null;
+}
+
+export function speaksFrom(bytes: Buffer): Speaks | null {
+  if (bytes.length === 0) return null;
+  const text = bytes.subarray(0, 64).toString('latin1');
+  if (bytes[0] === 0x16 || bytes[0] === 0x15) return { what: 'TLS directly (it answered with a TLS record)', use: '' };
+  if (/^HTTP\/\d/.test(text)) return { what: 'plain HTTP', use: null };
+  if (/^SSH-/.test(text)) return { what: 'SSH', use: null };
+  if (/^\d{3}[ -]/.test(text)) return { what: `SMTP (it greeted "${text.split(/\r?\n/)[0]?.slice(0, 40)}")`, use: '--starttls smtp' };
+  if (bytes.length >= 5 && bytes[3] === 0 && (bytes[4] === 10 || bytes[4] === 0xff) && bytes.readUIntLE(0, 3) <= 4096)
+    return { what: 'MySQL (it sent a MySQL greeting)', use: '--starttls mysql' };
+  if (bytes[0] === 0x45 && /SFATAL|VFATAL|unsupported frontend protocol/.test(text)) return { what: 'PostgreSQL', use: '--starttls postgres' };
+  return null;
+}
+
+/** The error for a server that speaks something else than --starttls said. */
+export function notThisProtocol(protocol: StartTlsProtocol, speaks: Speaks, target?: string): CertgateError {
+  const instead =
+    speaks.use === ''
+      ? `drop --starttls: this port speaks TLS from the first byte${target ? ` (certgate inspect ${target})` : ''}`
+      : speaks.use
+        ? `use ${speaks.use} instead of --starttls ${protocol}`
+        : `this port is not ${NAMES[protocol]}: check the port number`;
+  return refused(protocol, `the server does not speak ${NAMES[protocol]}: it seems to speak ${speaks.what}`, instead);
+}
+
+/** Thrown by a `need` function as soon as the bytes cannot be the protocol's. */
+class NotProtocol extends Error {
+  readonly bytes: Buffer;
+  constructor(bytes: Buffer) {
+    super('not this protocol');
+    this.bytes = Buffer.from(bytes);
+  }
+}
+
 async function postgres(socket: Socket, r: Reader): Promise<void> {
   const req = Buffer.alloc(8);
   req.writeInt32BE(8, 0);
   req.writeInt32BE(80877103, 4); // SSLRequest
   socket.write(req);
   const [answer] = await r.read((b) => (b.length >= 1 ? 1 : null));
+  // PostgreSQL answers SSLRequest with one byte and waits: anything more came from a server
+  // that speaks first (MySQL's greeting may even start with "S").
+  if (r.pending().length || (answer !== 0x53 && answer !== 0x4e)) throw new NotProtocol(Buffer.concat([Buffer.from([answer ?? 0]), r.pending()]));
   if (answer === 0x53) return; // 'S'
   if (answer === 0x4e)
     throw refused(
@@ -81,7 +131,6 @@ async function postgres(socket: Socket, r: Reader): Promise<void> {
       'the server answered N: SSL is off on this PostgreSQL',
       'set ssl = on with ssl_cert_file and ssl_key_file in postgresql.conf, then reload',
     );
-  throw refused('postgres', `unexpected reply 0x${(answer ?? 0).toString(16)} to SSLRequest`, 'check that this port is PostgreSQL');
 }
 
 const CLIENT_SSL = 0x800;
@@ -89,7 +138,11 @@ const CLIENT_PROTOCOL_41 = 0x200;
 const CLIENT_SECURE_CONNECTION = 0x8000;
 
 async function mysql(socket: Socket, r: Reader): Promise<void> {
-  const header = await r.read((b) => (b.length >= 4 ? 4 : null));
+  const header = await r.read((b) => {
+    // A greeting: 3-byte length, sequence 0, then protocol 10 (or 0xff, an error packet).
+    if (b.length >= 5 && !(b[3] === 0 && (b[4] === 10 || b[4] === 0xff) && b.readUIntLE(0, 3) <= 4096)) throw new NotProtocol(b);
+    return b.length >= 5 ? 4 : null;
+  });
   const len = header.readUIntLE(0, 3);
   const payload = await r.read((b) => (b.length >= len ? len : null));
   if (payload[0] === 0xff)
@@ -114,6 +167,9 @@ async function mysql(socket: Socket, r: Reader): Promise<void> {
 }
 
 function smtpReply(b: Buffer): number | null {
+  // Every SMTP line starts with a 3-digit code: anything else is not SMTP, and need not be waited out.
+  if (b.length >= 4 && !/^\d{3}[ \-\r\n]/.test(b.subarray(0, 4).toString('latin1'))) throw new NotProtocol(b);
+  if (b.length > 0 && b.length < 4 && !/^\d+$/.test(b.toString('latin1'))) throw new NotProtocol(b);
   // a reply ends with a line "NNN text" (space, not dash, after the code)
   let start = 0;
   for (;;) {
@@ -137,12 +193,50 @@ async function smtp(socket: Socket, r: Reader): Promise<void> {
   if (!go.startsWith('220')) throw refused('smtp', `STARTTLS was answered "${go.trim()}"`, 'check the mail server log');
 }
 
+export interface StartTlsOptions {
+  /**
+   * How long the server may stay silent before certgate asks `identify` what it speaks (default
+   * 3000 ms). A silent server was probably waiting for the client: TLS, HTTP or PostgreSQL.
+   */
+  silenceMs?: number;
+  /** Looks at the port from a fresh connection: what does it speak, when it says nothing? */
+  identify?: () => Promise<Speaks | null>;
+  /** HOST:PORT, for the fix. */
+  target?: string;
+}
+
 /** Runs the preamble; returns bytes already read past it (normally none). */
-export async function startTls(protocol: StartTlsProtocol, socket: Socket): Promise<Buffer> {
+export async function startTls(protocol: StartTlsProtocol, socket: Socket, options: StartTlsOptions = {}): Promise<Buffer> {
   const r = new Reader(socket);
-  if (protocol === 'postgres') await postgres(socket, r);
-  else if (protocol === 'mysql') await mysql(socket, r);
-  else await smtp(socket, r);
+  const preamble = protocol === 'postgres' ? postgres(socket, r) : protocol === 'mysql' ? mysql(socket, r) : smtp(socket, r);
+  // The preamble may fail after we stopped listening to it (the socket is destroyed): not news.
+  preamble.catch(() => {});
+  let timer: NodeJS.Timeout | undefined;
+  const silent = new Promise<'silent'>((resolve) => {
+    timer = setTimeout(() => resolve('silent'), options.silenceMs ?? 3000);
+  });
+  try {
+    const first = await Promise.race([preamble, silent]);
+    if (first === 'silent' && r.pending().length === 0 && options.identify) {
+      const speaks = await options.identify();
+      if (speaks) throw notThisProtocol(protocol, speaks, options.target);
+    }
+    await preamble;
+  } catch (err) {
+    if (err instanceof NotProtocol) {
+      const speaks = speaksFrom(err.bytes) ?? {
+        what: `something else (it sent "${err.bytes
+          .subarray(0, 24)
+          .toString('latin1')
+          .replace(/[^\x20-\x7e]/g, '.')}")`,
+        use: null,
+      };
+      throw notThisProtocol(protocol, speaks, options.target);
+    }
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
   return r.release();
 }
 

@@ -30,9 +30,22 @@ export interface RegistryOptions extends PolicyOptions {
 export interface Decision {
   allowed: boolean;
   name: string;
+  /**
+   * Why, in the operator's words. A refusal after asking names what the ask endpoint did: its
+   * status, or that it could not be reached (URL and error code), never only "not registered".
+   */
   reason: string;
   source: 'main' | 'custom' | 'ask' | 'first-visit' | null;
+  /** The ask endpoint's HTTP status, when it was asked and answered. */
+  askStatus?: number;
+  /** Why the ask endpoint could not be asked (e.g. ECONNREFUSED, UND_ERR_HEADERS_TIMEOUT), when it could not. */
+  askError?: string;
+  /** The URL that was asked (with ?domain=NAME), when the ask endpoint was consulted. */
+  askUrl?: string;
 }
+
+/** What the ask endpoint said: a status, or the error that kept it from answering. */
+type AskAnswer = { url: string; status: number; error?: undefined } | { url: string; status?: undefined; error: string };
 
 export class DomainRegistry {
   readonly #o: RegistryOptions;
@@ -131,10 +144,21 @@ export class DomainRegistry {
     const wildcardParent = `*.${name.split('.').slice(1).join('.')}`;
     if (doc.custom.some((c) => c.name === wildcardParent) || doc.main === wildcardParent)
       return { allowed: true, name, reason: `covered by ${wildcardParent}`, source: 'custom' };
+    let asked: AskAnswer | null = null;
     if (this.#o.ask) {
-      const ok = await this.#ask(name);
-      if (ok === true) return { allowed: true, name, reason: 'allowed by the ask endpoint', source: 'ask' };
-      if (ok === null) return { allowed: false, name, reason: `the ask endpoint ${this.#o.ask} did not answer`, source: null };
+      asked = await this.#ask(name);
+      if (asked.error !== undefined) {
+        return {
+          allowed: false,
+          name,
+          reason: `${name} is not registered here, and the ask endpoint ${asked.url} is unreachable (${asked.error})`,
+          source: null,
+          askError: asked.error,
+          askUrl: asked.url,
+        };
+      }
+      if (asked.status >= 200 && asked.status < 300)
+        return { allowed: true, name, reason: `allowed by the ask endpoint (${asked.status})`, source: 'ask', askStatus: asked.status, askUrl: asked.url };
     }
     if (!doc.main && options.visit) {
       doc.main = name;
@@ -145,19 +169,30 @@ export class DomainRegistry {
       await this.#o.store.appendEvent({ at: this.#clock().toISOString(), name, type: 'main_domain_set', message: msg });
       return { allowed: true, name, reason: 'the first domain visited (now the main domain)', source: 'first-visit' };
     }
-    return { allowed: false, name, reason: `${name} is not registered (main: ${doc.main ?? 'none'})`, source: null };
+    const registered = `${name} is not registered (main: ${doc.main ?? 'none'})`;
+    if (asked?.status !== undefined) {
+      return {
+        allowed: false,
+        name,
+        reason: `${registered}, and the ask endpoint ${asked.url} answered ${asked.status}, not 2xx`,
+        source: null,
+        askStatus: asked.status,
+        askUrl: asked.url,
+      };
+    }
+    return { allowed: false, name, reason: registered, source: null };
   }
 
-  /** true allowed, false refused, null no answer. */
-  async #ask(name: string): Promise<boolean | null> {
+  async #ask(name: string): Promise<AskAnswer> {
     const url = new URL(this.#o.ask as string);
     url.searchParams.set('domain', name);
     try {
       const res = await request(url, { method: 'GET', headersTimeout: this.#o.askTimeoutMs ?? 5000, bodyTimeout: this.#o.askTimeoutMs ?? 5000 });
       await res.body.dump();
-      return res.statusCode >= 200 && res.statusCode < 300;
-    } catch {
-      return null;
+      return { url: url.href, status: res.statusCode };
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
+      return { url: url.href, error: e.code ?? e.cause?.code ?? e.message };
     }
   }
 

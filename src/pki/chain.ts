@@ -14,6 +14,15 @@ export interface MissingIssuer {
   caIssuersUrls: string[];
 }
 
+/**
+ * A certificate name (RFC 4514 text) of certgate's own local CA (src/localca: "CN=certgate local
+ * CA <date> <id>, O=certgate development CA"). Its leaves go out alone and carry no AIA URL, so
+ * a client can only trust it from `certgate local-ca export`.
+ */
+export function isCertgateLocalCaName(name: string): boolean {
+  return /(?:^|, )CN=certgate local CA\b/.test(name) || /(?:^|, )O=certgate development CA(?:,|$)/.test(name);
+}
+
 export interface ChainAnalysis {
   /** Indices into the input, from the first certificate up to the last issuer found. */
   path: number[];
@@ -30,12 +39,69 @@ export interface ChainAnalysis {
   issuerOf: Array<number | null>;
 }
 
-/** Analyses certificates in the order given; the first is taken as the end-entity. */
-export function analyzeChain(certs: readonly Certificate[]): ChainAnalysis {
+const HOST_NAME = /^(?:localhost|(?:[a-z0-9_](?:[a-z0-9_-]*[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.?)$/i;
+const IP = /^(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9a-f:]*:[0-9a-f:.]+)$/i;
+
+export interface SelfSignedContext {
+  /** Where it stands in a chain a server sent; only #0 is the server's own. */
+  position?: number;
+  /** The certificates it came with (a chain, a file): one it issued makes it a CA. */
+  others?: readonly Certificate[];
+}
+
+/**
+ * The one rule for a self-signed certificate: the server's own (pin it on the resource) or a
+ * root (trust it in ca-certs). `openssl req -x509` sets CA:TRUE by default, so the CA bit alone
+ * cannot tell. A self-signed certificate is a server's own when it
+ * - has CA:FALSE (or no basicConstraints in a v3 certificate), or else
+ * - names a host (a DNS or IP subjectAltName; without SANs, a CN that is a host name or an IP),
+ *   may serve TLS (no extendedKeyUsage or one with serverAuth; no keyUsage or one with
+ *   digitalSignature or keyEncipherment), issued none of the certificates it came with, and,
+ *   from a live server, is #0, the certificate the server presents.
+ * Anything else self-signed is a root. trust add, trust add --from, the ca-certs loader,
+ * inspect and decode all ask this function.
+ */
+export function isSelfSignedServerCert(cert: Certificate, context: SelfSignedContext = {}): boolean {
+  const { info } = cert;
+  if (!info.selfSigned) return false;
+  if (info.kind === 'self-signed-leaf') return true;
+  if (context.position !== undefined && context.position > 0) return false;
+  const sans = info.subjectAltNames;
+  const cn = info.subjectCommonName ?? '';
+  const namesHost = sans.dns.length + sans.ip.length > 0 || HOST_NAME.test(cn) || IP.test(cn);
+  if (!namesHost) return false;
+  const eku = info.extendedKeyUsage;
+  if (eku && !eku.includes('serverAuth') && !eku.includes('anyExtendedKeyUsage')) return false;
+  const ku = info.keyUsage;
+  if (ku && !ku.includes('digitalSignature') && !ku.includes('keyEncipherment')) return false;
+  const fp = info.fingerprints.sha256;
+  return !(context.others ?? []).some((other) => other.info.fingerprints.sha256 !== fp && !other.info.selfSigned && isIssuerOf(cert, other));
+}
+
+/** The kind to show: a self-signed server certificate with CA:TRUE is a self-signed leaf, not a root. */
+export function kindOf(cert: Certificate, context: SelfSignedContext = {}): Certificate['info']['kind'] {
+  return cert.info.kind === 'root' && isSelfSignedServerCert(cert, context) ? 'self-signed-leaf' : cert.info.kind;
+}
+
+/**
+ * Where a chain read from files starts: the first end-entity (not a CA, by the rule above) that
+ * issued none of the others. Null for a bag of CA certificates (a root bundle is not a chain).
+ */
+export function endEntityIndex(certs: readonly Certificate[]): number | null {
+  const issuers = new Set(certs.map((cert, i) => findIssuer(certs, cert, i)).filter((x): x is number => x !== null));
+  const i = certs.findIndex((c, idx) => !issuers.has(idx) && (c.info.basicConstraints?.ca !== true || isSelfSignedServerCert(c, { others: certs })));
+  return i < 0 ? null : i;
+}
+
+/**
+ * Analyses certificates in the order given. The end-entity is the first (what a server sends)
+ * unless `start` says where it is (a file may hold the chain in any order).
+ */
+export function analyzeChain(certs: readonly Certificate[], options: { start?: number } = {}): ChainAnalysis {
   const issuerOf: Array<number | null> = certs.map((cert, i) => findIssuer(certs, cert, i));
   const path: number[] = [];
   const seen = new Set<number>();
-  let current: number | null = certs.length ? 0 : null;
+  let current: number | null = certs.length ? (options.start ?? 0) : null;
   while (current !== null && !seen.has(current)) {
     path.push(current);
     seen.add(current);

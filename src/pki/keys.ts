@@ -89,7 +89,11 @@ export function readPemKey(label: string, text: string, headers: Record<string, 
   try {
     return describeKey(createPrivateKey({ key: text, format: 'pem', passphrase }), container);
   } catch (err) {
-    throw keyError(err, encrypted ? `the encrypted ${label} block` : `the ${label} block`);
+    // The label may already say ENCRYPTED: "the encrypted ENCRYPTED PRIVATE KEY block" reads like a stutter.
+    throw keyError(
+      err,
+      label === 'ENCRYPTED PRIVATE KEY' ? 'the encrypted PKCS#8 private key' : encrypted ? `the encrypted ${label} block` : `the ${label} block`,
+    );
   }
 }
 

@@ -3,7 +3,7 @@
  * Lints one certificate and the shape of a chain. Pure: the clock is passed in.
  */
 import type { Certificate } from './certificate.ts';
-import type { ChainAnalysis } from './chain.ts';
+import { type ChainAnalysis, isCertgateLocalCaName, isSelfSignedServerCert } from './chain.ts';
 import type { Finding } from './findings.ts';
 
 export const EXPIRY_WARNING_DAYS = 30;
@@ -132,23 +132,25 @@ export interface ChainLintOptions {
 /** Findings about the shape of a chain. Trust is decided elsewhere. */
 export function lintChain(certs: readonly Certificate[], analysis: ChainAnalysis, options: ChainLintOptions): Finding[] {
   const out: Finding[] = [];
-  const leaf = certs[0];
+  const first = analysis.path[0] ?? 0;
+  const leaf = certs[first];
   if (!leaf) return out;
   const sent = options.context === 'server' ? 'the server sent' : 'the file holds';
   const { missingIssuer } = analysis;
-  if (leaf.info.kind === 'self-signed-leaf' && analysis.path.length === 1) {
+  if (analysis.path.length === 1 && isSelfSignedServerCert(leaf, { position: 0, others: certs })) {
     out.push({
       code: 'SELF_SIGNED_LEAF',
       severity: options.context === 'server' ? 'error' : 'info',
-      certificate: 0,
-      message: `certificate #0 "${leaf.info.subjectCommonName ?? leaf.info.subject}" is self-signed: it is its own issuer and no CA vouches for it`,
+      certificate: first,
+      message: `certificate #${first} "${leaf.info.subjectCommonName ?? leaf.info.subject}" is self-signed: it is its own issuer and no CA vouches for it`,
       fix: 'pin this exact certificate on the resource that connects to it (mode pinned); do not add it to ca-certs. Better: issue the server a certificate from a CA (certgate local-ca)',
     });
   }
   const lastIdx = analysis.path[analysis.path.length - 1] as number;
   // A chain that ends in a CA may well end where the client's store takes over; only the
   // TLS verdict can say it is short. A chain that ends in a leaf is short for everyone.
-  if (missingIssuer && options.context === 'server' && certs[lastIdx]?.info.basicConstraints?.ca !== true) {
+  // certgate's local CA sends the leaf alone on purpose: the client trusts the root or not.
+  if (missingIssuer && options.context === 'server' && certs[lastIdx]?.info.basicConstraints?.ca !== true && !isCertgateLocalCaName(missingIssuer.name)) {
     const where = missingIssuer.caIssuersUrls[0];
     const name = missingIssuer.commonName ?? missingIssuer.name;
     const onlyLeaf = analysis.path.length === 1;
@@ -157,7 +159,7 @@ export function lintChain(certs: readonly Certificate[], analysis: ChainAnalysis
       severity: 'warning',
       certificate: lastIdx,
       message: onlyLeaf
-        ? `the server sent only its own certificate (#0); its issuer "${name}" is missing`
+        ? `${options.context === 'server' ? 'the server sent only its own certificate' : 'the file holds only the end-entity certificate'} (#${first}); its issuer "${name}" is missing`
         : `the chain stops at #${lastIdx}; its issuer "${name}" was not sent`,
       fix: `the server must send its intermediate: configure the full chain (certificate + intermediates) as the server certificate file${
         where ? `; the missing certificate is published at ${where}` : ''
@@ -179,7 +181,7 @@ export function lintChain(certs: readonly Certificate[], analysis: ChainAnalysis
       code: 'CHAIN_EXTRA_CERT',
       severity: 'warning',
       certificate: i,
-      message: `certificate #${i} "${c.info.subjectCommonName ?? c.info.subject}" is not part of the chain of #0`,
+      message: `certificate #${i} "${c.info.subjectCommonName ?? c.info.subject}" is not part of the chain of #${first}`,
       fix: 'remove it from the chain file; it only makes clients and people guess',
     });
   }

@@ -16,6 +16,41 @@ import type { TrustSet } from './store.ts';
 
 const run = promisify(execFile);
 
+/** A certificate left out of a bundle, and why (it expired). */
+export interface LeftOut {
+  subject: string;
+  notAfter: string;
+}
+
+/**
+ * The certificates still valid at `now`. An expired root verifies nothing; Node's bundle keeps
+ * roots until its next release (Entrust's expired on 2026-11-27), and some runtimes (Java's
+ * keytool, old OpenSSL) refuse a bundle or a store that holds one.
+ */
+export function unexpired(pems: readonly string[], now: Date = new Date()): { pems: string[]; expired: LeftOut[] } {
+  const kept: string[] = [];
+  const expired: LeftOut[] = [];
+  for (const pem of pems) {
+    const block = parsePem(pem)[0];
+    if (!block) continue;
+    const info = decodeCertificate(block.der, now).info;
+    if (Date.parse(info.notAfter) < now.getTime()) expired.push({ subject: info.subject, notAfter: info.notAfter });
+    else kept.push(pem);
+  }
+  return { pems: kept, expired };
+}
+
+export interface ExportOptions {
+  /** The time that decides what has expired (default: now). */
+  now?: Date;
+}
+
+/** The trust set's PEM bundle without expired certificates, and what was left out. */
+export function exportBundle(set: Pick<TrustSet, 'ca'>, options: ExportOptions = {}): { pem: string; count: number; expired: LeftOut[] } {
+  const { pems, expired } = unexpired(set.ca, options.now);
+  return { pem: bundlePem(pems), count: pems.length, expired };
+}
+
 /** A PEM bundle with a comment naming each certificate, as curl's cacert.pem has. */
 export function bundlePem(pems: readonly string[]): string {
   return pems
@@ -67,20 +102,36 @@ export interface EnvFiles {
   dir: string | null;
 }
 
-/** Writes the files `trust env` points at, under `generated/`. */
-export async function writeEnvFiles(set: TrustSet, generated: string): Promise<EnvFiles> {
+/**
+ * Writes the files `trust env` points at, under `generated/`, without expired certificates.
+ * `expired` lists what was left out (system roots and ca-certs alike).
+ */
+export async function writeEnvFiles(set: TrustSet, generated: string, options: ExportOptions = {}): Promise<EnvFiles & { expired: LeftOut[] }> {
   const bundle = join(generated, 'ca-bundle.pem');
   const extra = join(generated, 'extra-ca.pem');
-  await atomicWrite(bundle, bundlePem(set.ca));
-  await atomicWrite(extra, bundlePem(set.extra));
+  const all = unexpired(set.ca, options.now);
+  const extras = unexpired(set.extra, options.now);
+  await atomicWrite(bundle, bundlePem(all.pems));
+  await atomicWrite(extra, bundlePem(extras.pems));
   let dir: string | null = join(generated, 'certs');
   try {
-    await writeOpensslDir(set.ca, dir);
+    await writeOpensslDir(all.pems, dir);
   } catch (err) {
     if ((err as CertgateError).code !== 'E_TOOL_MISSING') throw err;
     dir = null;
   }
-  return { bundle, extra, dir };
+  return { bundle, extra, dir, expired: all.expired };
+}
+
+/** "left out 1 expired certificate: CN=… (expired 2026-11-27)", or "" when none was. */
+export function leftOutNote(expired: readonly LeftOut[]): string {
+  if (!expired.length) return '';
+  const n = expired.length;
+  const names = expired
+    .slice(0, 3)
+    .map((e) => `${e.subject} (expired ${e.notAfter.slice(0, 10)})`)
+    .join('; ');
+  return `left out ${n} expired certificate${n === 1 ? '' : 's'}: ${names}${n > 3 ? `; and ${n - 3} more` : ''}`;
 }
 
 export interface EnvVariable {

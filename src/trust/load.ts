@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { CertgateError } from '../errors.ts';
 import { readLimited } from '../input.ts';
 import type { Certificate } from '../pki/certificate.ts';
+import { isSelfSignedServerCert } from '../pki/chain.ts';
 import { parseInput } from '../pki/parse.ts';
 
 export interface TrustEntry {
@@ -124,7 +125,7 @@ export async function loadCaDir(dir: string, now = new Date(), cache?: LoadCache
         });
       }
       for (const cert of parsed.certificates) {
-        if (cert.info.basicConstraints?.ca !== true && cert.info.version !== 1) {
+        if ((cert.info.basicConstraints?.ca !== true && cert.info.version !== 1) || isSelfSignedServerCert(cert, { others: parsed.certificates })) {
           problems.push({
             file,
             code: 'E_TRUST_LEAF',
@@ -140,7 +141,13 @@ export async function loadCaDir(dir: string, now = new Date(), cache?: LoadCache
       }
     } catch (err) {
       const e = err as CertgateError;
-      problems.push({ file, code: e.code ?? 'E_FILE_READ', message: e.message, fix: e.fix ?? 'remove or replace the file' });
+      // The parser's fix speaks of input in general; here the file to deal with is known.
+      problems.push({
+        file,
+        code: e.code ?? 'E_FILE_READ',
+        message: e.message,
+        fix: `remove ${join(dir, file)} from ca-certs, or replace it with a CA certificate (PEM, DER or PKCS#7)`,
+      });
     }
     if (cache && stamp) cache.set(file, { stamp, entries: entries.slice(before.entries), problems: problems.slice(before.problems) });
   }

@@ -5,6 +5,7 @@
  */
 import { rootCertificates } from 'node:tls';
 import type { Certificate } from '../pki/certificate.ts';
+import { isSelfSignedServerCert } from '../pki/chain.ts';
 
 export interface Judgement {
   cert: Certificate;
@@ -48,13 +49,15 @@ export function judge(candidates: ReadonlyArray<{ cert: Certificate; source: str
     const base = { cert, source, fix: null, warnings: [] as string[] };
     const fp = cert.info.fingerprints.sha256;
     const { kind } = cert.info;
-    if (kind === 'self-signed-leaf') {
+    const sameSource = candidates.filter((c) => c.source === source).map((c) => c.cert);
+    if (isSelfSignedServerCert(cert, { others: sameSource })) {
+      const ca = cert.info.basicConstraints?.ca === true ? ' (it says CA:TRUE, as openssl req -x509 writes by default, but it names a host)' : '';
       return {
         ...base,
         action: 'refuse',
         code: 'E_TRUST_LEAF',
-        reason: `"${name(cert)}" is a server's own self-signed certificate, not a CA: in ca-certs it would not make that server trusted`,
-        fix: 'pin it on the resource that connects to this server instead (tls.mode: pinned, tls.pinnedCert)',
+        reason: `"${name(cert)}" is a server's own self-signed certificate${ca}, not a CA: pin it, do not add it to ca-certs`,
+        fix: 'pin it on the resource that connects to this server instead (certgate resources pin NAME --from HOST:PORT, or tls.mode: pinned with tls.pinnedCert)',
       };
     }
     if (kind === 'leaf') {
@@ -83,12 +86,12 @@ export function judge(candidates: ReadonlyArray<{ cert: Certificate; source: str
     }
     const warnings: string[] = [];
     if (Date.parse(cert.info.notBefore) > now) warnings.push(`it is not valid until ${cert.info.notBefore}`);
-    if (cert.info.daysLeft < 30) warnings.push(`it expires in ${cert.info.daysLeft} days`);
+    if (cert.info.daysLeft < 30) warnings.push(`it expires in ${cert.info.daysLeft} day${cert.info.daysLeft === 1 ? '' : 's'}`);
     if (cert.info.keyUsage && !cert.info.keyUsage.includes('keyCertSign')) warnings.push('its keyUsage lacks keyCertSign, so it cannot sign certificates');
     if (kind === 'intermediate' && !trustedSubjects.has(cert.info.issuer)) {
       warnings.push(`Node and OpenSSL verify only up to a self-signed root: add its root "${cert.info.issuerCommonName ?? cert.info.issuer}" too`);
     }
-    return { ...base, warnings, action: 'add', code: 'OK', reason: `"${name(cert)}" is a ${kind === 'root' ? 'root' : 'intermediate'} CA` };
+    return { ...base, warnings, action: 'add', code: 'OK', reason: `"${name(cert)}" is ${kind === 'root' ? 'a root' : 'an intermediate'} CA` };
   });
 }
 
@@ -97,8 +100,8 @@ export interface IssuerPick {
   cert: Certificate | null;
   index: number | null;
   why: string;
-  /** When no root was sent: the top of the chain and what it names as its issuer. */
-  missing: { name: string; caIssuersUrls: string[] } | null;
+  /** When no root was sent: the top of the chain and what it names as its issuer (CN, and the whole name). */
+  missing: { name: string; fullName: string; caIssuersUrls: string[] } | null;
   selfSignedLeaf: boolean;
 }
 
@@ -109,7 +112,7 @@ export interface IssuerPick {
 export function pickIssuingCa(chain: readonly Certificate[], path: readonly number[]): IssuerPick {
   const leaf = chain[0];
   if (!leaf) return { cert: null, index: null, why: 'the server sent no certificate', missing: null, selfSignedLeaf: false };
-  if (leaf.info.kind === 'self-signed-leaf') {
+  if (isSelfSignedServerCert(leaf, { position: 0, others: chain })) {
     return {
       cert: null,
       index: 0,
@@ -133,7 +136,7 @@ export function pickIssuingCa(chain: readonly Certificate[], path: readonly numb
     cert: null,
     index: topIdx,
     why: `the server does not send its root: #${topIdx} "${name(top)}" was issued by "${top.info.issuerCommonName ?? top.info.issuer}", which it left out`,
-    missing: { name: top.info.issuerCommonName ?? top.info.issuer, caIssuersUrls: top.info.authorityInfoAccess.caIssuers },
+    missing: { name: top.info.issuerCommonName ?? top.info.issuer, fullName: top.info.issuer, caIssuersUrls: top.info.authorityInfoAccess.caIssuers },
     selfSignedLeaf: false,
   };
 }

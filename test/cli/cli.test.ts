@@ -87,6 +87,67 @@ test('decode: colour on a TTY, none with NO_COLOR; an expired certificate exits 
   assert.ok(!noColor.stdout.includes(ESC));
 });
 
+function permutations<T>(items: readonly T[]): T[][] {
+  if (items.length <= 1) return [[...items]];
+  return items.flatMap((x, i) => permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [x, ...rest]));
+}
+
+async function decodeFindings(pems: string[]): Promise<string[]> {
+  const io = fakeIo({ stdin: Buffer.from(pems.join('')) });
+  await run(['decode', '--json'], io);
+  return JSON.parse(io.stdout).findings.map((f: { code: string }) => f.code);
+}
+
+test('decode: a 3-certificate chain in any order but leaf → issuer → root is CHAIN_WRONG_ORDER, and nothing else', async () => {
+  const inOrder = [pki.leaf.certPem, pki.inter.certPem, pki.root.certPem];
+  for (const perm of permutations(inOrder)) {
+    const codes = await decodeFindings(perm);
+    const shuffled = perm.some((pem, i) => pem !== inOrder[i]);
+    assert.deepEqual(codes, shuffled ? ['CHAIN_WRONG_ORDER'] : [], perm.map((p) => inOrder.indexOf(p)).join(','));
+  }
+});
+
+test('decode: every shuffled order of a 4-certificate chain is found', async () => {
+  const root = await createCertificate({ subject: 'CN=Order Root', ca: true });
+  const i1 = await createCertificate({ subject: 'CN=Order Intermediate 1', ca: true, issuer: root });
+  const i2 = await createCertificate({ subject: 'CN=Order Intermediate 2', ca: true, issuer: i1 });
+  const leaf = await createCertificate({ subject: 'CN=order.test', issuer: i2, dns: ['order.test'] });
+  const inOrder = [leaf.certPem, i2.certPem, i1.certPem, root.certPem];
+  const all = permutations(inOrder);
+  assert.equal(all.length, 24);
+  for (const perm of all) {
+    const codes = await decodeFindings(perm);
+    const shuffled = perm.some((pem, i) => pem !== inOrder[i]);
+    assert.deepEqual(codes, shuffled ? ['CHAIN_WRONG_ORDER'] : [], perm.map((p) => inOrder.indexOf(p)).join(','));
+  }
+});
+
+test('decode with no file on a terminal says it reads standard input, and how to end it', async () => {
+  const io = fakeIo({ stdin: Buffer.from(pki.leaf.certPem) });
+  io.prompt = async () => ''; // what main.ts gives when standard input is a terminal
+  assert.equal(await run(['decode'], io), 0, io.stderr);
+  assert.equal(io.stderr, 'reading certificates from standard input (paste PEM, end with Ctrl-D)…\n');
+});
+
+test('decode from a pipe prints no notice', async () => {
+  const io = fakeIo({ stdin: Buffer.from(pki.leaf.certPem) });
+  assert.equal(await run(['decode'], io), 0);
+  assert.equal(io.stderr, '');
+});
+
+test('a wrong passphrase for an ENCRYPTED PRIVATE KEY block is E_KEY_PASSPHRASE, worded once', async () => {
+  const { generateKeyPairSync } = await import('node:crypto');
+  const { privateKey } = generateKeyPairSync('ec', {
+    namedCurve: 'P-256',
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'right' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  });
+  const io = fakeIo({ stdin: Buffer.from(privateKey), env: { CERTGATE_PASSWORD: 'wrong' } });
+  assert.equal(await run(['decode', '-'], io), 2);
+  assert.match(io.stderr, /^error E_KEY_PASSPHRASE: stdin line 1: the encrypted PKCS#8 private key: the passphrase is wrong/);
+  assert.doesNotMatch(io.stderr, /encrypted ENCRYPTED/);
+});
+
 test('decode: a key that matches none of the certificates is an error', async () => {
   const io = fakeIo({ stdin: Buffer.from(pki.leaf.certPem + pki.otherRoot.keyPem) });
   assert.equal(await run(['decode', '--json'], io), 1);
@@ -148,6 +209,32 @@ test('inspect and verify: exit 0 when good, 1 when the bundle does not verify', 
   assert.equal(r.status, 'ok');
   assert.equal(r.verification.trusted, true);
   assert.equal(r.chain.length, 2);
+});
+
+test('verify --ca BUNDLE: a missing root goes into BUNDLE, named with the CA, not into ca-certs', async (t) => {
+  const dir = tempDir(t);
+  writeFileSync(join(dir, 'bundle.pem'), pki.otherRoot.certPem);
+  const server = await startTlsServer({ chain: [pki.leaf.certPem, pki.inter.certPem], key: pki.leaf.keyPem });
+  t.after(() => server.close());
+  const io = fakeIo({ cwd: dir });
+  assert.equal(await run(['verify', '--ca', 'bundle.pem', `127.0.0.1:${server.port}`, '--servername', 'app.test', '--json'], io), 1);
+  const f = JSON.parse(io.stdout).findings.find((x: { code: string }) => x.code === 'UNTRUSTED_ROOT');
+  assert.match(f.fix, /add the root "Certgate Test Root" .* to bundle\.pem/);
+  assert.doesNotMatch(f.fix, /ca-certs|trust add/);
+});
+
+test('verify --ca BUNDLE: a root the server sends is appended to BUNDLE by a command that reaches it', async (t) => {
+  const dir = tempDir(t);
+  writeFileSync(join(dir, 'bundle.pem'), pki.otherRoot.certPem);
+  const server = await startTlsServer({ chain: [pki.leaf.certPem, pki.inter.certPem, pki.root.certPem], key: pki.leaf.keyPem });
+  t.after(() => server.close());
+  const target = `127.0.0.1:${server.port}`;
+  const io = fakeIo({ cwd: dir });
+  assert.equal(await run(['verify', '--ca', 'bundle.pem', target, '--servername', 'app.test', '--json'], io), 1);
+  const f = JSON.parse(io.stdout).findings.find((x: { code: string }) => x.code === 'UNTRUSTED_ROOT');
+  assert.match(f.fix, /"Certgate Test Root" .*add this one \(#2.* to bundle\.pem/);
+  assert.ok(f.fix.includes(`certgate inspect ${target} --servername app.test --json | jq -r '.chain[2].pem' >> bundle.pem`), f.fix);
+  assert.doesNotMatch(f.fix, /ca-certs|trust add/);
 });
 
 test('the built CLI runs as a process with the same exit codes', async (t) => {

@@ -240,3 +240,38 @@ test('parseTarget reads host, host:port, [v6]:port and URLs', () => {
     );
   }
 });
+
+test('a self-signed CA:TRUE server certificate (openssl req -x509) is shown as a self-signed leaf to pin, not a root', async (t) => {
+  const self = await createCertificate({ subject: 'CN=app.test', ca: true, dns: ['app.test'], keyUsage: [] });
+  const target = await serve(t, { chain: [self.certPem], key: self.keyPem });
+  const r = await inspect(target, { ...base, ca: [] });
+  assert.equal(r.chain[0]?.kind, 'self-signed-leaf');
+  const f = r.findings.find((x) => x.code === 'SELF_SIGNED_LEAF');
+  assert.equal(f?.severity, 'error');
+  assert.match(f?.fix ?? '', /pin it .*instead of adding it to ca-certs/);
+  assert.equal(
+    r.findings.some((x) => x.code === 'UNTRUSTED_ROOT'),
+    false,
+  );
+});
+
+test('a leaf from certgate\'s local CA: trust the local CA (local-ca path), not "the server must send its intermediate"', async (t) => {
+  const { LocalCa } = await import('../../src/localca/local-ca.ts');
+  const { tempDir } = await import('../helpers/tmp.ts');
+  const bundle = await new LocalCa({ dir: tempDir(t) }).issue(['app.test']);
+  const target = await serve(t, { chain: [bundle.certPem], key: bundle.keyPem });
+  const r = await inspect(target, { ...base, ca: [] });
+  // (its 7-day lifetime also makes a CERT_EXPIRING_SOON warning; not the point here)
+  assert.deepEqual(
+    codes(r).filter((c) => !c.startsWith('CERT_EXPIRING_SOON')),
+    ['UNTRUSTED_ROOT:error:0'],
+  );
+  assert.match(r.findings[0]?.message ?? '', /certgate's local CA/);
+  assert.match(r.findings[0]?.fix ?? '', /certgate trust add "\$\(certgate local-ca path\)"/);
+});
+
+test('the trust set named without a label counts its CA certificates in words: "1 extra CA certificate"', async (t) => {
+  const target = await serve(t, { chain: [pki.leaf.certPem, pki.inter.certPem], key: pki.leaf.keyPem });
+  const r = await inspect(target, base);
+  assert.equal(r.verification.trust, '1 extra CA certificate');
+});

@@ -4,7 +4,7 @@ import { inspect } from '../../src/diagnostics/inspect.ts';
 import { decodeCertificate } from '../../src/pki/certificate.ts';
 import { makePki } from '../helpers/pki.ts';
 import { startPostgres } from '../helpers/postgres.ts';
-import { startStartTlsServer } from '../helpers/servers.ts';
+import { startHttpServer, startStartTlsServer, startTlsServer } from '../helpers/servers.ts';
 
 const pki = await makePki();
 const ca = [decodeCertificate(pki.root.der)];
@@ -48,4 +48,61 @@ test('STARTTLS smtp and mysql preambles', async (t) => {
     assert.equal(r.chain[0]?.subjectCommonName, 'app.test');
     assert.equal(r.target.starttls, protocol);
   }
+});
+
+type Rejection = Error & { code?: string; fix?: string };
+
+test('--starttls smtp against a TLS server: E_STARTTLS saying it speaks TLS directly, not a handshake timeout', async (t) => {
+  const server = await startTlsServer({ chain: [pki.leaf.certPem, pki.inter.certPem], key: pki.leaf.keyPem });
+  t.after(() => server.close());
+  const started = Date.now();
+  await assert.rejects(inspect(`127.0.0.1:${server.port}`, { starttls: 'smtp', ca, systemRoots: false, timeoutMs: 10_000 }), (err: Rejection) => {
+    assert.equal(err.code, 'E_STARTTLS', err.message);
+    assert.match(err.message, /does not speak SMTP: it seems to speak TLS directly/);
+    assert.match(err.fix ?? '', /drop --starttls/);
+    return true;
+  });
+  assert.ok(Date.now() - started < 8000, 'found out before the timeout');
+});
+
+test('--starttls postgres against a MySQL server names MySQL and the flag to use', async (t) => {
+  const server = await startStartTlsServer('mysql', { chain: [pki.leaf.certPem], key: pki.leaf.keyPem });
+  t.after(() => server.close());
+  await assert.rejects(inspect(`127.0.0.1:${server.port}`, { starttls: 'postgres', ca, systemRoots: false }), (err: Rejection) => {
+    assert.equal(err.code, 'E_STARTTLS');
+    assert.match(err.message, /does not speak PostgreSQL: it seems to speak MySQL/);
+    assert.match(err.fix ?? '', /use --starttls mysql/);
+    return true;
+  });
+});
+
+test('--starttls mysql against an SMTP server names SMTP at once', async (t) => {
+  const server = await startStartTlsServer('smtp', { chain: [pki.leaf.certPem], key: pki.leaf.keyPem });
+  t.after(() => server.close());
+  await assert.rejects(inspect(`127.0.0.1:${server.port}`, { starttls: 'mysql', ca, systemRoots: false, timeoutMs: 10_000 }), (err: Rejection) => {
+    assert.equal(err.code, 'E_STARTTLS');
+    assert.match(err.message, /does not speak MySQL: it seems to speak SMTP/);
+    assert.match(err.fix ?? '', /use --starttls smtp/);
+    return true;
+  });
+});
+
+test('--starttls smtp against a MySQL server names MySQL', async (t) => {
+  const server = await startStartTlsServer('mysql', { chain: [pki.leaf.certPem], key: pki.leaf.keyPem });
+  t.after(() => server.close());
+  await assert.rejects(inspect(`127.0.0.1:${server.port}`, { starttls: 'smtp', ca, systemRoots: false, timeoutMs: 10_000 }), (err: Rejection) => {
+    assert.equal(err.code, 'E_STARTTLS');
+    assert.match(err.message, /does not speak SMTP: it seems to speak MySQL/);
+    return true;
+  });
+});
+
+test('--starttls mysql against a plain HTTP server: E_STARTTLS naming plain HTTP', async (t) => {
+  const server = await startHttpServer(() => ({ status: 200, body: 'ok' }));
+  t.after(() => server.close());
+  await assert.rejects(inspect(`127.0.0.1:${server.port}`, { starttls: 'mysql', ca, systemRoots: false, timeoutMs: 10_000 }), (err: Rejection) => {
+    assert.equal(err.code, 'E_STARTTLS');
+    assert.match(err.message, /does not speak MySQL: it seems to speak plain HTTP/);
+    return true;
+  });
 });

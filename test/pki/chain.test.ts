@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decodeCertificate } from '../../src/pki/certificate.ts';
-import { analyzeChain, orderChains } from '../../src/pki/chain.ts';
+import { analyzeChain, isSelfSignedServerCert, kindOf, orderChains } from '../../src/pki/chain.ts';
 import { createCertificate } from '../../src/pki/generate.ts';
 import { lintChain } from '../../src/pki/lint.ts';
 import { makePki } from '../helpers/pki.ts';
@@ -67,4 +67,29 @@ test('orderChains splits a bag into chains, leaf first', () => {
   const otherLeafIssued = decodeCertificate(pki.otherRoot.der);
   const chains = orderChains([root, otherLeafIssued, inter, leaf]);
   assert.deepEqual(chains, [[1], [3, 2, 0]]);
+});
+
+test("one rule: a self-signed CA:TRUE certificate that names a host and may serve TLS is a server's own, not a root", async () => {
+  // openssl req -x509 writes CA:TRUE and no keyUsage; the SAN (or a host-name CN) gives it away.
+  const withSan = decodeCertificate((await createCertificate({ subject: 'CN=db.internal', ca: true, dns: ['db.internal'], keyUsage: [] })).der);
+  const cnOnly = decodeCertificate((await createCertificate({ subject: 'CN=db.internal', ca: true, keyUsage: [] })).der);
+  const ip = decodeCertificate((await createCertificate({ subject: 'CN=10.0.0.5', ca: true, keyUsage: [] })).der);
+  assert.equal(withSan.info.kind, 'root', 'the decoder alone calls it a root');
+  for (const c of [withSan, cnOnly, ip]) {
+    assert.equal(isSelfSignedServerCert(c), true, c.info.subject);
+    assert.equal(kindOf(c, { position: 0 }), 'self-signed-leaf');
+  }
+});
+
+test('one rule: a self-signed CA without host names, one limited to signing, or one that issued the others is a root', async () => {
+  const signOnly = decodeCertificate((await createCertificate({ subject: 'CN=ca.corp.example', ca: true, keyUsage: ['keyCertSign', 'cRLSign'] })).der);
+  const clientOnly = decodeCertificate((await createCertificate({ subject: 'CN=db.internal', ca: true, extendedKeyUsage: ['clientAuth'] })).der);
+  const issuing = await createCertificate({ subject: 'CN=db.internal', ca: true, dns: ['db.internal'], keyUsage: [] });
+  const child = decodeCertificate((await createCertificate({ subject: 'CN=x.test', issuer: issuing, dns: ['x.test'] })).der);
+  const issuer = decodeCertificate(issuing.der);
+  assert.equal(isSelfSignedServerCert(root), false, 'a CN with spaces is no host name');
+  assert.equal(isSelfSignedServerCert(signOnly), false, 'keyUsage without digitalSignature/keyEncipherment cannot serve TLS');
+  assert.equal(isSelfSignedServerCert(clientOnly), false, 'not for serverAuth');
+  assert.equal(isSelfSignedServerCert(issuer, { others: [issuer, child] }), false, 'it issued another certificate given with it');
+  assert.equal(isSelfSignedServerCert(decodeCertificate(issuing.der), { position: 2 }), false, "sent above the server's own");
 });

@@ -7,11 +7,12 @@ import { test } from 'node:test';
 import { rootCertificates } from 'node:tls';
 import { promisify } from 'node:util';
 import { run } from '../../src/cli/run.ts';
+import { LocalCa } from '../../src/localca/local-ca.ts';
 import { createCertificate } from '../../src/pki/generate.ts';
 import { cleanEnv } from '../helpers/env.ts';
 import { fakeIo } from '../helpers/io.ts';
 import { days, makePki } from '../helpers/pki.ts';
-import { startHttpServer, startHttpsServer, startTlsServer } from '../helpers/servers.ts';
+import { startHttpServer, startHttpsServer, startStartTlsServer, startTlsServer } from '../helpers/servers.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
 const exec = promisify(execFile);
@@ -73,6 +74,28 @@ test('an intermediate alone is added with the warning that its root is needed to
   assert.equal(await run(['trust', 'add', 'inter.pem'], a), 0);
   assert.match(a.stdout, /\+ added certgate-test-intermediate-[0-9a-f]{8}\.crt/);
   assert.match(a.stdout, /add its root "Certgate Test Root" too/);
+  assert.match(a.stdout, /"Certgate Test Intermediate" is an intermediate CA/);
+});
+
+test('junk in ca-certs: the fix names the file to remove, with its path', async (t) => {
+  const { io, caCerts } = setup(t);
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(caCerts, { recursive: true });
+  writeFileSync(join(caCerts, 'junk.pem'), 'not a cert');
+  const l = io();
+  assert.equal(await run(['trust', 'list', '--json'], l), 1);
+  const problem = JSON.parse(l.stdout).problems[0];
+  assert.equal(problem.code, 'E_INPUT_FORMAT');
+  assert.ok(problem.fix.includes(`remove ${join(caCerts, 'junk.pem')}`), problem.fix);
+});
+
+test('trust env with one certificate in ca-certs says "1 CA certificate", not "1 CA certificate(s)"', async (t) => {
+  const { dir, io } = setup(t);
+  writeFileSync(join(dir, 'root.pem'), pki.root.certPem);
+  assert.equal(await run(['trust', 'add', 'root.pem'], io()), 0);
+  const e = io();
+  assert.equal(await run(['trust', 'env', '--no-system-roots'], e), 0);
+  assert.match(e.stdout, /^# certgate trust env: 1 CA certificate from /);
 });
 
 test('trust list, remove, and the exit code for junk in ca-certs', async (t) => {
@@ -176,4 +199,74 @@ test('trust export (pem, openssl-dir) and trust env really work for OpenSSL and 
   const sh = io();
   assert.equal(await run(['trust', 'env'], sh), 0);
   assert.match(sh.stdout, /^export NODE_EXTRA_CA_CERTS=\S+ {3}# Node\.js/m);
+});
+
+test('the trust add --from that inspect suggests for a STARTTLS port carries --starttls and --servername, and works', async (t) => {
+  const { io, caCerts } = setup(t);
+  const server = await startStartTlsServer('mysql', { chain: [pki.leaf.certPem, pki.inter.certPem, pki.root.certPem], key: pki.leaf.keyPem });
+  t.after(() => server.close());
+  const target = `127.0.0.1:${server.port}`;
+  const i = io();
+  assert.equal(await run(['inspect', target, '--starttls', 'mysql', '--servername', 'app.test', '--json'], i), 1, i.stderr);
+  const fix = JSON.parse(i.stdout).findings.find((f: { code: string }) => f.code === 'UNTRUSTED_ROOT').fix as string;
+  const suggested = /certgate (trust add --from \S+(?: --\S+ \S+)*)/.exec(fix)?.[1];
+  assert.equal(suggested, `trust add --from ${target} --starttls mysql --servername app.test`);
+  const a = io();
+  assert.equal(await run([...(suggested as string).split(' '), '--yes'], a), 0, a.stderr);
+  assert.match(a.stdout, /added certgate-test-root-/);
+  assert.equal(readdirSync(caCerts).length, 1);
+});
+
+/** What `openssl req -x509 -subj /CN=db.internal -addext subjectAltName=DNS:db.internal` writes: CA:TRUE, no keyUsage. */
+const opensslSelfSigned = () => createCertificate({ subject: 'CN=db.internal', ca: true, dns: ['db.internal', 'localhost'], ip: ['127.0.0.1'], keyUsage: [] });
+
+test("trust add FILE refuses a self-signed CA:TRUE server certificate (openssl req -x509) as the server's own: pin it", async (t) => {
+  const { dir, io, caCerts } = setup(t);
+  writeFileSync(join(dir, 'server.pem'), (await opensslSelfSigned()).certPem);
+  const a = io();
+  assert.equal(await run(['trust', 'add', 'server.pem', '--json'], a), 1, a.stderr);
+  const r = JSON.parse(a.stdout);
+  assert.deepEqual(r.added, []);
+  assert.equal(r.refused[0].code, 'E_TRUST_LEAF');
+  assert.match(r.refused[0].reason, /server's own self-signed certificate .*CA:TRUE/);
+  assert.match(r.refused[0].fix, /pin it on the resource/);
+  assert.equal(existsSync(caCerts), false);
+});
+
+test('trust add --from a server presenting a self-signed CA:TRUE certificate says pin it, once, even when ca-certs holds it', async (t) => {
+  const { io, caCerts } = setup(t);
+  const self = await opensslSelfSigned();
+  const server = await startTlsServer({ chain: [self.certPem], key: self.keyPem });
+  t.after(() => server.close());
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(caCerts, { recursive: true });
+  writeFileSync(join(caCerts, 'by-hand.crt'), self.certPem);
+  const a = io();
+  assert.equal(await run(['trust', 'add', '--from', `127.0.0.1:${server.port}`, '--yes'], a), 2);
+  assert.match(a.stderr, /^error E_TRUST_LEAF: .*"db\.internal" is self-signed.*\n {2}fix: pin it on the resource instead: certgate resources pin NAME --from/);
+  assert.doesNotMatch(a.stdout + a.stderr, /already in ca-certs|picked:/);
+});
+
+test('a self-signed CA:TRUE server certificate dropped into ca-certs is reported and not trusted', async (t) => {
+  const { io, caCerts } = setup(t);
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(caCerts, { recursive: true });
+  writeFileSync(join(caCerts, 'db.crt'), (await opensslSelfSigned()).certPem);
+  const l = io();
+  assert.equal(await run(['trust', 'list', '--json'], l), 1);
+  const listed = JSON.parse(l.stdout);
+  assert.deepEqual(listed.certificates, []);
+  assert.equal(listed.problems[0].code, 'E_TRUST_LEAF');
+  assert.equal(listed.problems[0].file, 'db.crt');
+});
+
+test('trust add --from a server with a certgate local-CA leaf points to certgate local-ca path, not a PKI team', async (t) => {
+  const { dir, io } = setup(t);
+  const bundle = await new LocalCa({ dir: join(dir, 'local-ca') }).issue(['localhost', '127.0.0.1']);
+  const server = await startTlsServer({ chain: [bundle.certPem], key: bundle.keyPem });
+  t.after(() => server.close());
+  const a = io();
+  assert.equal(await run(['trust', 'add', '--from', `127.0.0.1:${server.port}`, '--yes'], a), 2);
+  assert.match(a.stderr, /^error E_TRUST_ROOT_MISSING: .*"certgate local CA [^"]+" is certgate's local CA/);
+  assert.match(a.stderr, /fix: trust the local CA: certgate trust add "\$\(certgate local-ca path\)" --yes .*certgate local-ca export/);
 });

@@ -3,7 +3,7 @@
  * `certgate decode [FILE...|-]`: the certificate decoder.
  */
 import type { Certificate } from '../../pki/certificate.ts';
-import { analyzeChain } from '../../pki/chain.ts';
+import { analyzeChain, endEntityIndex, kindOf } from '../../pki/chain.ts';
 import { type Finding, statusOf } from '../../pki/findings.ts';
 import type { PrivateKey } from '../../pki/keys.ts';
 import { lintCertificate, lintChain } from '../../pki/lint.ts';
@@ -24,19 +24,24 @@ export async function decode(argv: string[], io: Io): Promise<number> {
   const keys: Array<{ key: PrivateKey; source: string }> = [];
   for (const file of files) {
     const source = file === '-' ? 'stdin' : file;
+    // `prompt` exists only when standard input is a terminal: without a word, decode would seem to hang.
+    if (file === '-' && io.prompt) io.err('reading certificates from standard input (paste PEM, end with Ctrl-D)…\n');
     const bytes = await readInput(io, file);
     const parsed = parseInput(bytes, { source, now, ...(password !== undefined ? { password } : {}) });
     for (const cert of parsed.certificates) certs.push({ cert, source });
     for (const key of parsed.keys) keys.push({ key, source });
   }
   const list = certs.map((c) => c.cert);
-  const analysis = analyzeChain(list);
+  // A file may hold the chain in any order: it starts at the end-entity, wherever that is.
+  const start = endEntityIndex(list);
+  const analysis = analyzeChain(list, start === null ? {} : { start });
   const findings: Finding[] = [];
   list.forEach((c, i) => {
-    findings.push(...lintCertificate(c, i, { now, endEntity: i === 0 && c.info.basicConstraints?.ca !== true }));
+    findings.push(...lintCertificate(c, i, { now, endEntity: i === start }));
   });
   // A bag of CA certificates (a root bundle) is not a chain; lint the shape only from a leaf.
-  if (list[0] && list[0].info.basicConstraints?.ca !== true) findings.push(...lintChain(list, analysis, { context: 'file' }));
+  if (start !== null) findings.push(...lintChain(list, analysis, { context: 'file' }));
+  const infos = list.map((c) => ({ ...c.info, kind: kindOf(c, { others: list }) }));
   const keyMatches = keys.map(({ key }) => {
     const idx = list.findIndex((c) => c.info.spkiSha256 === key.info.spkiSha256);
     return idx < 0 ? null : idx;
@@ -59,7 +64,7 @@ export async function decode(argv: string[], io: Io): Promise<number> {
         {
           status,
           findings,
-          certificates: certs.map(({ cert, source }, index) => ({ index, source, issuedBy: analysis.issuerOf[index] ?? null, ...cert.info })),
+          certificates: certs.map(({ source }, index) => ({ index, source, issuedBy: analysis.issuerOf[index] ?? null, ...infos[index] })),
           keys: keys.map(({ key, source }, i) => ({ source, ...key.info, matchesCertificate: keyMatches[i] ?? null })),
         },
         null,
@@ -69,9 +74,9 @@ export async function decode(argv: string[], io: Io): Promise<number> {
   } else {
     const p = palette(io);
     let s = '';
-    certs.forEach(({ cert, source }, i) => {
+    certs.forEach(({ source }, i) => {
       if (i > 0) s += analysis.issuerOf[i - 1] === i ? ARROW : '\n';
-      s += certificateBlock(cert.info, i, p, now, files.length > 1 ? `  (${source})` : '');
+      s += certificateBlock(infos[i] as (typeof infos)[number], i, p, now, files.length > 1 ? `  (${source})` : '');
     });
     keys.forEach(({ key, source }, i) => {
       s += `\n${keyBlock(key.info, keyMatches[i] ?? null, source, p)}`;

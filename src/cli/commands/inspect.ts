@@ -104,6 +104,8 @@ export async function runInspect(
     timeoutMs: positiveInt(values.timeout as string | undefined, '--timeout', 10_000),
     ca,
     caLabel: [fromStore?.label, ...caFiles.map((f) => `--ca ${f}`)].filter(Boolean).join(' + '),
+    // verify --ca trusts the bundle alone: what is missing belongs in it.
+    ...(mode === 'verify' && !store ? { bundle: caFiles } : {}),
     systemRoots: (mode === 'inspect' || Boolean(store)) && !values['no-system-roots'],
     fetchMissing: Boolean(values['fetch-missing']),
     ...(values.seclevel !== undefined ? { securityLevel: securityLevel(values.seclevel as string) } : {}),

@@ -5,6 +5,7 @@
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { fetchIssuer } from '../../diagnostics/aia.ts';
+import { reachFlags, trustLocalCa } from '../../diagnostics/explain.ts';
 import { parseTarget } from '../../diagnostics/inspect.ts';
 import { probe } from '../../diagnostics/probe.ts';
 import { DEFAULT_PORTS, STARTTLS_PROTOCOLS, type StartTlsProtocol } from '../../diagnostics/starttls.ts';
@@ -12,9 +13,9 @@ import { CertgateError } from '../../errors.ts';
 import { atomicWrite } from '../../fsutil.ts';
 import { dataPaths } from '../../paths.ts';
 import { type Certificate, decodeCertificate } from '../../pki/certificate.ts';
-import { analyzeChain } from '../../pki/chain.ts';
+import { analyzeChain, isCertgateLocalCaName } from '../../pki/chain.ts';
 import { parseInput } from '../../pki/parse.ts';
-import { bundlePem, envVariables, javaCommands, writeEnvFiles, writeOpensslDir } from '../../trust/export.ts';
+import { envVariables, exportBundle, javaCommands, leftOutNote, unexpired, writeEnvFiles, writeOpensslDir } from '../../trust/export.ts';
 import { loadCaDir } from '../../trust/load.ts';
 import { addToDir, listDir, removeFromDir } from '../../trust/manage.ts';
 import { createTrustStore } from '../../trust/store.ts';
@@ -26,7 +27,8 @@ import { runInspect } from './inspect.ts';
 
 export const usage = `certgate trust <command> [--data DIR]
   add FILE... [--yes]                   validate and add CA certificates to ca-certs
-  add --from HOST[:PORT] [--yes]        add the issuing CA of a live server (not its own certificate)
+  add --from HOST[:PORT] [--yes] [--starttls postgres|mysql|smtp] [--servername NAME]
+                                        add the issuing CA of a live server (not its own certificate)
   list [--json]                         the certificates in ca-certs, with expiry
   remove FINGERPRINT|FILE|CN [--all]    remove from ca-certs
   verify URL|HOST[:PORT]                verify a server against the trust store, with explanations
@@ -78,6 +80,8 @@ async function add(argv: string[], io: Io): Promise<number> {
     const { host, port } = parseTarget(from, DEFAULT_PORTS[(starttls as StartTlsProtocol) ?? 'tls']);
     const timeoutMs = positiveInt(values.timeout as string | undefined, '--timeout', 10_000);
     const servername = (values.servername as string | undefined) ?? (isIP(host) ? undefined : host);
+    const given = { ...(starttls ? { starttls } : {}), ...(values.servername ? { servername: values.servername as string } : {}) };
+    const again = `${from}${reachFlags(given)}`;
     const result = await probe({
       host,
       port,
@@ -90,7 +94,7 @@ async function add(argv: string[], io: Io): Promise<number> {
       throw new CertgateError(
         'E_TRUST_NOTHING',
         `${from} sent no certificate${result.error ? ` (${result.error.code})` : ''}`,
-        `run certgate inspect ${from} to see why`,
+        `run certgate inspect ${again} to see why`,
       );
     }
     const chain = result.chain.map((der) => decodeCertificate(der));
@@ -99,7 +103,7 @@ async function add(argv: string[], io: Io): Promise<number> {
       throw new CertgateError(
         'E_TRUST_LEAF',
         `${pick.why}; adding it to ca-certs would be wrong`,
-        `pin it on the resource instead: certgate resources pin NAME --from ${from}`,
+        `pin it on the resource instead: certgate resources pin NAME --from ${from}${reachFlags(given, { starttls: false })}`,
       );
     }
     let chosen = pick.cert;
@@ -114,6 +118,13 @@ async function add(argv: string[], io: Io): Promise<number> {
           break;
         }
       }
+      if (!chosen && isCertgateLocalCaName(pick.missing.fullName)) {
+        throw new CertgateError(
+          'E_TRUST_ROOT_MISSING',
+          `${pick.why}: "${pick.missing.name}" is certgate's local CA, which is never sent and has no AIA URL`,
+          trustLocalCa(),
+        );
+      }
       if (!chosen) {
         throw new CertgateError(
           'E_TRUST_ROOT_MISSING',
@@ -122,7 +133,7 @@ async function add(argv: string[], io: Io): Promise<number> {
         );
       }
     }
-    if (!chosen) throw new CertgateError('E_TRUST_NOTHING', pick.why, `run certgate inspect ${from}`);
+    if (!chosen) throw new CertgateError('E_TRUST_NOTHING', pick.why, `run certgate inspect ${again}`);
     notes.push(`picked: ${why}`);
     candidates.push({ cert: chosen, source: from });
   } else {
@@ -280,34 +291,44 @@ async function exportCmd(argv: string[], io: Io): Promise<number> {
   const out = values.out as string | undefined;
   if (format === 'openssl-dir') {
     if (!out) throw new CertgateError('E_USAGE', '--format openssl-dir needs --out DIR', 'e.g. --out /etc/certgate/certs');
-    const n = await writeOpensslDir(set.ca, resolve(io.cwd, out));
-    io.err(`wrote ${n} certificates and their hash links to ${out}\n`);
+    const { pems, expired } = unexpired(set.ca);
+    const n = await writeOpensslDir(pems, resolve(io.cwd, out));
+    io.err(`wrote ${certificates(n)} and their hash links to ${out}\n`);
+    if (expired.length) io.err(`${leftOutNote(expired)}\n`);
     return 0;
   }
-  const pem = bundlePem(set.ca);
+  const bundle = exportBundle(set);
   if (out) {
-    await atomicWrite(resolve(io.cwd, out), pem);
-    io.err(`wrote ${set.ca.length} certificates to ${out}\n`);
-  } else io.out(pem);
+    await atomicWrite(resolve(io.cwd, out), bundle.pem);
+    io.err(`wrote ${certificates(bundle.count)} to ${out}\n`);
+  } else io.out(bundle.pem);
+  // On standard error: standard output may be the bundle itself.
+  if (bundle.expired.length) io.err(`${leftOutNote(bundle.expired)}\n`);
   return 0;
 }
 
 async function env(argv: string[], io: Io): Promise<number> {
   const { values } = parse(argv, { data: { type: 'string' }, json: { type: 'boolean' }, 'no-system-roots': { type: 'boolean' } }, usage);
   const { p, set } = await loadSet(io, values.data, !values['no-system-roots']);
-  const files = await writeEnvFiles(set, p.generated);
+  const { expired, ...files } = await writeEnvFiles(set, p.generated);
   const vars = envVariables(files);
   const java = javaCommands(set, p.caCerts, io.env);
   if (values.json) {
-    io.out(`${JSON.stringify({ variables: vars, java, files }, null, 2)}\n`);
+    io.out(`${JSON.stringify({ variables: vars, java, files, expired }, null, 2)}\n`);
     return 0;
   }
-  let s = `# certgate trust env: ${set.extra.length} CA certificate(s) from ${p.caCerts}${values['no-system-roots'] ? '' : " plus Node's bundled roots"}\n`;
+  let s = `# certgate trust env: ${certificates(set.extra.length, 'CA certificate')} from ${p.caCerts}${values['no-system-roots'] ? '' : " plus Node's bundled roots"}\n`;
+  if (expired.length) s += `# ${leftOutNote(expired)}\n`;
   s += '# eval "$(certgate trust env)" in a shell; or copy the lines into docker.env / values.yaml\n';
   for (const v of vars) s += `export ${v.name}=${shellQuote(v.value)}   # ${v.for}\n`;
   if (java.length) s += `# Java (keytool found):\n${java.map((j) => `# ${j}`).join('\n')}\n`;
   io.out(s);
   return 0;
+}
+
+/** "1 certificate", "2 certificates". */
+function certificates(n: number, noun = 'certificate'): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
 function shellQuote(v: string): string {
