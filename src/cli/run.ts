@@ -15,7 +15,7 @@ usage: certgate <command> [options]
 
 commands:
   serve                   HTTPS in front of an app: certificates on demand, redirect, HSTS
-  local-ca export|path|env the local CA that signs localhost certificates (trust it)
+  local-ca ...            the local CA that signs localhost certificates: export, path, env, install, uninstall
   decode [FILE...|-]      decode certificates, chains and keys (PEM, DER, PKCS#7, PKCS#12)
   inspect HOST[:PORT]     read a live chain, verify it, explain every problem
   verify --ca BUNDLE URL  check that BUNDLE alone verifies URL (like curl --cacert)

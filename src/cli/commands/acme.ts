@@ -80,10 +80,18 @@ export async function issue(argv: string[], io: Io): Promise<number> {
   const name = checkIssuable(given, { allowIp: setup.settings.allowIp });
   const decision = await engines.registry.decide(name);
   if (!decision.allowed) {
+    // The ask endpoint's own answer (a status, or that it is down) is the reason, not "unregistered".
+    const fix = decision.askError
+      ? `make the ask endpoint reachable (${decision.askUrl}: ${decision.askError}), or register the name: certgate domains add ${name}`
+      : decision.askStatus
+        ? `the ask endpoint refused it (HTTP ${decision.askStatus}); allow it there, or register it: certgate domains add ${name}`
+        : `add it first: certgate domains add ${name}`;
     throw new CertgateError(
       'E_DOMAIN_UNREGISTERED',
-      `${name} is not registered: certgate only issues for the main domain and custom domains`,
-      `add it first: certgate domains add ${name}`,
+      decision.askStatus || decision.askError
+        ? `${name} is not allowed: ${decision.reason}`
+        : `${name} is not registered: certgate only issues for the main domain and custom domains`,
+      fix,
     );
   }
   const existing = await engines.store.getBundle(name);
@@ -233,8 +241,11 @@ export async function domains(argv: string[], io: Io): Promise<number> {
     return 0;
   }
   if ((sub === 'add' || sub === 'remove') && positionals.length === 1) {
+    const before = (await setup.registry.list()).custom.map((c) => c.name);
     const name = sub === 'add' ? await setup.registry.add(positionals[0] as string) : await setup.registry.remove(positionals[0] as string);
-    io.out(`${sub === 'add' ? '+' : '-'} ${name}\n`);
+    const changed = sub === 'add' ? !before.includes(name) : before.includes(name);
+    if (values.json) io.out(`${JSON.stringify({ name, [sub === 'add' ? 'added' : 'removed']: changed })}\n`);
+    else io.out(changed ? `${sub === 'add' ? '+' : '-'} ${name}\n` : `${name} ${sub === 'add' ? 'is already a custom domain' : 'was not a custom domain'}\n`);
     return 0;
   }
   throw new CertgateError('E_USAGE', sub ? `bad domains command "${[sub, ...positionals].join(' ')}"` : 'domains needs a command', `usage: ${domainsUsage}`);
