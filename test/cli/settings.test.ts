@@ -5,7 +5,8 @@
  * source fails, naming that source. A variable that did not take effect fails here.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import YAML from 'yaml';
@@ -210,4 +211,39 @@ test('settings: serve --help lists every flag with its variable and default', as
     assert.match(io.stdout, new RegExp(`--${r.flag}\\b`), r.flag);
     if (r.env) assert.ok(io.stdout.includes(r.env), r.env);
   }
+});
+
+test('config check: a valid configuration on free ports passes and starts nothing', async (t) => {
+  const dir = tempDir(t);
+  const io = fakeIo({ cwd: dir, env: { HOME: dir } });
+  assert.equal(await run(['config', 'check', '--https-port', '0', '--http-port', '0', '--data', join(dir, 'data')], io), 0, io.stderr);
+  assert.match(io.stdout, /configuration is valid/);
+  assert.match(io.stdout, /data: .*will be created/);
+  assert.equal(existsSync(join(dir, 'data')), false, 'nothing was created');
+});
+
+test('config check: a port in use is the error serve would give', async (t) => {
+  const dir = tempDir(t);
+  const busy = createNetServer();
+  await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise((r) => busy.close(r)));
+  const port = (busy.address() as AddressInfo).port;
+  const io = fakeIo({ cwd: dir, env: { HOME: dir } });
+  assert.equal(await run(['config', 'check', '--host', '127.0.0.1', '--https-port', String(port), '--http-port', '0', '--data', join(dir, 'd')], io), 2);
+  assert.match(io.stderr, new RegExp(`^error E_PORT_IN_USE: port ${port} \\(HTTPS\\) is in use`));
+});
+
+test('config check: a data directory under a file is refused with E_STORE', async (t) => {
+  const dir = tempDir(t);
+  writeFileSync(join(dir, 'file'), 'x');
+  const io = fakeIo({ cwd: dir, env: { HOME: dir } });
+  assert.equal(await run(['config', 'check', '--https-port', '0', '--http-port', '0', '--data', join(dir, 'file', 'data')], io), 2);
+  assert.match(io.stderr, /^error E_STORE: .*file is not a directory/);
+});
+
+test('config check: ACME on without an email for a public CA is refused as serve would', async (t) => {
+  const dir = tempDir(t);
+  const io = fakeIo({ cwd: dir, env: { HOME: dir } });
+  assert.equal(await run(['config', 'check', '--agree-tos', '--https-port', '0', '--http-port', '0', '--data', join(dir, 'd')], io), 2);
+  assert.match(io.stderr, /^error E_ACME_EMAIL: /);
 });
