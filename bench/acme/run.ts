@@ -46,7 +46,7 @@ async function certgate(list: string[]): Promise<number> {
     answers,
     challenges: ['http-01'],
   });
-  const manager = new CertManager({ store, locker: new FsLocker({ root }), issuer });
+  const manager = new CertManager({ store, locker: new FsLocker({ root }), issuers: [issuer] });
   const responder = await startStandaloneResponder(answers, { httpPort: pebble.httpPort, host: '127.0.0.1' });
   const t0 = performance.now();
   let next = 0;

@@ -11,6 +11,7 @@ import { createSecureContext, rootCertificates } from 'node:tls';
 import * as acme from 'acme-client';
 import { request, Agent as UndiciAgent } from 'undici';
 import { CertgateError } from '../errors.ts';
+import type { Issuer } from '../issuer.ts';
 import { decodeCertificate } from '../pki/certificate.ts';
 import { parsePem } from '../pki/pem.ts';
 import { certMeta } from '../store/meta.ts';
@@ -124,8 +125,10 @@ type AcmeClient = acme.Client;
 type Authz = Awaited<ReturnType<AcmeClient['getAuthorizations']>>[number];
 type Challenge = Authz['challenges'][number];
 
-export class AcmeIssuer {
+export class AcmeIssuer implements Issuer {
   readonly directory: string;
+  /** `acme:` and the directory URL: one issuer per CA. */
+  readonly id: string;
   readonly #o: AcmeIssuerOptions & { challenges: ChallengeType[]; keyType: KeyType };
   #client: AcmeClient | null = null;
   #account: AccountRecord | null = null;
@@ -135,6 +138,7 @@ export class AcmeIssuer {
 
   constructor(options: AcmeIssuerOptions) {
     this.directory = resolveDirectory(options.directory);
+    this.id = `acme:${this.directory}`;
     const challenges = options.challenges ?? [...CHALLENGE_ORDER];
     for (const c of challenges)
       if (!CHALLENGE_ORDER.includes(c)) throw new CertgateError('E_ACME_CONFIG', `unknown challenge type "${c}"`, `use ${CHALLENGE_ORDER.join(', ')}`);

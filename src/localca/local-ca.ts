@@ -14,6 +14,7 @@ import { atomicWrite } from '../fsutil.ts';
 import { decodeCertificate } from '../pki/certificate.ts';
 import { createCertificate, type IssuedCertificate } from '../pki/generate.ts';
 import { certMeta } from '../store/meta.ts';
+import type { Issuer, IssueRequest } from '../issuer.ts';
 import type { CertificateBundle } from '../store/store.ts';
 
 const DAY = 86_400_000;
@@ -42,7 +43,9 @@ function unusable(dir: string, err: unknown): CertgateError {
   );
 }
 
-export class LocalCa {
+/** The local CA as an Issuer: certificates for names no public CA can validate. */
+export class LocalCa implements Issuer {
+  readonly id = 'local';
   readonly dir: string;
   readonly #lifetime: number;
   #root: IssuedCertificate | null = null;
@@ -103,7 +106,7 @@ export class LocalCa {
   }
 
   /** A certificate for local names, valid from an hour ago for the configured lifetime. */
-  async issue(names: string[], now = new Date()): Promise<CertificateBundle> {
+  async issue(names: string[], _request: IssueRequest = {}, now = new Date()): Promise<CertificateBundle> {
     await this.load();
     const root = this.#root as IssuedCertificate;
     const dns = names.filter((n) => !isIP(n));

@@ -4,7 +4,8 @@
  * worker or node may have finished), issue, write all or nothing, release. Concurrent requests
  * for one name in this process share one issuance.
  */
-import type { AcmeIssuer, KeyType } from '../acme/issuer.ts';
+import type { KeyType } from '../acme/issuer.ts';
+import type { Issuer } from '../issuer.ts';
 import { CertgateError } from '../errors.ts';
 import { type BucketSpec, LETS_ENCRYPT_LIMITS, TokenBuckets } from '../ratelimit.ts';
 import { canonicalName } from '../store/names.ts';
@@ -15,7 +16,8 @@ import { EMPTY_STATE } from '../store/store.ts';
 export interface ManagerOptions {
   store: Store;
   locker: Locker;
-  issuer: AcmeIssuer;
+  /** Tried in turn for each name until one issues (e.g. Let's Encrypt, then ZeroSSL). */
+  issuers: readonly Issuer[];
   clock?: () => Date;
   keyType?: KeyType;
   /** Extra names for a certificate (e.g. www. alongside the apex), by its main name. */
@@ -66,6 +68,7 @@ export class CertManager {
   readonly #queue: Array<() => void> = [];
 
   constructor(options: ManagerOptions) {
+    if (!options.issuers?.length) throw new CertgateError('E_OPTION', 'the manager needs at least one issuer', 'pass { issuers: [new AcmeIssuer(...)] }', { option: 'issuers' });
     this.#o = options;
     this.#clock = options.clock ?? (() => new Date());
     this.#orders = new TokenBuckets(options.ordersPerAccount ?? LETS_ENCRYPT_LIMITS.ordersPerAccount, this.#clock);
@@ -110,7 +113,7 @@ export class CertManager {
   }
 
   async #obtain(name: string, options: ObtainOptions): Promise<ObtainResult> {
-    const { store, locker, issuer } = this.#o;
+    const { store, locker, issuers } = this.#o;
     const started = performance.now();
     const release = await locker.lock(`issue-${name}`, {
       ...(options.signal ? { signal: options.signal } : {}),
@@ -137,7 +140,7 @@ export class CertManager {
       }
       await this.event(name, 'cert_obtaining', `obtaining a certificate for ${name}${options.reason ? ` (${options.reason})` : ''}`);
       const names = [name, ...(this.#o.sans?.(name) ?? [])];
-      const replaces = existing && issuer.canReplace(existing.meta) ? (existing.meta.ari?.certId ?? undefined) : undefined;
+      const replacesFor = (issuer: Issuer) => (existing && issuer.canReplace?.(existing.meta) ? (existing.meta.ari?.certId ?? undefined) : undefined);
       // A pair the store cannot keep would be ordered, finalised and thrown away: spent rate
       // limits for nothing. Ask the store first.
       try {
@@ -153,21 +156,38 @@ export class CertManager {
           `wait until ${this.#orders.nextAt('account').toISOString()}, or raise ordersPerAccount if your CA allows more`,
         );
       }
-      let bundle: CertificateBundle;
+      let bundle: CertificateBundle | null = null;
       const done = await this.#slot();
       try {
-        bundle = await issuer.issue(names, {
-          ...(this.#o.keyType ? { keyType: this.#o.keyType } : {}),
-          ...(replaces ? { replaces } : {}),
-          ...(options.signal ? { signal: options.signal } : {}),
-        });
-      } catch (err) {
-        const e = err as CertgateError & { problem?: { retryAfter?: number } };
-        const counted = CA_FAILURES.has(e.code);
-        await this.event(name, 'cert_failed', e.message, { code: e.code ?? 'E_INTERNAL', fix: e.fix ?? null, problem: e.problem ?? null, counted });
-        if (counted) await this.#recordFailure(name, e);
-        else await this.#recordLocalFailure(name, e);
-        throw err;
+        // Each issuer in turn; the name's attempt is counted once, by the last failure.
+        let last: (CertgateError & { problem?: { retryAfter?: number } }) | null = null;
+        for (const issuer of issuers) {
+          const replaces = replacesFor(issuer);
+          try {
+            bundle = await issuer.issue(names, {
+              ...(this.#o.keyType ? { keyType: this.#o.keyType } : {}),
+              ...(replaces ? { replaces } : {}),
+              ...(options.signal ? { signal: options.signal } : {}),
+            });
+            break;
+          } catch (err) {
+            last = err as CertgateError & { problem?: { retryAfter?: number } };
+            const counted = CA_FAILURES.has(last.code);
+            await this.event(name, 'cert_failed', last.message, {
+              code: last.code ?? 'E_INTERNAL',
+              fix: last.fix ?? null,
+              problem: last.problem ?? null,
+              counted,
+              issuer: issuer.id,
+            });
+          }
+        }
+        if (!bundle) {
+          const e = last as CertgateError & { problem?: { retryAfter?: number } };
+          if (CA_FAILURES.has(e.code)) await this.#recordFailure(name, e);
+          else await this.#recordLocalFailure(name, e);
+          throw e;
+        }
       } finally {
         done();
       }

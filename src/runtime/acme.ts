@@ -103,7 +103,7 @@ export function createAcmeEngines(s: AcmeSettings, deps: AcmeDeps): AcmeEngines 
     manager ??= new CertManager({
       store,
       locker,
-      issuer: getIssuer(),
+      issuers: [getIssuer()],
       keyType: s.keyType,
       onLockWait: (name, h) =>
         deps.warn(

@@ -47,7 +47,7 @@ export async function rig(
   const manager = new CertManager({
     store,
     locker,
-    issuer,
+    issuers: [issuer],
     clock: () => clock.now,
     ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),
     ...(options.backoffMs ? { backoffMs: options.backoffMs } : {}),

@@ -185,7 +185,7 @@ test('the manager bounds issuance concurrency and spends the account order budge
   const manager = new CertManager({
     store: r.store,
     locker: r.locker,
-    issuer: counting,
+    issuers: [counting],
     concurrency: 2,
     ordersPerAccount: { capacity: 5, periodMs: 3 * 3600_000 },
   });

@@ -20,6 +20,7 @@ import { tempDir } from '../helpers/tmp.ts';
 function issuer(fail: CertgateError | null): { issuer: AcmeIssuer; orders: () => number } {
   let orders = 0;
   const fake = {
+    id: fail ? `failing:${fail.code}` : 'working',
     canReplace: () => false,
     issue: async (names: string[]) => {
       orders++;
@@ -34,7 +35,7 @@ function issuer(fail: CertgateError | null): { issuer: AcmeIssuer; orders: () =>
 function manager(root: string, fail: CertgateError | null) {
   const store = new FsStore({ root });
   const i = issuer(fail);
-  return { store, orders: i.orders, manager: new CertManager({ store, locker: new FsLocker({ root }), issuer: i.issuer }) };
+  return { store, orders: i.orders, manager: new CertManager({ store, locker: new FsLocker({ root }), issuers: [i.issuer] }) };
 }
 
 test('a failure the CA answered counts as an attempt', async (t) => {
@@ -79,7 +80,7 @@ test('another process holding the name: the waiter says whom it waits for, then 
   const m = new CertManager({
     store,
     locker: new FsLocker({ root, pollMs: 20 }),
-    issuer: issuer(null).issuer,
+    issuers: [issuer(null).issuer],
     onLockWait: (name, h) => waits.push(`${name} ${h?.pid}`),
   });
   const obtaining = m.obtain('a.example.com');
@@ -87,4 +88,18 @@ test('another process holding the name: the waiter says whom it waits for, then 
   assert.deepEqual(waits, [`a.example.com ${process.pid}`]);
   await held();
   assert.equal((await obtaining).issued, true);
+});
+
+test("a name's issuers are tried in turn: the second issues when the first fails, and nothing is counted", async (t) => {
+  const root = tempDir(t);
+  const store = new FsStore({ root });
+  const first = issuer(new CertgateError('E_ACME_PROBLEM', 'the first CA refused', 'fix it'));
+  const second = issuer(null);
+  const m = new CertManager({ store, locker: new FsLocker({ root }), issuers: [first.issuer, second.issuer] });
+  const r = await m.obtain('a.example.com');
+  assert.equal(r.issued, true);
+  assert.deepEqual([first.orders(), second.orders()], [1, 1]);
+  assert.equal((await store.getState('a.example.com')).attempts, 0);
+  const failed = (await store.readEvents('a.example.com')).find((e) => e.type === 'cert_failed');
+  assert.equal(failed?.data?.issuer, 'failing:E_ACME_PROBLEM');
 });
