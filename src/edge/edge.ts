@@ -195,6 +195,23 @@ export class Edge {
   readonly ports: { https: number | null; http: number | null } = { https: null, http: null };
 
   constructor(options: EdgeOptions) {
+    // Checked here, with the option's name, rather than failing later inside Node's socket code.
+    for (const [key, v] of [
+      ['httpsPort', options.httpsPort],
+      ['httpPort', options.httpPort],
+    ] as const)
+      if (v !== null && (!Number.isInteger(v) || v < 0 || v > 65535))
+        throw new CertgateError('E_OPTION', `${key} ${String(v)} is not a port (0-65535) or null`, 'give a port, 0 for any free one, or null for no listener', { option: key });
+    for (const [key, v] of Object.entries({
+      headersTimeoutMs: options.headersTimeoutMs,
+      requestTimeoutMs: options.requestTimeoutMs,
+      keepAliveTimeoutMs: options.keepAliveTimeoutMs,
+      drainMs: options.drainMs,
+      upstreamTimeoutMs: options.upstreamTimeoutMs,
+      onDemandTimeoutMs: options.onDemandTimeoutMs,
+    }))
+      if (v !== undefined && (!Number.isFinite(v) || v < 0 || v > 2_147_483_647))
+        throw new CertgateError('E_OPTION', `${key} ${String(v)} is not a duration in ms (0 to 24 days)`, `omit ${key} for the default`, { option: key });
     this.#o = { redirect: true, drainMs: 10_000, ...options };
     this.#agent = upstreamAgent(options.upstreamTimeoutMs);
     this.#apply(options);

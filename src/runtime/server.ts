@@ -70,9 +70,14 @@ export async function buildRuntime(settings: ServerSettings, options: RuntimeOpt
   const maintain = options.maintain ?? true;
   const workers = options.workers && options.workers.count > 1 ? options.workers.count : 1;
   const acmeLog = log.child({ area: 'acme' });
+  const certLog = log.child({ area: 'certificates' });
   const engines = createAcmeEngines(settings, {
     warn: (m) => acmeLog.warn(m),
-    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+    // Every certificate event reaches the log too: issuance start and end, failures, renewals.
+    onEvent: (e) => {
+      certLog[e.type === 'cert_failed' || e.type === 'attempts_exhausted' ? 'warn' : 'info']({ name: e.name, event: e.type }, e.message);
+      options.onEvent?.(e);
+    },
     workers: workers > 1 || options.serve === false,
     ...(options.hookEnv ? { hookEnv: options.hookEnv } : {}),
   });
@@ -152,7 +157,15 @@ export async function buildRuntime(settings: ServerSettings, options: RuntimeOpt
         }
         edgeLog.info({ certificates: n }, `loaded ${n} stored certificate${n === 1 ? '' : 's'}`);
       }
+      if (issuer) {
+        const account = await engines.store.getAccount(issuer.directory);
+        acmeLog.info(
+          { directory: issuer.directory, account: account?.url ?? null },
+          account?.url ? `ACME account ${account.url} at ${issuer.directory}` : `ACME at ${issuer.directory}: the account is registered at the first order`,
+        );
+      }
       const ports = edge ? await edge.start() : { https: null, http: null };
+      if (edge) edgeLog.info({ https: ports.https, http: ports.http }, `listening: https ${ports.https ?? 'off'}, http ${ports.http ?? 'off'}`);
       maintainer?.start();
       return ports;
     },
