@@ -201,7 +201,9 @@ export class Edge {
       ['httpPort', options.httpPort],
     ] as const)
       if (v !== null && (!Number.isInteger(v) || v < 0 || v > 65535))
-        throw new CertgateError('E_OPTION', `${key} ${String(v)} is not a port (0-65535) or null`, 'give a port, 0 for any free one, or null for no listener', { option: key });
+        throw new CertgateError('E_OPTION', `${key} ${String(v)} is not a port (0-65535) or null`, 'give a port, 0 for any free one, or null for no listener', {
+          option: key,
+        });
     for (const [key, v] of Object.entries({
       headersTimeoutMs: options.headersTimeoutMs,
       requestTimeoutMs: options.requestTimeoutMs,

@@ -11,10 +11,10 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { CertgateError } from '../errors.ts';
 import { atomicWrite } from '../fsutil.ts';
+import type { IssueRequest, Issuer } from '../issuer.ts';
 import { decodeCertificate } from '../pki/certificate.ts';
 import { createCertificate, type IssuedCertificate } from '../pki/generate.ts';
 import { certMeta } from '../store/meta.ts';
-import type { Issuer, IssueRequest } from '../issuer.ts';
 import type { CertificateBundle } from '../store/store.ts';
 
 const DAY = 86_400_000;

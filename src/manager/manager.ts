@@ -5,8 +5,8 @@
  * for one name in this process share one issuance.
  */
 import type { KeyType } from '../acme/issuer.ts';
-import type { Issuer } from '../issuer.ts';
 import { CertgateError } from '../errors.ts';
+import type { Issuer } from '../issuer.ts';
 import { type BucketSpec, LETS_ENCRYPT_LIMITS, TokenBuckets } from '../ratelimit.ts';
 import { canonicalName } from '../store/names.ts';
 import type { LockHolder } from '../store/storage.ts';
@@ -68,7 +68,8 @@ export class CertManager {
   readonly #queue: Array<() => void> = [];
 
   constructor(options: ManagerOptions) {
-    if (!options.issuers?.length) throw new CertgateError('E_OPTION', 'the manager needs at least one issuer', 'pass { issuers: [new AcmeIssuer(...)] }', { option: 'issuers' });
+    if (!options.issuers?.length)
+      throw new CertgateError('E_OPTION', 'the manager needs at least one issuer', 'pass { issuers: [new AcmeIssuer(...)] }', { option: 'issuers' });
     this.#o = options;
     this.#clock = options.clock ?? (() => new Date());
     this.#orders = new TokenBuckets(options.ordersPerAccount ?? LETS_ENCRYPT_LIMITS.ordersPerAccount, this.#clock);

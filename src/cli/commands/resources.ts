@@ -8,7 +8,6 @@ import YAML from 'yaml';
 import { parseTarget } from '../../diagnostics/inspect.ts';
 import { probe } from '../../diagnostics/probe.ts';
 import { CertgateError, type ErrorCode } from '../../errors.ts';
-import { dataPaths } from '../../paths.ts';
 import { decodeCertificate, toPem } from '../../pki/certificate.ts';
 import { parseInput } from '../../pki/parse.ts';
 import { getResource, loadResources, removeResource, saveResource, saveResources, toDocument } from '../../profiles/registry.ts';
@@ -20,6 +19,7 @@ import { createTrustStore } from '../../trust/store.ts';
 import { parse, positiveInt, readInput } from '../args.ts';
 import { palette } from '../color.ts';
 import type { Io } from '../io.ts';
+import { dataPathsFor } from '../settings/load.ts';
 
 export const usage = `certgate resources <command> [--data DIR]
   list [--json]                          every resource, its kind, target and TLS mode
@@ -35,7 +35,7 @@ export const usage = `certgate resources <command> [--data DIR]
   import FILE [--replace]                resources from YAML (one or many documents) or JSON; all or nothing`;
 
 function paths(io: Io, data: unknown) {
-  return dataPaths({ ...io.env, ...(typeof data === 'string' ? { CERTGATE_DATA: data } : {}) }, io.cwd);
+  return dataPathsFor({ data }, io);
 }
 
 function one(positionals: string[], what = 'NAME'): string {

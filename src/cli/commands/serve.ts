@@ -13,9 +13,9 @@ import { buildRuntime, type Runtime, workerCount } from '../../runtime/server.ts
 import type { ServerSettings } from '../../runtime/settings.ts';
 import { parse } from '../args.ts';
 import type { Io } from '../io.ts';
-import { loadSettings, withSource } from '../settings/load.ts';
+import { dataPathsFor, loadSettings, withSource } from '../settings/load.ts';
 import { DATA_TABLE, SERVE_TABLE } from '../settings/rows.ts';
-import { flagOptions, renderHelp, resolve, type SettingsOf } from '../settings/table.ts';
+import { flagOptions, renderHelp, type SettingsOf } from '../settings/table.ts';
 import { isWorker, superviseWorkers, WORKER_SETTINGS_ENV, workerChannel, workerId } from '../workers.ts';
 
 export const serveUsage = 'certgate serve [options]';
@@ -190,8 +190,7 @@ export async function localCaCommand(argv: string[], io: Io): Promise<number> {
     },
     localCaUsage,
   );
-  const { settings } = resolve(DATA_TABLE, { flags: values, env: io.env, context: { root: false, command: 'local-ca', cwd: io.cwd, env: io.env } });
-  const ca = new LocalCa({ dir: `${settings.data}/local-ca` });
+  const ca = new LocalCa({ dir: `${dataPathsFor(values, io).root}/local-ca` });
   if (sub === 'export') {
     io.out((await ca.load()).certPem);
     return 0;

@@ -11,7 +11,6 @@ import { probe } from '../../diagnostics/probe.ts';
 import { DEFAULT_PORTS, STARTTLS_PROTOCOLS, type StartTlsProtocol } from '../../diagnostics/starttls.ts';
 import { CertgateError } from '../../errors.ts';
 import { atomicWrite } from '../../fsutil.ts';
-import { dataPaths } from '../../paths.ts';
 import { type Certificate, decodeCertificate } from '../../pki/certificate.ts';
 import { analyzeChain, isCertgateLocalCaName } from '../../pki/chain.ts';
 import { parseInput } from '../../pki/parse.ts';
@@ -23,6 +22,7 @@ import { type Judgement, judge, pickIssuingCa } from '../../trust/validate.ts';
 import { parse, positiveInt, readInput, readPassword } from '../args.ts';
 import { palette } from '../color.ts';
 import type { Io } from '../io.ts';
+import { dataPathsFor } from '../settings/load.ts';
 import { runInspect } from './inspect.ts';
 
 export const usage = `certgate trust <command> [--data DIR]
@@ -36,7 +36,7 @@ export const usage = `certgate trust <command> [--data DIR]
   env [--json]                          the variables that point Node, OpenSSL, curl, Python, Git and Java at the store`;
 
 function paths(io: Io, data: unknown) {
-  return dataPaths({ ...io.env, ...(typeof data === 'string' ? { CERTGATE_DATA: data } : {}) }, io.cwd);
+  return dataPathsFor({ data }, io);
 }
 
 function name(c: Certificate): string {

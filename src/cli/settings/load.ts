@@ -6,10 +6,11 @@
  */
 import { resolve as resolvePath } from 'node:path';
 import { CertgateError } from '../../errors.ts';
+import { type DataPaths, pathsUnder } from '../../paths.ts';
 import { parseDoc } from '../../text/parse-doc.ts';
 import { readInput } from '../args.ts';
 import type { Io } from '../io.ts';
-import { SERVE_TABLE } from './rows.ts';
+import { DATA_TABLE, SERVE_TABLE } from './rows.ts';
 import { type ConfigDoc, type Context, describeRow, describeSource, type Resolved, resolve, type Source, type Table } from './table.ts';
 
 /** Parses a config file's text (YAML, or JSON for `.json`), refusing what is not a plain object. */
@@ -71,4 +72,10 @@ export function withSource<R extends Table>(err: unknown, table: R, source?: Rec
   const from = source?.[err.option as keyof R];
   const where = from && from.from !== 'default' ? describeSource(from) : describeRow(r);
   return new CertgateError(err.code, `${where}: ${err.message}`, err.fix ?? `set ${describeRow(r)}`, { cause: err });
+}
+
+/** The data directory of a command that takes only `--data` (trust, resources, local-ca): the same row as serve's. */
+export function dataPathsFor(flags: Record<string, unknown>, io: Io): DataPaths {
+  const { settings } = resolve(DATA_TABLE, { flags: { data: flags.data }, env: io.env, context: contextFor(io, 'data') });
+  return pathsUnder(resolvePath(io.cwd, settings.data));
 }
