@@ -76,10 +76,10 @@ export async function waitFor(what: () => boolean, label: string, ms = 20_000): 
   }
 }
 
-/** GET over HTTPS to 127.0.0.1 as localhost, trusting `ca`, on a new connection. */
-export function httpsGet(port: number, path: string, ca: string): Promise<{ status: number; body: string }> {
+/** GET over HTTPS to 127.0.0.1 as `name` (SNI and Host; default localhost), trusting `ca`, on a new connection. */
+export function httpsGet(port: number, path: string, ca: string, name = 'localhost'): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = httpsRequest({ host: '127.0.0.1', port, path, servername: 'localhost', ca, agent: false }, (res) => {
+    const req = httpsRequest({ host: '127.0.0.1', port, path, servername: name, headers: { host: name }, ca, agent: false }, (res) => {
       let body = '';
       res.on('data', (d) => {
         body += d;

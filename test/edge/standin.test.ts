@@ -3,12 +3,11 @@
  * words (internal addresses, challenge URLs), which stay in the log.
  */
 import assert from 'node:assert/strict';
-import { request as httpsRequest } from 'node:https';
 import { test } from 'node:test';
 import type { CertManager } from '../../src/manager/manager.ts';
 import type { DomainRegistry } from '../../src/manager/registry.ts';
 import { tempDir } from '../helpers/tmp.ts';
-import { startEdge } from './helpers.ts';
+import { httpsGet, startEdge } from './helpers.ts';
 
 const CA_DETAIL =
   'fail.example.com: the CA could not reach port 80 of fail.example.com (ACME connection: 10.20.30.40: Fetching http://fail.example.com/.well-known/acme-challenge/Xy9tok: Connection refused)';
@@ -30,20 +29,7 @@ test("a name whose issuance failed: the visitor reads a plain reason, the CA's d
   const logs: string[] = [];
   const e = await startEdge(tempDir(t), { ...failingIssuance(), log: (ev) => logs.push(ev.msg) });
   t.after(() => e.edge.close());
-  const page = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = httpsRequest(
-      { host: '127.0.0.1', port: e.https, path: '/', servername: 'fail.example.com', headers: { host: 'fail.example.com' }, ca: e.caPem, agent: false },
-      (res) => {
-        let body = '';
-        res.on('data', (d) => {
-          body += d;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
+  const page = await httpsGet(e.https, '/', e.caPem, 'fail.example.com');
   assert.equal(page.status, 503);
   assert.match(page.body, /could not obtain a certificate for fail\.example\.com: the certificate authority could not validate this name/);
   assert.doesNotMatch(page.body, /10\.20\.30\.40|acme-challenge|Xy9tok|Connection refused/);
