@@ -12,6 +12,7 @@ import type { EventListener } from '../events.ts';
 import { LocalCa } from '../localca/local-ca.ts';
 import { type Logger, silentLogger } from '../log.ts';
 import type { CycleReport } from '../maintenance/maintainer.ts';
+import { pairProblem } from '../store/meta.ts';
 import { type AcmeEngines, createAcmeEngines } from './acme.ts';
 import { RELOADABLE, type ServerSettings } from './settings.ts';
 
@@ -150,10 +151,20 @@ export async function buildRuntime(settings: ServerSettings, options: RuntimeOpt
         let n = 0;
         for (const e of await engines.store.scan()) {
           const b = await engines.store.getBundle(e.name);
-          if (b) {
+          const problem = b ? pairProblem(b) : 'the certificate files are missing';
+          if (b && !problem) {
             cache.put(e.name, b);
             n++;
+            continue;
           }
+          // A damaged pair would fail every handshake for the name: say which file, keep it out
+          // of the cache, and obtain a new one (the damaged one is replaced when it lands).
+          const files = engines.store.filePaths(e.name);
+          edgeLog.error({ name: e.name, files }, `${e.name}: the stored certificate is damaged: ${problem} (${files.fullchain}); obtaining a new one`);
+          void manager
+            ?.obtain(e.name, { force: true, reason: `the stored pair is damaged: ${problem}` })
+            .then((r) => edge?.update(e.name, r.bundle))
+            .catch((err) => edgeLog.error({ name: e.name }, `${e.name}: replacing the damaged certificate failed: ${(err as Error).message}`));
         }
         edgeLog.info({ certificates: n }, `loaded ${n} stored certificate${n === 1 ? '' : 's'}`);
       }

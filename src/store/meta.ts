@@ -3,6 +3,7 @@
  * A stored certificate's metadata: what the certificate itself says (issuer, serial, validity)
  * read from its leaf, and what only the caller knows (names, where it came from).
  */
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { CertgateError } from '../errors.ts';
 import { decodeCertificate } from '../pki/certificate.ts';
 import { parsePem } from '../pki/pem.ts';
@@ -38,4 +39,25 @@ export function certMeta(certPem: string, fields: MetaFields): CertMeta {
     profile: fields.profile ?? null,
     ari: null,
   };
+}
+
+/**
+ * What is wrong with a stored pair, or null when the certificate parses and the key is its own.
+ * A damaged fullchain.pem or privkey.pem would otherwise fail every handshake for the name.
+ */
+export function pairProblem(bundle: { certPem: string; keyPem: string }): string | null {
+  let cert: X509Certificate;
+  try {
+    const der = parsePem(bundle.certPem).find((b) => b.label === 'CERTIFICATE')?.der;
+    if (!der) return 'fullchain.pem holds no certificate';
+    cert = new X509Certificate(der);
+  } catch {
+    return 'fullchain.pem is not a readable certificate';
+  }
+  try {
+    if (!cert.checkPrivateKey(createPrivateKey(bundle.keyPem))) return 'privkey.pem is not the key of the certificate in fullchain.pem';
+  } catch {
+    return 'privkey.pem is not a readable private key';
+  }
+  return null;
 }

@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { CertgateError } from '../errors.ts';
-import { canonicalName, pathSegment } from './names.ts';
+import { canonicalName, nameFromSegment, pathSegment } from './names.ts';
 import type { Storage } from './storage.ts';
 import {
   type AccountRecord,
@@ -147,6 +147,11 @@ export class Repository implements Store {
   async getState(name: string): Promise<DomainState> {
     const key = `state/${this.#seg(name)}.json`;
     return parseJson<DomainState>(await this.storage.load(key), key) ?? { ...EMPTY_STATE };
+  }
+
+  /** Every name with recorded state (attempts, failures), with or without a certificate. */
+  async statedNames(): Promise<string[]> {
+    return (await this.storage.list('state', false)).filter((k) => k.endsWith('.json')).map((k) => nameFromSegment(k.slice('state/'.length, -'.json'.length)));
   }
 
   async putState(name: string, state: DomainState): Promise<void> {

@@ -12,46 +12,10 @@ import type { CertgateError } from '../../src/errors.ts';
 import { EVENT_CHANNEL } from '../../src/events.ts';
 import { createAcmeEngines } from '../../src/runtime/acme.ts';
 import { buildRuntime } from '../../src/runtime/server.ts';
-import type { ServerSettings } from '../../src/runtime/settings.ts';
 import type { CertEvent } from '../../src/store/store.ts';
 import { httpsGet, startUpstream } from '../edge/helpers.ts';
+import { settings } from '../helpers/settings.ts';
 import { tempDir } from '../helpers/tmp.ts';
-
-function settings(data: string, over: Partial<ServerSettings> = {}): ServerSettings {
-  return {
-    data,
-    acmeDirectory: 'letsencrypt',
-    acmeEmail: undefined,
-    acmeAgreeTos: false,
-    acmeCaRoot: undefined,
-    challenges: undefined,
-    dnsHook: undefined,
-    keyType: 'ec-p256',
-    domain: undefined,
-    ask: undefined,
-    maintenanceInterval: 86_400_000,
-    allowIp: false,
-    httpPort: 0,
-    httpsPort: 0,
-    mode: 'production',
-    upstream: null,
-    routes: {},
-    host: '127.0.0.1',
-    redirect: true,
-    hsts: true,
-    hstsMaxAge: 31_536_000,
-    hstsIncludeSubdomains: false,
-    hstsPreload: false,
-    behindProxy: null,
-    behindProxyTls: false,
-    defaultSni: undefined,
-    accessLog: false,
-    onDemandPerMinute: 30,
-    onDemandPerClient: 10,
-    onDemandWait: 20_000,
-    ...over,
-  };
-}
 
 test('runtime: built from settings, it serves the upstream over the local CA, reloads a new upstream, and closes', async (t) => {
   const data = tempDir(t);

@@ -11,6 +11,7 @@ import { decodeCertificate } from '../../pki/certificate.ts';
 import { parsePem } from '../../pki/pem.ts';
 import { type AcmeEngines, createAcmeEngines } from '../../runtime/acme.ts';
 import type { AcmeSettings } from '../../runtime/settings.ts';
+import { pairProblem } from '../../store/meta.ts';
 import type { CertEvent, CertMeta } from '../../store/store.ts';
 import { parse, positiveInt } from '../args.ts';
 import { palette } from '../color.ts';
@@ -158,14 +159,30 @@ export async function renew(argv: string[], io: Io): Promise<number> {
   }
 }
 
+interface CertRow {
+  name: string;
+  status: 'valid' | 'due' | 'expired' | 'failing' | 'damaged';
+  notBefore: string | null;
+  notAfter: string | null;
+  daysLeft: number | null;
+  renewFrom: string | null;
+  renewalWindow: string | null;
+  attempts: number;
+  lastError: { code: string; message: string; at: string } | null;
+  problem: string | null;
+  files: ReturnType<AcmeEngines['store']['filePaths']> | null;
+}
+
 async function certsList(setup: AcmeEngines, json: boolean, io: Io): Promise<number> {
   const entries = await setup.store.scan();
   const now = Date.now();
-  const rows = [];
-  for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+  const rows: CertRow[] = [];
+  for (const e of entries) {
     const state = await setup.store.getState(e.name);
     const d = dueAt(e);
-    const status = Date.parse(e.notAfter) < now ? 'expired' : state.flagged ? 'failing' : d.at <= now ? 'due' : 'valid';
+    const bundle = await setup.store.getBundle(e.name);
+    const problem = bundle ? pairProblem(bundle) : 'the certificate files are missing';
+    const status = problem ? 'damaged' : Date.parse(e.notAfter) < now ? 'expired' : state.flagged ? 'failing' : d.at <= now ? 'due' : 'valid';
     rows.push({
       name: e.name,
       status,
@@ -176,27 +193,59 @@ async function certsList(setup: AcmeEngines, json: boolean, io: Io): Promise<num
       renewalWindow: d.window,
       attempts: state.attempts,
       lastError: state.lastError,
+      problem,
       files: setup.store.filePaths(e.name),
     });
   }
+  // A name that never got a certificate but keeps failing is shown too (it has state, no index entry).
+  const listed = new Set(rows.map((r) => r.name));
+  for (const name of await setup.store.statedNames()) {
+    if (listed.has(name)) continue;
+    const state = await setup.store.getState(name);
+    if (!state.attempts && !state.lastError) continue;
+    rows.push({
+      name,
+      status: 'failing',
+      notBefore: null,
+      notAfter: null,
+      daysLeft: null,
+      renewFrom: state.nextAttemptAt,
+      renewalWindow: null,
+      attempts: state.attempts,
+      lastError: state.lastError,
+      problem: null,
+      files: null,
+    });
+  }
+  rows.sort((a, b) => a.name.localeCompare(b.name));
   if (json) io.out(`${JSON.stringify({ certificates: rows }, null, 2)}\n`);
   else {
     const c = palette(io);
     for (const r of rows) {
       const st = r.status === 'valid' ? c.green(r.status) : r.status === 'due' ? c.yellow(r.status) : c.red(r.status);
-      io.out(
-        `${r.name.padEnd(36)} ${st.padEnd(8)} until ${r.notAfter.slice(0, 10)} (${r.daysLeft} days)  renew from ${r.renewFrom.slice(0, 10)} (${r.renewalWindow})${r.attempts ? `  ${r.attempts} failed attempt(s): ${r.lastError?.message}` : ''}\n`,
-      );
+      const validity = r.notAfter ? `until ${r.notAfter.slice(0, 10)} (${r.daysLeft} days)  renew from ${r.renewFrom?.slice(0, 10)} (${r.renewalWindow})` : 'no certificate yet';
+      const failures = r.attempts ? `  ${r.attempts} failed ${r.attempts === 1 ? 'attempt' : 'attempts'}: ${r.lastError?.message}` : r.lastError ? `  last: ${r.lastError.message}` : '';
+      io.out(`${r.name.padEnd(36)} ${st.padEnd(8)} ${validity}${r.problem ? `  ${r.problem}` : ''}${failures}\n`);
     }
     if (!rows.length) io.out('no certificates yet: certgate issue DOMAIN\n');
   }
-  return rows.some((r) => r.status === 'expired' || r.status === 'failing') ? 1 : 0;
+  return rows.some((r) => r.status === 'expired' || r.status === 'failing' || r.status === 'damaged') ? 1 : 0;
 }
 
 async function certsShow(setup: AcmeEngines, name: string, json: boolean, io: Io): Promise<number> {
   const bundle = await setup.store.getBundle(name);
-  if (!bundle) throw new CertgateError('E_USAGE', `no certificate is stored for ${name}`, `certgate issue ${name}`);
   const state = await setup.store.getState(name);
+  if (!bundle) {
+    if (!state.attempts && !state.lastError) throw new CertgateError('E_USAGE', `no certificate is stored for ${name}`, `certgate issue ${name}`);
+    // Failing without ever having a certificate: say why, and the command that goes past the limit.
+    const out = { name, meta: null, state, certificate: null };
+    if (json) io.out(`${JSON.stringify(out, null, 2)}\n`);
+    else
+      io.out(
+        `${name}\n  status     failing, no certificate yet\n  attempts   ${state.attempts}${state.lastError ? ` (last: ${state.lastError.code} ${state.lastError.message})` : ''}\n  next try   ${state.flagged ? `none: stopped after ${state.attempts} attempts; fix the cause, then certgate issue ${name} --force` : (state.nextAttemptAt ?? 'at the next maintenance cycle')}\n`,
+      );
+    return 1;
+  }
   const leafDer = parsePem(bundle.certPem).find((b) => b.label === 'CERTIFICATE')?.der;
   const leaf = leafDer ? decodeCertificate(leafDer).info : null;
   const d = windowOf(name, bundle.meta);
