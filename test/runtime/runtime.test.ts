@@ -4,14 +4,19 @@
  * embedder's onEvent and the diagnostics channel.
  */
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { connect as tlsConnect } from 'node:tls';
 import type { CertgateError } from '../../src/errors.ts';
 import { EVENT_CHANNEL } from '../../src/events.ts';
+import { createCertificate } from '../../src/pki/generate.ts';
 import { createAcmeEngines } from '../../src/runtime/acme.ts';
 import { buildRuntime } from '../../src/runtime/server.ts';
+import { FsStore } from '../../src/store/fs.ts';
+import { certMeta } from '../../src/store/meta.ts';
 import type { CertEvent } from '../../src/store/store.ts';
 import { httpsGet, startUpstream } from '../edge/helpers.ts';
 import { settings } from '../helpers/settings.ts';
@@ -59,4 +64,26 @@ test('events: one event reaches the store, onEvent and the certgate:event channe
     ['shop.example.com'],
   );
   assert.equal((await engines.store.readEvents('shop.example.com'))[0]?.type, 'domain_added');
+});
+
+test('runtime: development mode never serves stored ACME certificates (the local CA only)', async (t) => {
+  const data = tempDir(t);
+  const name = 'app.example.com';
+  const c = await createCertificate({ subject: `CN=${name}`, dns: [name] });
+  await new FsStore({ root: data }).putBundle(name, {
+    certPem: c.certPem,
+    keyPem: c.keyPem,
+    meta: certMeta(c.certPem, { name, names: [name], directory: 'test', keyType: 'ec-p256' }),
+  });
+  const rt = await buildRuntime(settings(data, { mode: 'development', acmeAgreeTos: true, acmeEmail: 'ops@certgate.dev' }));
+  const ports = await rt.start();
+  t.after(() => rt.close());
+  const served = await new Promise<string | null>((resolve) => {
+    const s = tlsConnect({ host: '127.0.0.1', port: ports.https as number, servername: name, rejectUnauthorized: false }, () => {
+      resolve(s.getPeerX509Certificate()?.fingerprint256 ?? null);
+      s.end();
+    });
+    s.on('error', () => resolve(null));
+  });
+  assert.notEqual(served, new X509Certificate(c.certPem).fingerprint256);
 });
