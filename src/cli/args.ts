@@ -24,10 +24,12 @@ export function parse(
   }
 }
 
-export function positiveInt(value: string | undefined, name: string, fallback: number): number {
+/** A positive whole number up to `max` (timeouts: Node's timers cannot wait past 2^31-1 ms). */
+export function positiveInt(value: string | undefined, name: string, fallback: number, max = 2_147_483_647): number {
   if (value === undefined) return fallback;
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) throw new CertgateError('E_USAGE', `${name} must be a positive whole number, got "${value}"`, `e.g. ${name} ${fallback}`);
+  if (n > max) throw new CertgateError('E_USAGE', `${name} ${value} is over the limit of ${max}`, `e.g. ${name} ${fallback}`);
   return n;
 }
 

@@ -564,6 +564,9 @@ export class Edge {
       return { cert: bundles.map((b) => b.certPem), key: bundles.map((b) => b.keyPem), notAfter, name, bundles };
     }
     this.#defaultName = defaultSni?.toLowerCase() ?? null;
+    // Said, not silent: until the name's certificate is there, clients without SNI get localhost's.
+    if (defaultSni && !isLocalName(defaultSni.toLowerCase()))
+      this.#log('warn', `default SNI ${excerpt(defaultSni)} has no certificate yet: clients without SNI get the local localhost certificate until it has one`);
     // Also the certificate for SNI localhost, 127.0.0.1 and ::1: one pair for all of them.
     const local = await this.#o.localCa.issue(['localhost', '127.0.0.1', '::1']);
     cache.put('localhost', local);

@@ -288,3 +288,9 @@ test('signals: a command other than serve ends on the first SIGTERM (Node defaul
   assert.deepEqual(await exited, { code: 143, signal: null }, 'the second signal ends the drain (it would take 10 s)');
   slow.destroy();
 });
+
+test('inspect --timeout past what a timer can wait is a usage error, not a false E_TIMEOUT', async () => {
+  const io = fakeIo();
+  assert.equal(await run(['inspect', '127.0.0.1:1', '--timeout', '99999999999'], io), 2);
+  assert.match(io.stderr, /^error E_USAGE: --timeout 99999999999 is over the limit of 600000/);
+});

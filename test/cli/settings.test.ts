@@ -247,3 +247,21 @@ test('config check: ACME on without an email for a public CA is refused as serve
   assert.equal(await run(['config', 'check', '--agree-tos', '--https-port', '0', '--http-port', '0', '--data', join(dir, 'd')], io), 2);
   assert.match(io.stderr, /^error E_ACME_EMAIL: /);
 });
+
+test('settings: an upstream with a path is refused (the proxy would ignore it silently)', async (t) => {
+  const { code, io } = await show(tempDir(t), null, {}, ['--upstream', 'http://127.0.0.1:3000/prefix']);
+  assert.equal(code, 2);
+  assert.match(io.stderr, /--upstream http:\/\/127\.0\.0\.1:3000\/prefix: not an http:\/\/ URL without a path/);
+});
+
+test('settings: a default SNI that is not a host name is refused', async (t) => {
+  const { code, io } = await show(tempDir(t), null, {}, ['--default-sni', '../x']);
+  assert.equal(code, 2);
+  assert.match(io.stderr, /--default-sni \.\.\/x: not a host name/);
+});
+
+test('settings: a route whose key is not a host name is refused', async (t) => {
+  const { code, io } = await show(tempDir(t), { routes: { 'bad host!': 'http://127.0.0.1:1' } }, {}, []);
+  assert.equal(code, 2);
+  assert.match(io.stderr, /^error E_OPTION: c\.yaml routes: /);
+});

@@ -5,11 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { rootCertificates } from 'node:tls';
+import { run } from '../../src/cli/run.ts';
 import { exportBundle, writeEnvFiles } from '../../src/trust/export.ts';
 import type { TrustSet } from '../../src/trust/store.ts';
+import { fakeIo } from '../helpers/io.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
 const byExpiry = [...rootCertificates].map((pem) => ({ pem, notAfter: Date.parse(new X509Certificate(pem).validTo) })).sort((a, b) => a.notAfter - b.notAfter);
@@ -37,4 +40,12 @@ test('trust env writes its bundles without the roots expired at "now" and lists 
   const bundle = readFileSync(r.bundle, 'utf8');
   assert.equal(bundle.match(/BEGIN CERTIFICATE/g)?.length, rootCertificates.length - expiredThen.length);
   assert.equal(body(bundle).includes(body(earliest.pem)), false);
+});
+
+test('trust export --out into a directory that does not exist is refused, and nothing is created', async (t) => {
+  const dir = tempDir(t);
+  const io = fakeIo({ cwd: dir, env: { CERTGATE_DATA: join(dir, 'data') } });
+  assert.equal(await run(['trust', 'export', '--out', join(dir, 'nope', 'deeper', 'x.pem')], io), 2);
+  assert.match(io.stderr, /^error E_FILE_NOT_FOUND: --out .*does not exist/);
+  assert.equal(existsSync(join(dir, 'nope')), false);
 });

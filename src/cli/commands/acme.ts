@@ -223,8 +223,14 @@ async function certsList(setup: AcmeEngines, json: boolean, io: Io): Promise<num
     const c = palette(io);
     for (const r of rows) {
       const st = r.status === 'valid' ? c.green(r.status) : r.status === 'due' ? c.yellow(r.status) : c.red(r.status);
-      const validity = r.notAfter ? `until ${r.notAfter.slice(0, 10)} (${r.daysLeft} days)  renew from ${r.renewFrom?.slice(0, 10)} (${r.renewalWindow})` : 'no certificate yet';
-      const failures = r.attempts ? `  ${r.attempts} failed ${r.attempts === 1 ? 'attempt' : 'attempts'}: ${r.lastError?.message}` : r.lastError ? `  last: ${r.lastError.message}` : '';
+      const validity = r.notAfter
+        ? `until ${r.notAfter.slice(0, 10)} (${r.daysLeft} days)  renew from ${r.renewFrom?.slice(0, 10)} (${r.renewalWindow})`
+        : 'no certificate yet';
+      const failures = r.attempts
+        ? `  ${r.attempts} failed ${r.attempts === 1 ? 'attempt' : 'attempts'}: ${r.lastError?.message}`
+        : r.lastError
+          ? `  last: ${r.lastError.message}`
+          : '';
       io.out(`${r.name.padEnd(36)} ${st.padEnd(8)} ${validity}${r.problem ? `  ${r.problem}` : ''}${failures}\n`);
     }
     if (!rows.length) io.out('no certificates yet: certgate issue DOMAIN\n');

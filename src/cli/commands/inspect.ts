@@ -101,7 +101,7 @@ export async function runInspect(
   const ca = [...(fromStore?.ca ?? []), ...(await loadCas(io, caFiles))];
   const client = await clientPem(io, values['client-cert'] as string | undefined, values['client-key'] as string | undefined, password);
   const options: InspectOptions = {
-    timeoutMs: positiveInt(values.timeout as string | undefined, '--timeout', 10_000),
+    timeoutMs: positiveInt(values.timeout as string | undefined, '--timeout', 10_000, 600_000),
     ca,
     caLabel: [fromStore?.label, ...caFiles.map((f) => `--ca ${f}`)].filter(Boolean).join(' + '),
     // verify --ca trusts the bundle alone: what is missing belongs in it.

@@ -2,8 +2,10 @@
  * @module cli/commands/trust
  * `certgate trust add|list|remove|verify|export|env`: the ca-certs store.
  */
+
+import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fetchIssuer } from '../../diagnostics/aia.ts';
 import { reachFlags, trustLocalCa } from '../../diagnostics/explain.ts';
 import { parseTarget } from '../../diagnostics/inspect.ts';
@@ -289,6 +291,14 @@ async function exportCmd(argv: string[], io: Io): Promise<number> {
     throw new CertgateError('E_USAGE', `--format ${format} is not supported`, 'use --format pem or --format openssl-dir');
   const { set } = await loadSet(io, values.data, !values['no-system-roots']);
   const out = values.out as string | undefined;
+  // --out names a file (or, openssl-dir, a directory) whose parent exists: a typo in the path
+  // must not create a tree of directories somewhere unexpected.
+  if (out && !existsSync(dirname(resolve(io.cwd, out))))
+    throw new CertgateError(
+      'E_FILE_NOT_FOUND',
+      `--out ${out}: the directory ${dirname(out)} does not exist`,
+      `create it first (mkdir -p ${dirname(out)}), or check the path`,
+    );
   if (format === 'openssl-dir') {
     if (!out) throw new CertgateError('E_USAGE', '--format openssl-dir needs --out DIR', 'e.g. --out /etc/certgate/certs');
     const { pems, expired } = unexpired(set.ca);

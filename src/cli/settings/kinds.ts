@@ -68,14 +68,18 @@ export function listOf<T>(item: Kind<T>, arg: string): Kind<T[]> {
   };
 }
 
-/** A URL of the given schemes (an upstream is http://; the ask endpoint may be https://). */
-export function urlOf(...schemes: Array<'http' | 'https'>): Kind<string> {
+/**
+ * A URL of the given schemes (an upstream is http://; the ask endpoint may be https://).
+ * `origin`: scheme, host and port only: a path would be silently ignored by the proxy.
+ */
+export function urlOf(schemes: Array<'http' | 'https'>, options: { origin?: boolean } = {}): Kind<string> {
   return {
-    expect: `${schemes.map((p) => `an ${p}://`).join(' or ')} URL`,
+    expect: `${schemes.map((p) => `an ${p}://`).join(' or ')} URL${options.origin ? ' without a path (http://127.0.0.1:3000)' : ''}`,
     arg: 'URL',
     schema: z.string().refine((s) => {
       try {
         const u = new URL(s);
+        if (options.origin && (u.pathname !== '/' || u.search || u.hash || u.username)) return false;
         return schemes.includes(u.protocol.slice(0, -1) as 'http') && u.hostname !== '';
       } catch {
         return false;
@@ -84,6 +88,16 @@ export function urlOf(...schemes: Array<'http' | 'https'>): Kind<string> {
     fromText: (t) => t.trim(),
   };
 }
+
+/** A DNS name (app.example.com, *.example.com) or an IP address. */
+export const hostName: Kind<string> = {
+  expect: 'a host name (app.example.com) or an IP address',
+  arg: 'NAME',
+  schema: z
+    .string()
+    .refine((s) => isIP(s) !== 0 || /^(\*\.)?(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$/i.test(s)),
+  fromText: (t) => t.trim(),
+};
 
 /** An IP address or a CIDR block (10.0.0.0/8, fd00::/8). */
 export const cidr: Kind<string> = {
@@ -163,7 +177,7 @@ export const routes: Kind<Record<string, string>> = {
   arg: '',
   schema: z.record(
     z.string().regex(/^(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i, 'a host name'),
-    urlOf('http').schema,
+    urlOf(['http'], { origin: true }).schema,
   ),
   fromText: (t) => {
     // `--route api.example.com=http://127.0.0.1:4000,www.example.com=http://127.0.0.1:5000`

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { KEY_TYPES, type KeyType } from '../../acme/issuer.ts';
 import type { AcmeSettings, ServerSettings } from '../../runtime/settings.ts';
-import { bool, cidr, duration, int, listenHost, listOf, oneOf, path, port, routes, text, urlOf, workers } from './kinds.ts';
+import { bool, cidr, duration, hostName, int, listenHost, listOf, oneOf, path, port, routes, text, urlOf, workers } from './kinds.ts';
 import { type Context, type Row, row } from './table.ts';
 
 const CHALLENGES = ['http-01', 'tls-alpn-01', 'dns-01'] as const;
@@ -95,7 +95,7 @@ export const ACME_ROWS: Rows<AcmeSettings> = {
     flag: 'domain',
     env: 'CERTGATE_DOMAIN',
     file: 'domain',
-    kind: { ...text, arg: 'NAME', expect: 'a domain name' },
+    kind: hostName,
     default: undefined,
     defaultText: 'the first domain visited',
     help: 'the main domain',
@@ -104,7 +104,7 @@ export const ACME_ROWS: Rows<AcmeSettings> = {
     flag: 'ask',
     env: 'CERTGATE_ASK',
     file: 'ask',
-    kind: urlOf('http', 'https'),
+    kind: urlOf(['http', 'https']),
     default: undefined,
     help: 'names not registered here are allowed when GET URL?domain=NAME answers 2xx',
   }),
@@ -160,7 +160,7 @@ const SERVER_ONLY: Rows<Omit<ServerSettings, keyof AcmeSettings>> = {
     flag: 'upstream',
     env: 'CERTGATE_UPSTREAM',
     file: 'upstream',
-    kind: urlOf('http'),
+    kind: urlOf(['http'], { origin: true }),
     nullable: true,
     default: null,
     defaultText: "none (certgate's own page)",
@@ -248,7 +248,7 @@ const SERVER_ONLY: Rows<Omit<ServerSettings, keyof AcmeSettings>> = {
     flag: 'default-sni',
     env: 'CERTGATE_DEFAULT_SNI',
     file: 'defaultSni',
-    kind: { ...text, arg: 'NAME', expect: 'a domain name' },
+    kind: hostName,
     default: undefined,
     defaultText: 'the main domain, else localhost',
     help: 'the certificate for clients that send no SNI',
