@@ -5,11 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect as http2Connect } from 'node:http2';
 import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
 import { connect as netConnect } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
@@ -200,49 +201,86 @@ test('behind a TLS-terminating load balancer: no redirect loop, the scheme and c
   assert.equal(directSeen.headers['x-forwarded-for'], '127.0.0.1');
 });
 
-test('bad input: malformed Host, garbage SNI, smuggling, oversized headers, a busy port: no crash', { timeout: 60_000 }, async (t) => {
-  const dir = tempDir(t);
-  const app = await startUpstream();
-  t.after(() => app.close());
-  const e = await startEdge(dir, { upstream: app.url });
-  t.after(() => e.edge.close());
-  const raw = (payload: string) =>
-    new Promise<string>((resolve) => {
-      const s = netConnect({ port: e.http, host: '127.0.0.1' }, () => s.write(payload));
-      let got = '';
-      s.on('data', (d) => {
-        got += d;
-      });
-      s.on('close', () => resolve(got));
-      s.on('error', () => resolve(got));
-      setTimeout(() => s.destroy(), 2000);
+// Bad input, one behaviour per test, against one edge shared by them (started on first use).
+let hostile: Promise<Awaited<ReturnType<typeof startEdge>>> | null = null;
+let closeHostile = async () => {};
+// Registered at load time, so that it runs once, after every test of this file.
+test.after(() => closeHostile());
+function hostileEdge(): Promise<Awaited<ReturnType<typeof startEdge>>> {
+  hostile ??= (async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'certgate-hostile-'));
+    const app = await startUpstream();
+    const e = await startEdge(dir, { upstream: app.url });
+    closeHostile = async () => {
+      await e.edge.close();
+      await app.close();
+      rmSync(dir, { recursive: true, force: true });
+    };
+    return e;
+  })();
+  return hostile;
+}
+
+/** Bytes sent raw to the HTTP port; what came back before the server closed (or 2 s). */
+async function raw(payload: string): Promise<string> {
+  const e = await hostileEdge();
+  return new Promise<string>((resolve) => {
+    const s = netConnect({ port: e.http, host: '127.0.0.1' }, () => s.write(payload));
+    let got = '';
+    s.on('data', (d) => {
+      got += d;
     });
+    s.on('close', () => resolve(got));
+    s.on('error', () => resolve(got));
+    setTimeout(() => s.destroy(), 2000);
+  });
+}
+
+/** A TLS handshake with this SNI: "connected as CN" or the error code. */
+async function attempt(sni: string): Promise<string> {
+  const e = await hostileEdge();
+  return new Promise<string>((resolve) => {
+    const s = tlsConnect({ port: e.https, host: '127.0.0.1', servername: sni, rejectUnauthorized: false }, () => {
+      const cn = String(s.getPeerCertificate().subject?.CN);
+      s.destroy();
+      resolve(`connected as ${cn}`);
+    });
+    s.on('error', (err) => resolve((err as NodeJS.ErrnoException).code ?? 'error'));
+  });
+}
+
+test('bad input: a malformed Host header is a 400', async () => {
   assert.match(await raw('GET / HTTP/1.1\r\nHost: bad host!\r\n\r\n'), /^HTTP\/1\.1 400/);
+});
+
+test('bad input: Content-Length with Transfer-Encoding (smuggling) is a 400', async () => {
   assert.match(await raw('POST / HTTP/1.1\r\nHost: a.example.com\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'), /^HTTP\/1\.1 400/);
+});
+
+test('bad input: headers over the limit are a 431', async () => {
   assert.match(await raw(`GET / HTTP/1.1\r\nHost: a.example.com\r\nX-Big: ${'a'.repeat(70_000)}\r\n\r\n`), /^HTTP\/1\.1 431/);
-  const attempt = (sni: string) =>
-    new Promise<string>((resolve) => {
-      const s = tlsConnect({ port: e.https, host: '127.0.0.1', servername: sni, rejectUnauthorized: false }, () => {
-        const cn = String(s.getPeerCertificate().subject?.CN);
-        s.destroy();
-        resolve(`connected as ${cn}`);
-      });
-      s.on('error', (err) => resolve((err as NodeJS.ErrnoException).code ?? 'error'));
-    });
-  for (const sni of ['bad_name!.example.com', '..', 'a..b.example.com']) {
-    assert.doesNotMatch(await attempt(sni), /^connected/, `SNI ${sni} is refused`);
-  }
-  // Names over 255 bytes cannot be sent as SNI (the client leaves the extension out): the
-  // handshake gets the no-SNI default certificate, never one for that name.
-  for (const sni of ['a'.repeat(63).concat('.').repeat(20), `${'l.'.repeat(1000)}com`]) {
-    assert.equal(await attempt(sni), 'connected as localhost', `SNI ${sni.slice(0, 20)}…`);
-  }
-  // A stored pair whose key does not match its certificate: that handshake fails, nothing else does.
+});
+
+for (const sni of ['bad_name!.example.com', '..', 'a..b.example.com'])
+  test(`bad input: a garbage SNI (${sni}) gets no certificate`, async () => {
+    assert.doesNotMatch(await attempt(sni), /^connected/);
+  });
+
+test('bad input: an SNI over 255 bytes cannot be sent, so the handshake gets the no-SNI default, never a certificate for that name', async () => {
+  for (const sni of ['a'.repeat(63).concat('.').repeat(20), `${'l.'.repeat(1000)}com`])
+    assert.equal(await attempt(sni), 'connected as localhost', sni.slice(0, 20));
+});
+
+test("bad input: a stored pair whose key is another certificate's fails only its own handshake", async () => {
+  const e = await hostileEdge();
   const [one, two] = [await e.localCa.issue(['mismatch.example.com']), await e.localCa.issue(['other.example.com'])];
   e.edge.update('mismatch.example.com', { ...one, keyPem: two.keyPem });
   assert.doesNotMatch(await attempt('mismatch.example.com'), /^connected/);
-  const ok = await get(e.https, '/', { ca: e.caPem });
-  assert.equal(ok.status, 200, 'still serving after all that');
+  assert.equal((await get(e.https, '/', { ca: e.caPem })).status, 200, 'still serving');
+});
+
+test('bad input: a busy port is E_PORT_IN_USE with its fix', async () => {
+  const e = await hostileEdge();
   const { Edge } = await import('../../src/edge/edge.ts');
   const busy = new Edge({ httpsPort: e.https, httpPort: 0, host: '127.0.0.1', upstream: null, cache: e.cache, localCa: e.localCa, answers: e.answers });
   await assert.rejects(
