@@ -45,14 +45,19 @@ export function explainProblem(problem: AcmeProblem, name: string, context: { ht
         `the CA could not resolve ${name}: DNS does not point here (or does not exist)`,
         `create an A/AAAA record for ${name} pointing at this server, and wait for it to propagate`,
       );
-    case 'connection':
+    case 'connection': {
+      // The port the CA really used (a test CA, or one configured otherwise) is in its detail:
+      // "127.0.0.1:5002: Connection refused", "Fetching http://name:8080/.well-known/...".
+      const used = /(?:\]|\d|[a-z]):(\d{2,5})\b/i.exec(problem.detail ?? '')?.[1];
+      const port = used ?? (context.challenge === 'tls-alpn-01' ? '443' : '80');
       return say(
         'E_ACME_CHALLENGE',
-        context.challenge === 'tls-alpn-01' ? `the CA could not reach port 443 of ${name}` : `the CA could not reach port 80 of ${name}`,
+        `the CA could not reach port ${port} of ${name}`,
         context.challenge === 'tls-alpn-01'
-          ? 'open port 443 to the internet, or use the dns-01 challenge'
-          : 'open port 80 to the internet (HTTP-01), or use tls-alpn-01 (port 443 only) or dns-01',
+          ? `open port ${port} to the internet, or use the dns-01 challenge`
+          : `open port ${port} to the internet (HTTP-01), or use tls-alpn-01 (port 443 only) or dns-01`,
       );
+    }
     case 'unauthorized':
       return say(
         'E_ACME_CHALLENGE',
