@@ -11,7 +11,8 @@ import type { SecureContext, TLSSocket } from 'node:tls';
 import { createSecureContext } from 'node:tls';
 import type { ChallengeAnswers } from '../acme/challenges.ts';
 import type { CertCache, NameContexts } from '../cache/cache.ts';
-import { isLocalName, type LocalCa } from '../localca/local-ca.ts';
+import type { Issuer } from '../issuer.ts';
+import { isLocalName } from '../localca/local-ca.ts';
 import type { CertManager } from '../manager/manager.ts';
 import type { DomainRegistry } from '../manager/registry.ts';
 import { canonicalName } from '../store/names.ts';
@@ -26,7 +27,8 @@ export interface StandIn {
 
 export interface HandshakeOptions {
   cache: CertCache;
-  localCa: LocalCa;
+  /** The issuer for local names (localhost, IPs, LAN names): the local CA, or any Issuer. */
+  localCa: Issuer;
   answers: ChallengeAnswers;
   registry?: DomainRegistry | undefined;
   manager?: CertManager | undefined;

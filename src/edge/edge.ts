@@ -13,8 +13,9 @@ import type { Duplex } from 'node:stream';
 import type { ChallengeAnswers } from '../acme/challenges.ts';
 import type { CertCache } from '../cache/cache.ts';
 import { CertgateError } from '../errors.ts';
+import type { Issuer } from '../issuer.ts';
 import { listenOn } from '../listen.ts';
-import { isLocalName, type LocalCa } from '../localca/local-ca.ts';
+import { isLocalName } from '../localca/local-ca.ts';
 import type { CertManager } from '../manager/manager.ts';
 import type { DomainRegistry } from '../manager/registry.ts';
 import type { CertificateBundle } from '../store/store.ts';
@@ -46,7 +47,8 @@ export interface EdgeOptions {
   /** Plain HTTP in from a TLS-terminating load balancer; forwarded headers trusted only from these CIDRs. */
   behindProxy?: { trustedProxies: string[] } | null;
   cache: CertCache;
-  localCa: LocalCa;
+  /** The issuer for local names (localhost, IPs, LAN names): the local CA, or any Issuer. */
+  localCa: Issuer;
   answers: ChallengeAnswers;
   /** On-demand issuance for registered names. */
   registry?: DomainRegistry;
