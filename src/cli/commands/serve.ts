@@ -192,12 +192,13 @@ export async function localCaCommand(argv: string[], io: Io): Promise<number> {
   );
   const ca = new LocalCa({ dir: `${dataPathsFor(values, io).root}/local-ca` });
   if (sub === 'export') {
-    io.out((await ca.load()).certPem);
+    const { certPem } = await ca.load();
+    io.out(values.json ? `${JSON.stringify({ path: ca.certPath, pem: certPem })}\n` : certPem);
     return 0;
   }
   if (sub === 'path') {
     await ca.load();
-    io.out(`${ca.certPath}\n`);
+    io.out(values.json ? `${JSON.stringify({ path: ca.certPath })}\n` : `${ca.certPath}\n`);
     return 0;
   }
   if (sub === 'env') {
@@ -209,6 +210,10 @@ export async function localCaCommand(argv: string[], io: Io): Promise<number> {
       'serve',
     );
     const port = ports.httpsPort ?? 8443;
+    if (values.json) {
+      io.out(`${JSON.stringify({ variables: { NODE_EXTRA_CA_CERTS: ca.certPath }, url: `https://localhost${port === 443 ? '' : `:${port}`}/` })}\n`);
+      return 0;
+    }
     const q = (p: string) => `'${p.replace(/'/g, `'\\''`)}'`;
     io.out(
       `# Node.js adds this CA to its own roots (nothing else changes):\n` +
