@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { LocalCa } from '../../src/localca/local-ca.ts';
+import { cleanEnv } from '../helpers/env.ts';
 import { startHttpsServer } from '../helpers/servers.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
@@ -64,7 +65,7 @@ function sandbox(dir: string): Sandbox {
   mkdirSync(home);
   const mounts = REAL.map((real, i) => `mount --bind '${copies[i]}' '${real}'`).join(' && ');
   // No bundle from this machine's environment: the tools must find the system store themselves.
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: home, CERTGATE_DATA: data, NO_COLOR: '1' };
+  const env: Record<string, string> = cleanEnv({ HOME: home, CERTGATE_DATA: data, NO_COLOR: '1' });
   const inside = async (argv: string[]) => {
     try {
       const r = await run('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', `${mounts} && exec "$@"`, 'sh', ...argv], {
@@ -90,7 +91,7 @@ async function chromiumVisit(home: string, url: string): Promise<string> {
   const { chromium } = await import('playwright-core');
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
-    env: { HOME: home, PATH: process.env.PATH ?? '' },
+    env: cleanEnv({ HOME: home }),
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update'],
   });
   try {
