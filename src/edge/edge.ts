@@ -8,7 +8,7 @@
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from 'node:http2';
-import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import type { Server as NetServer, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ChallengeAnswers } from '../acme/challenges.ts';
 import type { CertCache } from '../cache/cache.ts';
@@ -184,7 +184,6 @@ export class Edge {
   #routes = new Map<string, URL>();
   #https: Http2SecureServer | null = null;
   /** Listens on the HTTPS port and hands TLS connections to #https: plain HTTP there gets an answer. */
-  #front: NetServer | null = null;
   #http: Server | null = null;
   readonly #sessions = new Set<Http2Session>();
   readonly #sockets = new Set<Socket>();
@@ -492,35 +491,24 @@ export class Edge {
   }
 
   /**
-   * The first bytes of a connection to the HTTPS port. A TLS record starts with 0x16; a plain
-   * HTTP request with a letter (its method), and gets the 400 that Go's net/http and Caddy send,
-   * instead of a handshake failure its client would show as an empty reply. A TLS connection is
-   * handed to the TLS server with its first chunk put back (the chunk reaches OpenSSL once, as it
-   * would have without this).
+   * Plain HTTP sent to the HTTPS port: OpenSSL recognises a request line before any handshake
+   * (ERR_SSL_HTTP_REQUEST), and the raw TCP socket under the TLS socket can still answer in plain
+   * text: the 400 that Go's net/http sends, instead of a reset its client shows as an empty reply.
+   * This costs nothing per TLS connection (a front server that read the first bytes of every
+   * connection cost 5-10% of full and resumed handshakes in bench/edge).
    */
-  #sniff(socket: Socket, https: Http2SecureServer): void {
-    const noop = () => {};
-    socket.on('error', noop);
-    socket.setTimeout(this.#o.headersTimeoutMs ?? 30_000, () => socket.destroy());
-    socket.once('data', (chunk: Buffer) => {
-      socket.pause();
-      socket.setTimeout(0);
-      socket.off('error', noop);
-      const first = chunk[0] ?? 0;
-      if (first === 0x16 || !((first >= 0x41 && first <= 0x5a) || (first >= 0x61 && first <= 0x7a))) {
-        socket.unshift(chunk);
-        https.emit('connection', socket);
-        return;
-      }
-      socket.on('error', noop);
-      const host = requestHost(/\r\nhost:[ \t]*([^\r\n]*)/i.exec(chunk.toString('latin1', 0, Math.min(chunk.length, 8192)))?.[1]?.trim());
-      const port = this.ports.https === 443 ? '' : `:${this.ports.https}`;
-      const body = `This is an HTTPS port: use ${host ? `https://${host.includes(':') ? `[${host}]` : host}${port}/` : 'https://'} instead.\n`;
-      closeAfter(
-        socket,
-        `HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
-      );
-    });
+  #plainHttp(err: NodeJS.ErrnoException, tlsSocket: Socket): void {
+    if (err.code !== 'ERR_SSL_HTTP_REQUEST') return;
+    const raw = (tlsSocket as Socket & { _parent?: Socket | null })._parent;
+    if (!raw?.writable) return;
+    const address = raw.localAddress?.replace(/^::ffff:/, '') ?? 'this-host';
+    const host = address.includes(':') ? `[${address}]` : address;
+    const port = this.ports.https === 443 ? '' : `:${this.ports.https}`;
+    const body = `Client sent an HTTP request to an HTTPS server. This is an HTTPS port: use https://${host}${port}/ (with the host name you meant) instead.\n`;
+    closeAfter(
+      raw,
+      `HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+    );
   }
 
   /** A request Node's HTTP/1 parser gave up on (malformed, too large, too slow): its status, then the connection closes for good. */
@@ -617,6 +605,9 @@ export class Edge {
         cert: d.cert,
         key: d.key,
         SNICallback: this.#certs.sniCallback(),
+        // A connection that never starts its handshake is cut at the header deadline, as a slow
+        // HTTP client is, not after Node's default two minutes.
+        handshakeTimeout: this.#slowClientLimits().headersTimeout,
         settings: { maxConcurrentStreams: 250 },
       } as Parameters<typeof createSecureServer>[0]);
       https.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => this.#request(req, res, true));
@@ -629,23 +620,16 @@ export class Edge {
         // The http2 server (allowHTTP1) does not turn Nagle off as http.Server does: without
         // this, a response's last small write waits for the client's delayed ACK (~40 ms).
         s.setNoDelay(true);
+        // Tracked from the accept on, so that close() also ends connections that never sent a byte.
+        track(s);
       });
-      https.on('tlsClientError', () => {});
+      https.on('tlsClientError', (err: NodeJS.ErrnoException, tlsSocket: Socket) => this.#plainHttp(err, tlsSocket));
       https.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.#clientError(err, socket, true));
       https.setTimeout(o.requestTimeoutMs ?? 120_000);
       // HTTP/1.1 over TLS goes through the http2 server (allowHTTP1), which checks these like http.Server does.
       Object.assign(https, { ...this.#slowClientLimits(), keepAliveTimeout: o.keepAliveTimeoutMs ?? 5000 });
       this.#https = https;
-      // Tracked from the accept on, so that close() also ends connections that never sent a byte.
-      const front = createNetServer((socket) => {
-        track(socket);
-        this.#sniff(socket, https);
-      });
-      this.#front = front;
-      this.ports.https = await listenOn(front, o.httpsPort, o.host, 'HTTPS');
-      // The TLS server never listens itself; its HTTP/1 side starts its header and request
-      // deadline checks on 'listening'.
-      https.emit('listening');
+      this.ports.https = await listen(https, o.httpsPort, 'HTTPS');
       // A local default certificate lives 7 days: renew it in its last third.
       this.#defaultTimer = setInterval(() => {
         if (Date.now() > this.#defaultNotAfter - 2 * 86_400_000)
@@ -664,7 +648,6 @@ export class Edge {
       try {
         this.ports.http = await listen(http, o.httpPort, 'HTTP');
       } catch (err) {
-        this.#front?.close();
         throw err;
       }
     }
@@ -676,7 +659,7 @@ export class Edge {
     if (this.#closing) return;
     this.#closing = true;
     if (this.#defaultTimer) clearInterval(this.#defaultTimer);
-    const closed = Promise.all([this.#front, this.#https, this.#http].filter(Boolean).map((s) => new Promise<void>((r) => (s as NetServer).close(() => r()))));
+    const closed = Promise.all([this.#https, this.#http].filter(Boolean).map((s) => new Promise<void>((r) => (s as NetServer).close(() => r()))));
     for (const s of this.#sessions) s.close();
     this.#http?.closeIdleConnections();
     const timer = setTimeout(() => {

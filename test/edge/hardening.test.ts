@@ -153,7 +153,7 @@ test('plain HTTP sent to the HTTPS port gets a 400 that says to use https, then 
   t.after(() => e.edge.close());
   const reply = await rawExchange(e.https, 'GET /x HTTP/1.1\r\nHost: localhost\r\n\r\n', { ms: 5000 });
   assert.match(reply, /^HTTP\/1\.0 400 Bad Request\r\n/);
-  assert.match(reply, new RegExp(`This is an HTTPS port: use https://localhost:${e.https}/`));
+  assert.match(reply, new RegExp(`This is an HTTPS port: use https://127\\.0\\.0\\.1:${e.https}/`));
   const noHost = await rawExchange(e.https, 'GET / HTTP/1.0\r\n\r\n', { ms: 5000 });
   assert.match(noHost, /^HTTP\/1\.0 400 Bad Request\r\n[\s\S]*This is an HTTPS port/);
   assert.match(await rawExchange(e.https, 'GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n', { tls: { ca: e.caPem } }), /^HTTP\/1\.1 200 /);
