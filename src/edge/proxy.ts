@@ -190,6 +190,18 @@ export function proxyRequest(
         if (out.destroyed) return;
         onError(err);
         if (!out.headersSent) {
+          // The upstream accepted the request but did not start its answer in time: a 504, as documented.
+          if ((err as NodeJS.ErrnoException).code === 'UND_ERR_HEADERS_TIMEOUT') {
+            out.writeHead(504, { 'content-type': 'text/html; charset=utf-8', ...extraHeaders });
+            out.end(
+              errorPage(
+                504,
+                'Gateway Timeout',
+                `The application behind this site (${upstream.host}) did not answer in time. certgate is running; the app is slow.`,
+              ),
+            );
+            return;
+          }
           out.writeHead(502, { 'content-type': 'text/html; charset=utf-8', ...extraHeaders });
           out.end(errorPage(502, 'Bad Gateway', `The application behind this site (${upstream.host}) is not answering. certgate is running; the app is not.`));
         } else out.destroy();
