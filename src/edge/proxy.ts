@@ -150,10 +150,17 @@ export function proxyRequest(
   const out = res as ServerResponse;
   let controller: Dispatcher.DispatchController | null = null;
   let done = false;
+  let gone = false;
   const onClientGone = () => {
+    gone = true;
     if (!done) controller?.abort(new Error('the client went away'));
   };
+  // An HTTP/2 stream reset before its body was complete (a content-length that DATA frames
+  // contradict, a client that gave up) is no request at all: the app must not get it, not even
+  // as an empty one.
+  if (isH2 && (req.stream.destroyed || req.stream.rstCode)) return;
   res.on('close', onClientGone);
+  req.on('aborted', onClientGone);
   agent.dispatch(
     {
       origin: upstream.origin,
@@ -165,6 +172,7 @@ export function proxyRequest(
     {
       onRequestStart(c) {
         controller = c;
+        if (gone) c.abort(new Error('the client went away'));
       },
       onResponseStart(c, status, headers) {
         try {
