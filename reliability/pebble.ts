@@ -44,12 +44,9 @@ export interface PebbleOptions {
   env?: Record<string, string>;
 }
 
-let orderCount = 0;
-function track(child: ChildProcess, name: string): () => string {
+function track(child: ChildProcess, name: string, onOrders: (n: number) => void = () => {}): () => string {
   let log = '';
-  const count = (d: Buffer) => {
-    orderCount += (String(d).match(/POST \/order-plz|new-order/gi) ?? []).length;
-  };
+  const count = (d: Buffer) => onOrders((String(d).match(/POST \/order-plz/g) ?? []).length);
   child.stdout?.on('data', (d) => {
     count(d);
     log = (log + d).slice(-4000);
@@ -71,6 +68,7 @@ async function kill(child: ChildProcess | null): Promise<void> {
 }
 
 export async function startPebble(options: PebbleOptions = {}): Promise<Pebble> {
+  let orderCount = 0;
   if (!existsSync('/usr/bin/pebble')) throw new Error('pebble is not installed: apt-get install -y pebble (.ci/run does this)');
   const dir = mkdtempSync(join(tmpdir(), 'certgate-pebble-'));
   const ca = await createCertificate({ subject: 'CN=Pebble Test TLS CA', ca: true });
@@ -148,7 +146,9 @@ export async function startPebble(options: PebbleOptions = {}): Promise<Pebble> 
         ...options.env,
       },
     });
-    pebbleLog = track(pebble, 'pebble');
+    pebbleLog = track(pebble, 'pebble', (n) => {
+      orderCount += n;
+    });
     await waitFor(directoryUrl, pebbleLog);
   }
   await waitFor(`${challtestsrvUrl}/`, ctsLog).catch(() => {});
