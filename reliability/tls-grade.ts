@@ -167,8 +167,23 @@ try {
   for (const id of ['SSLv2', 'SSLv3', 'TLS1', 'TLS1_1', 'TLS1_2', 'TLS1_3', 'ALPN_HTTP2']) rows.push([id, ...names.map((n) => val(n, id))]);
   const ciphers = (n: string) => by(n).filter((f) => /^cipher-tls|^cipher_x/.test(f.id)).length;
   rows.push(['ciphers offered (cipher-* lines)', ...names.map((n) => String(ciphers(n) || '–'))]);
-  for (const id of ['cipher_order', 'FS', 'FS_ECDHE_curves', 'HSTS', 'session_ticket', 'OCSP_stapling'])
-    rows.push([id, ...names.map((n) => val(n, id).slice(0, 70))]);
+  for (const id of [
+    'cipherlist_NULL',
+    'cipherlist_aNULL',
+    'cipherlist_EXPORT',
+    'cipherlist_LOW',
+    'cipherlist_3DES_IDEA',
+    'cipherlist_AVERAGE',
+    'cipherlist_STRONG',
+    'cipherorder_TLSv1_2',
+    'cipherorder_TLSv1_3',
+    'cipher_order',
+    'PFS_ECDHE_curves',
+    'TLS_session_ticket',
+    'HSTS',
+    'OCSP_stapling',
+  ])
+    rows.push([id, ...names.map((n) => val(n, id).slice(0, 120))]);
   const vulns = [
     'heartbleed',
     'CCS',
