@@ -2,7 +2,7 @@
  * `npm run reliability`: every part of the reliability suite, bounded, with one output directory
  * (logs of every process, each part's JSON summary, summary.md). Exit 1 when a part fails.
  *
- *   RELIABILITY_QUICK=1              the short run (about 8 minutes instead of about 30)
+ *   RELIABILITY_QUICK=1              the short run (about 8 minutes instead of about 22-25)
  *   RELIABILITY_PARTS=faults,load    some parts only (faults, hostile, smuggle, load, tls-grade, secrets)
  *   RELIABILITY_OUT=DIR              where the logs and summaries go (default: a new temp directory)
  *   RELIABILITY_SEED=N               the seed of every random choice (printed by each part)
