@@ -306,7 +306,7 @@ async function trustAndStoreLane(): Promise<void> {
     `${storeTemps.length} temp files left after ${sk} kills (e.g. ${storeTemps
       .slice(0, 2)
       .map((t) => t.slice(root.length))
-      .join(', ')}): in a version directory the kill left unswapped; the next write of that name removes it, nothing sweeps it before`,
+      .join(', ')}): a temp symlink beside the live link, or a temp file in a version the kill left unswapped; nothing sweeps them`,
   );
   S.figure('store writes: superseded version directories left', orphanVersions(root));
   collectKeys(root, 'faults-store');
