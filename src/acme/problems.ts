@@ -27,8 +27,28 @@ export class AcmeError extends CertgateError {
   }
 }
 
+const text = (x: unknown): string => (typeof x === 'string' ? x : '');
+
+/**
+ * A problem document as the CA sent it may carry any JSON where RFC 8555 says a string or a list
+ * (`"subproblems": {}`, `"detail": 5`): keep what has the documented shape, drop the rest.
+ */
+function wellFormed(problem: AcmeProblem): AcmeProblem {
+  const subs = Array.isArray(problem.subproblems) ? problem.subproblems : [];
+  const out: AcmeProblem = {
+    ...problem,
+    detail: text(problem.detail),
+    subproblems: subs
+      .filter((s): s is NonNullable<AcmeProblem['subproblems']>[number] => typeof s === 'object' && s !== null)
+      .map((s) => ({ ...s, type: text(s.type), detail: text(s.detail) })),
+  };
+  if (typeof problem.retryAfter !== 'number' || !Number.isFinite(problem.retryAfter)) delete out.retryAfter;
+  return out;
+}
+
 /** Turns a problem (of an order, an authorization or a request) into an error an operator can act on. */
-export function explainProblem(problem: AcmeProblem, name: string, context: { httpPort?: number; challenge?: string } = {}): AcmeError {
+export function explainProblem(raw: AcmeProblem, name: string, context: { httpPort?: number; challenge?: string } = {}): AcmeError {
+  const problem = wellFormed(raw);
   const kind = problem.type.replace('urn:ietf:params:acme:error:', '');
   const detail = [problem.detail, ...(problem.subproblems ?? []).map((s) => s.detail)].filter(Boolean).join('; ');
   const say = (code: ErrorCode, message: string, fix: string) => new AcmeError(code, `${name}: ${message} (ACME ${kind}: ${detail})`, fix, problem);

@@ -150,10 +150,17 @@ export function proxyRequest(
   const out = res as ServerResponse;
   let controller: Dispatcher.DispatchController | null = null;
   let done = false;
+  let gone = false;
   const onClientGone = () => {
+    gone = true;
     if (!done) controller?.abort(new Error('the client went away'));
   };
+  // An HTTP/2 stream reset before its body was complete (a content-length that DATA frames
+  // contradict, a client that gave up) is no request at all: the app must not get it, not even
+  // as an empty one.
+  if (isH2 && (req.stream.destroyed || req.stream.rstCode)) return;
   res.on('close', onClientGone);
+  req.on('aborted', onClientGone);
   agent.dispatch(
     {
       origin: upstream.origin,
@@ -165,6 +172,7 @@ export function proxyRequest(
     {
       onRequestStart(c) {
         controller = c;
+        if (gone) c.abort(new Error('the client went away'));
       },
       onResponseStart(c, status, headers) {
         try {
@@ -190,6 +198,18 @@ export function proxyRequest(
         if (out.destroyed) return;
         onError(err);
         if (!out.headersSent) {
+          // The upstream accepted the request but did not start its answer in time: a 504, as documented.
+          if ((err as NodeJS.ErrnoException).code === 'UND_ERR_HEADERS_TIMEOUT') {
+            out.writeHead(504, { 'content-type': 'text/html; charset=utf-8', ...extraHeaders });
+            out.end(
+              errorPage(
+                504,
+                'Gateway Timeout',
+                `The application behind this site (${upstream.host}) did not answer in time. certgate is running; the app is slow.`,
+              ),
+            );
+            return;
+          }
           out.writeHead(502, { 'content-type': 'text/html; charset=utf-8', ...extraHeaders });
           out.end(errorPage(502, 'Bad Gateway', `The application behind this site (${upstream.host}) is not answering. certgate is running; the app is not.`));
         } else out.destroy();

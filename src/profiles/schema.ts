@@ -154,11 +154,12 @@ export function validateResource(input: unknown, source: string, fallbackName: s
   const result = resourceSchema.safeParse(input, { reportInput: true });
   if (!result.success) {
     const issue = result.error.issues[0] as z.core.$ZodIssue & { keys?: string[]; values?: unknown[]; input?: unknown; expected?: string };
-    const path = issue.path.join('.');
+    // A path and a key name are input too: a pasted key used as a field name stays out of the message.
+    const path = excerpt(issue.path.join('.'), 100);
     let message: string;
     if (issue.code === 'unrecognized_keys') {
       const key = issue.keys?.[0] ?? '?';
-      message = `${path ? `${path}.` : ''}${key}: unknown field${suggest(key, path)}`;
+      message = `${path ? `${path}.` : ''}${excerpt(key, 100)}: unknown field${suggest(key, path)}`;
     } else if (issue.code === 'invalid_value') {
       message = `${path}: expected one of ${(issue.values ?? []).map((v) => JSON.stringify(v)).join(', ')}; got ${describe(issue.input)}`;
     } else if (issue.code === 'invalid_type') {

@@ -131,7 +131,7 @@ function yamlError(err: YAML.YAMLError, o: Required<ParseDocOptions>): CertgateE
 
 function parseYaml(text: string, o: Required<ParseDocOptions>): unknown[] {
   try {
-    return YAML.parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true }).map((d) => {
+    return YAML.parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true, logLevel: 'error' }).map((d) => {
       if (d.errors.length) throw yamlError(d.errors[0] as YAML.YAMLError, o);
       return d.toJS({ maxAliasCount: 100 });
     });

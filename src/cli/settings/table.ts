@@ -147,7 +147,7 @@ function checkFields(table: Table, doc: ConfigDoc): void {
       const hint = closest(k, siblings);
       throw new CertgateError(
         'E_OPTION',
-        `${doc.name}: ${p}: unknown field${hint ? `; did you mean "${hint}"?` : ''}`,
+        `${doc.name}: ${excerpt(p, 100)}: unknown field${hint ? `; did you mean "${hint}"?` : ''}`,
         `remove it or correct its name; known fields here: ${[...new Set(siblings)].join(', ')}`,
       );
     }
