@@ -16,6 +16,7 @@ import { decodeCertificate } from '../pki/certificate.ts';
 import { parsePem } from '../pki/pem.ts';
 import { certMeta } from '../store/meta.ts';
 import type { AccountRecord, AriInfo, CertificateBundle, CertMeta, Store } from '../store/store.ts';
+import { excerpt } from '../text/excerpt.ts';
 import { ariCertId, fetchRenewalInfo } from './ari.ts';
 import { type ChallengeAnswers, type ChallengeType, runDnsHook } from './challenges.ts';
 import { PUBLIC_DIRECTORIES, resolveDirectory } from './directory.ts';
@@ -149,7 +150,7 @@ export class AcmeIssuer implements Issuer {
     if (!KEY_TYPES.includes(keyType)) throw new CertgateError('E_ACME_CONFIG', `unknown key type "${keyType}"`, `use ${KEY_TYPES.join(', ')}`);
     const email = options.email?.trim();
     if (email && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email))
-      throw new CertgateError('E_ACME_EMAIL', `"${email}" is not an email address`, 'set CERTGATE_ACME_EMAIL to an address you read');
+      throw new CertgateError('E_ACME_EMAIL', `"${excerpt(email)}" is not an email address`, 'set CERTGATE_ACME_EMAIL to an address you read');
     if (!email && PUBLIC_DIRECTORIES.has(this.directory)) {
       throw new CertgateError(
         'E_ACME_EMAIL',

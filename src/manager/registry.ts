@@ -131,6 +131,20 @@ export class DomainRegistry {
    * May certgate obtain a certificate for this name? `visit` marks a real handshake or request:
    * with no main domain anywhere, the first visited name becomes it.
    */
+  #visitQueue: Promise<void> = Promise.resolve();
+
+  /** Serialises first visits in this process (workers each decide; the store's last write wins there). */
+  async #firstVisit(): Promise<() => void> {
+    let release: () => void = () => {};
+    const mine = new Promise<void>((r) => {
+      release = r;
+    });
+    const before = this.#visitQueue;
+    this.#visitQueue = before.then(() => mine);
+    await before;
+    return release;
+  }
+
   async decide(input: string, options: { visit?: boolean } = {}): Promise<Decision> {
     let name: string;
     try {
@@ -160,10 +174,20 @@ export class DomainRegistry {
       if (asked.status >= 200 && asked.status < 300)
         return { allowed: true, name, reason: `allowed by the ask endpoint (${asked.status})`, source: 'ask', askStatus: asked.status, askUrl: asked.url };
     }
-    if (!doc.main && options.visit) {
-      doc.main = name;
-      doc.mainSource = 'first-visit';
-      await this.#save(doc);
+    // With an ask endpoint, it decides: a name it refused never becomes the main domain by a visit
+    // (a scanner's random SNI would otherwise get a certificate).
+    if (!doc.main && options.visit && !this.#o.ask) {
+      // One first visit at a time: four handshakes in the same millisecond made four main domains.
+      const release = await this.#firstVisit();
+      try {
+        const now = await this.#doc();
+        if (now.main) return now.main === name ? { allowed: true, name, reason: 'the main domain', source: 'main' } : this.decide(name, {});
+        now.main = name;
+        now.mainSource = 'first-visit';
+        await this.#save(now);
+      } finally {
+        release();
+      }
       const msg = `no main domain was configured: ${name}, the first name visited, is now the main domain. Set CERTGATE_DOMAIN to choose it yourself`;
       this.#o.onWarning?.(msg);
       await this.#o.store.appendEvent({ at: this.#clock().toISOString(), name, type: 'main_domain_set', message: msg });

@@ -276,6 +276,9 @@ export class FsLocker implements Locker {
     // A holder on this host whose process is gone released nothing: take it over now rather
     // than after staleMs (a kill -9 mid-issuance used to block the next issue for 2 minutes).
     if (h.holder?.host === this.#host && h.holder.pid !== null && !alive(h.holder.pid)) return true;
+    // An empty or torn lock file is a holder killed between creating it and writing its record
+    // (the record follows the create at once): it needs no two minutes to be judged.
+    if (h.holder === null && Date.now() - h.mtimeMs > 5_000) return true;
     return Date.now() - h.mtimeMs > this.#stale;
   }
 

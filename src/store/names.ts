@@ -6,6 +6,7 @@
 import { isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
 import { CertgateError } from '../errors.ts';
+import { excerpt } from '../text/excerpt.ts';
 
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 
@@ -18,7 +19,7 @@ export function canonicalName(input: string): string {
   const bad = (why: string) =>
     new CertgateError(
       'E_DOMAIN_INVALID',
-      `"${input.length > 80 ? `${input.slice(0, 80)}…` : input}" is not a valid domain name: ${why}`,
+      `"${excerpt(input)}" is not a valid domain name: ${why}`,
       'use a name like app.example.com (or *.example.com for a wildcard)',
     );
   if (!raw) throw bad('it is empty');

@@ -1,7 +1,7 @@
 /**
  * Regression tests for what the reliability suite's random-SNI flood found (RELIABILITY.md):
  * with no main domain configured, names the ask endpoint refused were issued, four at once.
- * Both are in src/manager/registry.ts (the lead's): `todo` until the fix lands.
+ * Both were in src/manager/registry.ts's decide(); fixed there.
  */
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
@@ -11,9 +11,7 @@ import { DomainRegistry } from '../../src/manager/registry.ts';
 import { FsStore } from '../../src/store/fs.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
-test('a name the ask endpoint refuses is refused, also when no main domain is configured (it does not become the first-visit main domain)', {
-  todo: 'DomainRegistry.decide falls through to the first-visit rule after ask says no',
-}, async (t) => {
+test('a name the ask endpoint refuses is refused, also when no main domain is configured (it does not become the first-visit main domain)', async (t) => {
   const ask = createServer((_req, res) => {
     res.writeHead(404);
     res.end();
@@ -25,9 +23,7 @@ test('a name the ask endpoint refuses is refused, also when no main domain is co
   assert.equal(d.allowed, false, d.reason);
 });
 
-test('concurrent first visits make one main domain, not one each', {
-  todo: 'DomainRegistry.decide reads, checks and writes the first-visit main domain without serializing',
-}, async (t) => {
+test('concurrent first visits make one main domain, not one each', async (t) => {
   const registry = new DomainRegistry({ store: new FsStore({ root: tempDir(t) }) });
   const names = ['r1.example.com', 'r2.example.com', 'r3.example.com', 'r4.example.com'];
   const decisions = await Promise.all(names.map((n) => registry.decide(n, { visit: true })));

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync, utimesSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { FsLocker, FsStorage } from '../../src/store/fs-storage.ts';
@@ -76,4 +76,15 @@ test('fs: a live holder on this host keeps its lock (no takeover)', async (t) =>
   const release = await a.lock('k');
   t.after(() => release());
   assert.equal(await new FsLocker({ root }).tryLock('k'), null);
+});
+
+test('fs: an empty lock file (a holder killed before it wrote its record) is taken over after seconds, not staleMs', async (t) => {
+  const root = tempDir(t);
+  mkdirSync(join(root, 'locks'));
+  const file = join(root, 'locks', 'k.lock');
+  writeFileSync(file, '');
+  const old = new Date(Date.now() - 10_000);
+  utimesSync(file, old, old);
+  const release = await new FsLocker({ root, staleMs: 600_000, timeoutMs: 2_000 }).lock('k');
+  await release();
 });
