@@ -16,8 +16,8 @@ import { LocalCa } from '../src/localca/local-ca.ts';
 import { createCertificate } from '../src/pki/generate.ts';
 import { parseInput } from '../src/pki/parse.ts';
 import { freePort } from '../test/helpers/daemons.ts';
+import { type Pebble, startPebble } from '../test/helpers/pebble.ts';
 import { BIN, bounded, type CliResult, cleanEnv, cli, collectKeys, OUT, QUICK, rng, SEED, Summary, sleep, spawnLogged, stop } from './lib.ts';
-import { type Pebble, startPebble } from './pebble.ts';
 
 const S = new Summary('faults');
 const random = rng(SEED);

@@ -20,9 +20,9 @@ import { request as undiciRequest } from 'undici';
 import { createCertificate } from '../src/pki/generate.ts';
 import { createTrustStore } from '../src/trust/store.ts';
 import { freePort } from '../test/helpers/daemons.ts';
+import { startPebble } from '../test/helpers/pebble.ts';
 import { frame, hpack, PREFACE, SETTINGS } from './h2.ts';
 import { BIN, bounded, type Child, cleanEnv, cli, collectKeys, OUT, percentile, QUICK, rng, SEED, Summary, sleep, spawnLogged, stop } from './lib.ts';
-import { startPebble } from './pebble.ts';
 
 const S = new Summary('load');
 const random = rng(SEED);

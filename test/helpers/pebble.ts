@@ -26,6 +26,10 @@ export interface Pebble {
   setTxt(host: string, value: string): Promise<void>;
   clearTxt(host: string): Promise<void>;
   stop(): Promise<void>;
+  /** pebble's log so far (the last 4,000 characters). */
+  log(): string;
+  /** New orders pebble received since it started (counted from its log). */
+  orders(): number;
   /** Starts pebble again on the same ports (after stop()). */
   restart(): Promise<void>;
   close(): Promise<void>;
@@ -35,14 +39,19 @@ export interface PebbleOptions {
   /** PEBBLE_WFE_NONCEREJECT: percent of good nonces rejected (default 0). */
   nonceReject?: number;
   env?: Record<string, string>;
+  /** certificateValidityPeriod in seconds (pebble's default: 5 years); short ones give renew work. */
+  validitySeconds?: number;
 }
 
-function track(child: ChildProcess, name: string): () => string {
+function track(child: ChildProcess, name: string, onOrders: (n: number) => void = () => {}): () => string {
+  const count = (d: Buffer) => onOrders((String(d).match(/POST \/order-plz/g) ?? []).length);
   let log = '';
   child.stdout?.on('data', (d) => {
+    count(d);
     log = (log + d).slice(-4000);
   });
   child.stderr?.on('data', (d) => {
+    count(d);
     log = (log + d).slice(-4000);
   });
   return () => `${name}: ${log}`;
@@ -78,6 +87,7 @@ export async function startPebble(options: PebbleOptions = {}): Promise<Pebble> 
         tlsPort,
         ocspResponderURL: '',
         externalAccountBindingRequired: false,
+        ...(options.validitySeconds ? { certificateValidityPeriod: options.validitySeconds } : {}),
       },
     }),
   );
@@ -104,6 +114,7 @@ export async function startPebble(options: PebbleOptions = {}): Promise<Pebble> 
   const ctsLog = track(cts, 'challtestsrv');
   let pebble: ChildProcess | null = null;
   let pebbleLog = () => '';
+  let orderCount = 0;
   const agent = new Agent({ connect: { ca: [ca.certPem] } });
   const directoryUrl = `https://127.0.0.1:${acmePort}/dir`;
   const managementUrl = `https://127.0.0.1:${mgmtPort}`;
@@ -135,7 +146,9 @@ export async function startPebble(options: PebbleOptions = {}): Promise<Pebble> 
         ...options.env,
       },
     });
-    pebbleLog = track(pebble, 'pebble');
+    pebbleLog = track(pebble, 'pebble', (n) => {
+      orderCount += n;
+    });
     await waitFor(directoryUrl, pebbleLog);
   }
   await waitFor(`${challtestsrvUrl}/`, ctsLog).catch(() => {});
@@ -153,6 +166,8 @@ export async function startPebble(options: PebbleOptions = {}): Promise<Pebble> 
     tlsPort,
     managementUrl,
     challtestsrvUrl,
+    log: () => pebbleLog(),
+    orders: () => orderCount,
     async issuingRoot() {
       const res = await request(`${managementUrl}/roots/0`, { dispatcher: agent });
       return res.body.text();
