@@ -36,6 +36,7 @@ export const PACKAGES = [
   { pkg: 'chromium', probes: ['/usr/bin/chromium'], why: 'a real browser (playwright-core)' },
   { pkg: 'libnss3-tools', probes: ['/usr/bin/certutil'], why: "the browser's certificate store" },
   { pkg: 'faketime', probes: ['/usr/bin/faketime'], why: 'npm run test:future, clock tests' },
+  { pkg: 'pgbouncer', probes: ['/usr/sbin/pgbouncer'], why: 'the PostgreSQL store behind a transaction-mode pooler' },
   { pkg: 'testssl.sh', probes: ['/usr/bin/testssl'], why: 'TLS grading tests' },
 ];
 
