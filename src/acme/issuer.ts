@@ -97,15 +97,24 @@ function installHttp(): void {
     config.httpsAgent = (origin && agentsByOrigin.get(origin)) || systemAgent;
     return config;
   });
+  type Res = { status?: number; data?: unknown; headers?: unknown };
+  const record = (res: Res | undefined) => {
+    const ctx = problems.getStore();
+    const data = res?.data;
+    if (ctx && isProblem(data)) {
+      const retryAfter = Number((res?.headers as Record<string, unknown> | undefined)?.['retry-after']);
+      ctx.last = { ...data, ...(Number.isFinite(retryAfter) ? { retryAfter } : {}) };
+    }
+  };
+  // acme-client's own requests resolve with 4xx responses (it checks the status itself), so a
+  // problem document can arrive on either path.
   acme.axios.interceptors.response.use(
-    (res) => res,
-    (error: { response?: { data?: unknown; headers?: Record<string, string> } }) => {
-      const data = error.response?.data;
-      const ctx = problems.getStore();
-      if (ctx && isProblem(data)) {
-        const retryAfter = Number(error.response?.headers?.['retry-after']);
-        ctx.last = { ...data, ...(Number.isFinite(retryAfter) ? { retryAfter } : {}) };
-      }
+    (res) => {
+      if (res.status >= 400) record(res);
+      return res;
+    },
+    (error: { response?: Res }) => {
+      record(error.response);
       return Promise.reject(error);
     },
   );
@@ -373,6 +382,27 @@ export class AcmeIssuer implements Issuer {
    */
   async issue(names: string[], options: IssueOptions = {}): Promise<CertificateBundle> {
     if (!names.length) throw new CertgateError('E_USAGE', 'no names to issue for', 'pass at least one domain');
+    try {
+      return await this.#issueOnce(names, options);
+    } catch (err) {
+      // A CA that lost its database (a restarted Pebble, a reset staging CA) answers every
+      // request signed with the stored account URL by accountDoesNotExist: register again
+      // once, with the same key, instead of failing every order from now on.
+      if (!(err instanceof AcmeError) || err.problem?.type !== 'urn:ietf:params:acme:error:accountDoesNotExist') throw err;
+      await this.#forgetAccount();
+      return await this.#issueOnce(names, options);
+    }
+  }
+
+  async #forgetAccount(): Promise<void> {
+    const record = await this.#o.store.getAccount(this.directory);
+    this.#o.onWarning?.(`the ACME CA at ${this.directory} no longer knows account ${record?.url ?? '(none)'}: registering again`);
+    if (record) await this.#o.store.putAccount({ ...record, url: null });
+    this.#client = null;
+    this.#account = null;
+  }
+
+  async #issueOnce(names: string[], options: IssueOptions): Promise<CertificateBundle> {
     const client = await this.#ensureClient();
     const wildcard = names.some((n) => n.startsWith('*.'));
     const types = this.#o.challenges.filter((t) => (t === 'dns-01' ? Boolean(this.#o.dnsHook) : !wildcard));

@@ -146,6 +146,15 @@ export async function buildRuntime(settings: ServerSettings, options: RuntimeOpt
     localCaCreated: created,
     async start() {
       if (workers > 1 || !serve) await issuer?.prepareAccountKey();
+      // The process that maintains the store also tidies it: a writer killed mid-write leaves a
+      // temp file or a version that was never swapped in, which nothing else would remove.
+      if (maintain) {
+        const swept = await engines.store.sweep().catch((err: Error) => {
+          certLog.warn(`tidying the store: ${err.message}`);
+          return [];
+        });
+        if (swept.length) certLog.info({ removed: swept }, `removed ${swept.length} leftover${swept.length === 1 ? '' : 's'} of interrupted writes`);
+      }
       // Development mode serves the local CA only: stored ACME certificates stay in the store.
       if (edge && acme) {
         let n = 0;

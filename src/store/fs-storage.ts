@@ -125,6 +125,40 @@ export class FsStorage implements Storage {
     }
   }
 
+  async sweep(olderThanMs = 60_000): Promise<string[]> {
+    const removed: string[] = [];
+    const cutoff = Date.now() - olderThanMs;
+    const old = async (path: string) => ((await lstat(path).catch(() => null))?.mtimeMs ?? Number.POSITIVE_INFINITY) < cutoff;
+    const remove = async (path: string) => {
+      await rm(path, { recursive: true, force: true });
+      removed.push(path);
+    };
+    const walk = async (dir: string, depth: number): Promise<void> => {
+      const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+      for (const e of entries) {
+        const path = join(dir, e.name);
+        // atomicWrite's and atomicSymlink's temp names: `.NAME.HEX.tmp`, `.NAME.HEX.link`.
+        if (/^\..+\.[0-9a-f]{12}\.(tmp|link)$/.test(e.name)) {
+          if (await old(path)) await remove(path);
+        } else if (e.name === VERSIONS && e.isDirectory()) {
+          for (const seg of await readdir(path).catch(() => [] as string[])) {
+            const live = await readlink(join(dir, seg)).catch(() => null);
+            for (const id of await readdir(join(path, seg)).catch(() => [] as string[])) {
+              const version = join(path, seg, id);
+              if (live !== join(VERSIONS, seg, id) && (await old(version))) await remove(version);
+              else if (live === join(VERSIONS, seg, id)) await walk(version, depth + 1);
+            }
+            if (!live && (await readdir(join(path, seg)).catch(() => [])).length === 0) await rm(join(path, seg), { recursive: true, force: true });
+          }
+        } else if (e.isDirectory() && !e.name.startsWith('.') && depth < 4) {
+          await walk(path, depth + 1);
+        }
+      }
+    };
+    await walk(this.root, 0);
+    return removed;
+  }
+
   async append(key: string, text: string): Promise<void> {
     const path = this.pathOf(key);
     try {

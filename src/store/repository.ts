@@ -65,6 +65,10 @@ export class Repository implements Store {
     if (!storage) throw new CertgateError('E_OPTION', 'the repository needs a storage backend', 'pass new FsStorage({ root }) or another Storage');
     this.storage = storage;
   }
+  /** Removes leftovers of writers killed mid-write (see Storage.sweep); the paths removed. */
+  async sweep(olderThanMs?: number): Promise<string[]> {
+    return (await this.storage.sweep?.(olderThanMs)) ?? [];
+  }
 
   #certKey(name: string): string {
     return `certificates/${pathSegment(canonicalName(name))}`;

@@ -44,6 +44,12 @@ export interface Storage {
    * store), so that nothing is asked of a CA whose answer could not be kept.
    */
   checkWritable(bytes: number): Promise<void>;
+  /**
+   * Removes what a writer killed mid-write left behind (temp files, versions never swapped in),
+   * when older than `olderThanMs` so a live writer's work is never touched. Backends whose
+   * writes are transactions have nothing to sweep and leave it out.
+   */
+  sweep?(olderThanMs?: number): Promise<string[]>;
 }
 
 export interface LockOptions {

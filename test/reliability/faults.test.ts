@@ -61,7 +61,6 @@ test('a lock whose holder was killed does not block the next holder for long', a
 
 test('the CA forgot the account (a restarted Pebble; an account deactivated at the CA): the next issue registers again', {
   timeout: 60_000,
-  todo: 'src/acme/issuer.ts keeps using the stored account URL after accountDoesNotExist',
 }, async (t) => {
   const pebble = await startPebble();
   t.after(() => pebble.close());

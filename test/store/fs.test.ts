@@ -148,3 +148,45 @@ test('locks: exclusive, released, and a stale lock of a dead holder is taken ove
   await assert.rejects(short.lock('issue-z'), (e: CertgateError) => e.code === 'E_LOCK_TIMEOUT');
   await held();
 });
+
+test('sweep removes what a killed writer left (a version never swapped in, temp files) and keeps the live pair and young work', async (t) => {
+  const root = tempDir(t);
+  const store = new FsStore({ root });
+  const name = 'sweep.example.com';
+  const p = await pair('S');
+  await store.putBundle(name, {
+    ...p,
+    meta: {
+      name,
+      names: [name],
+      issuer: 't',
+      serialNumber: 'AA',
+      notBefore: '2026-01-01T00:00:00.000Z',
+      notAfter: '2026-04-01T00:00:00.000Z',
+      issuedAt: '2026-01-01T00:00:00.000Z',
+      directory: 't',
+      accountUrl: null,
+      keyType: 'ec-p256',
+      profile: null,
+      ari: null,
+    },
+  });
+  const certs = join(root, 'certificates');
+  const stray = join(certs, '.versions', name, 'zzz-00000000');
+  fs.mkdirSync(stray, { recursive: true });
+  writeFileSync(join(stray, 'privkey.pem'), 'half');
+  const link = join(certs, `.${name}.0123456789ab.link`);
+  fs.symlinkSync('.versions/x/y', link);
+  const tmp = join(certs, `.index.log.abcdef012345.tmp`);
+  writeFileSync(tmp, 'x');
+  const young = join(certs, `.other.example.com.fedcba987654.tmp`);
+  writeFileSync(young, 'in progress');
+  const past = new Date(Date.now() - 3_600_000);
+  for (const f of [stray, tmp]) fs.utimesSync(f, past, past);
+  fs.lutimesSync(link, past, past);
+  const removed = await store.sweep();
+  assert.deepEqual(removed.sort(), [link, stray, tmp].sort());
+  assert.ok(fs.existsSync(young), 'a temp file younger than a minute is a live writer: kept');
+  const b = await store.getBundle(name);
+  assert.equal(b?.certPem, p.certPem, 'the live pair is untouched');
+});
