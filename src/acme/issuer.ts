@@ -110,7 +110,12 @@ function installHttp(): void {
   // problem document can arrive on either path.
   acme.axios.interceptors.response.use(
     (res) => {
+      // A later success (the retry after a badNonce) means the problem before it was handled.
       if (res.status >= 400) record(res);
+      else {
+        const ctx = problems.getStore();
+        if (ctx) ctx.last = null;
+      }
       return res;
     },
     (error: { response?: Res }) => {

@@ -42,6 +42,15 @@ export interface ManagerOptions {
 const CA_FAILURES = new Set(['E_ACME_PROBLEM', 'E_ACME_RATE_LIMITED', 'E_ACME_CHALLENGE', 'E_ACME_DNS_HOOK']);
 const LOCAL_RETRY_MS = 5 * 60_000;
 
+/**
+ * A failure the CA answered counts as an attempt. A problem document means the CA itself said
+ * no (a CAA record, a refused email) whatever the code: not counting it would order a refused
+ * name again every few minutes.
+ */
+function isCaFailure(err: CertgateError & { problem?: unknown }): boolean {
+  return CA_FAILURES.has(err.code) || Boolean(err.problem);
+}
+
 export interface ObtainOptions {
   /** Issue even when a valid certificate is stored (and past the attempts limit). */
   force?: boolean;
@@ -173,7 +182,7 @@ export class CertManager {
             break;
           } catch (err) {
             last = err as CertgateError & { problem?: { retryAfter?: number } };
-            const counted = CA_FAILURES.has(last.code);
+            const counted = isCaFailure(last);
             await this.event(name, 'cert_failed', last.message, {
               code: last.code ?? 'E_INTERNAL',
               fix: last.fix ?? null,
@@ -185,7 +194,7 @@ export class CertManager {
         }
         if (!bundle) {
           const e = last as CertgateError & { problem?: { retryAfter?: number } };
-          if (CA_FAILURES.has(e.code)) await this.#recordFailure(name, e);
+          if (isCaFailure(e)) await this.#recordFailure(name, e);
           else await this.#recordLocalFailure(name, e);
           throw e;
         }

@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { AcmeIssuer } from '../../src/acme/issuer.ts';
+import { AcmeError } from '../../src/acme/problems.ts';
 import { CertgateError } from '../../src/errors.ts';
 import { CertManager } from '../../src/manager/manager.ts';
 import { createCertificate } from '../../src/pki/generate.ts';
@@ -41,6 +42,16 @@ function manager(root: string, fail: CertgateError | null) {
 test('a failure the CA answered counts as an attempt', async (t) => {
   const m = manager(tempDir(t), new CertgateError('E_ACME_PROBLEM', 'the CA refused', 'fix it'));
   await assert.rejects(m.manager.obtain('a.example.com'), /the CA refused/);
+  assert.equal((await m.store.getState('a.example.com')).attempts, 1);
+});
+
+test("a refusal carrying the CA's problem document counts, whatever its code (a CAA record: E_DOMAIN_NOT_ALLOWED)", async (t) => {
+  const refused = new AcmeError('E_DOMAIN_NOT_ALLOWED', 'CAA forbids this CA', 'add a CAA record for the CA', {
+    type: 'urn:ietf:params:acme:error:caa',
+    detail: 'CAA record for a.example.com prevents issuance',
+  });
+  const m = manager(tempDir(t), refused);
+  await assert.rejects(m.manager.obtain('a.example.com'), /CAA forbids/);
   assert.equal((await m.store.getState('a.example.com')).attempts, 1);
 });
 
