@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { NameView } from '../metrics/view.ts';
 import type { CertEvent } from '../store/store.ts';
-import { type DeliveryReport, type WebhookOptions, WebhookSender } from './webhook.ts';
+import { type WebhookOptions, WebhookSender } from './webhook.ts';
 
 export { type DeliveryReport, redactUrl, signature, WebhookSender } from './webhook.ts';
 
