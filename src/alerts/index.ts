@@ -67,7 +67,10 @@ export function createAlerts(options: AlertsOptions): Alerts {
   const clock = options.clock ?? Date.now;
   const unreachableAfterMs = options.unreachableAfterMs ?? 3600_000;
   const lifeFraction = options.lifeFraction ?? 0.1;
-  const sender = new WebhookSender({ ...options, clock });
+  // The signature's timestamp is the wall clock's (a receiver compares it with its own); the
+  // injected clock times the conditions only.
+  const { clock: _conditionClock, ...delivery } = options;
+  const sender = new WebhookSender(delivery);
   const active = new Set<string>();
   /** Per CA (the issuer id): since when every attempt failed to reach it. */
   const unreachable = new Map<string, { since: number; code: string }>();
