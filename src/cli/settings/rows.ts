@@ -323,7 +323,7 @@ const SERVER_ONLY: Rows<Omit<ServerSettings, keyof AcmeSettings>> = {
     default: undefined,
     secret: true,
     defaultText: 'unsigned',
-    help: 'HMAC-SHA256 key of the X-Certgate-Signature header (no flag: a flag would show in ps); never logged',
+    help: 'HMAC-SHA256 key of the X-Certgate-Signature header; no flag (a flag shows in ps); never logged or shown',
   }),
 };
 
