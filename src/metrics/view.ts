@@ -80,8 +80,20 @@ export class CertificateView {
   /** Reads every stored certificate's index entry and state. */
   async load(): Promise<void> {
     const { store } = this.#o;
-    for (const e of await store.scan()) {
-      const state = await store.getState(e.name);
+    const entries = await store.scan();
+    // States are read a few at a time: 10,000 names are 10,000 small reads.
+    const states = new Array<DomainState>(entries.length);
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(16, entries.length) }, async () => {
+        while (next < entries.length) {
+          const i = next++;
+          states[i] = await store.getState((entries[i] as (typeof entries)[number]).name);
+        }
+      }),
+    );
+    for (const [i, e] of entries.entries()) {
+      const state = states[i] as DomainState;
       this.#names.set(e.name, {
         name: e.name,
         notBefore: Date.parse(e.notBefore),

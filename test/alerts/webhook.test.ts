@@ -24,7 +24,7 @@ test('a webhook that keeps answering 503 is tried `attempts` times, then given u
   assert.match(logged.join('\n'), /not delivered .* after 3 attempt\(s\): 503/);
 });
 
-test('a 400 is the receiver\'s final word: not retried', async (t) => {
+test("a 400 is the receiver's final word: not retried", async (t) => {
   const hook = await startReceiver(() => 400);
   t.after(() => hook.close());
   const sender = new WebhookSender({ urls: [hook.url], attempts: 5, backoffMs: 20 });

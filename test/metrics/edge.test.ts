@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
+import { connect as http2Connect } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
@@ -101,4 +102,35 @@ test('proxied requests are counted by status class with a duration histogram', a
   // The slow one took at least 200 ms: it sits above the 0.1 s bucket.
   assert.equal(value(text, 'certgate_proxy_request_duration_seconds_bucket', { code: '2xx', le: '0.1' }), 1);
   assert.ok((value(text, 'certgate_proxy_request_duration_seconds_sum', { code: '2xx' }) as number) >= 0.2);
+});
+
+test('an HTTP/2 request is counted once, like an HTTP/1.1 one', async (t) => {
+  const data = tempDir(t);
+  const app = await statusUpstream();
+  t.after(() => app.close());
+  const rt = await buildRuntime(settings(data, { httpPort: null, upstream: app.url }));
+  const ports = await rt.start();
+  t.after(() => rt.close());
+  const session = http2Connect(`https://localhost:${ports.https}`, { rejectUnauthorized: false, host: '127.0.0.1' });
+  t.after(() => session.close());
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = session.request({ ':path': '/status/201' });
+    let code = 0;
+    req.on('response', (h) => {
+      code = Number(h[':status']);
+    });
+    req.on('end', () => resolve(code));
+    req.on('error', reject);
+    req.resume();
+    req.end();
+  });
+  assert.equal(status, 201);
+  const m = rt.metrics as NonNullable<typeof rt.metrics>;
+  // The count lands when the stream closes, just after the client saw the end.
+  let text = await m.text();
+  for (let i = 0; i < 50 && value(text, 'certgate_proxy_requests_total', { code: '2xx' }) === undefined; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    text = await m.text();
+  }
+  assert.equal(value(text, 'certgate_proxy_requests_total', { code: '2xx' }), 1);
 });
