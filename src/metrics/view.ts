@@ -27,15 +27,15 @@ export interface NameView {
 }
 
 /**
- * valid: a certificate before its renewal point; renewing: inside its renewal window;
- * failing: the last attempt failed and certgate retries; needs_action: attempts exhausted, or no
- * usable certificate and nothing will change without the operator.
+ * valid: a certificate before its renewal point; renewing: inside its renewal window (or being
+ * obtained); failing: the last attempt failed and certgate retries; needs_action: attempts
+ * exhausted, or the certificate has expired.
  */
 export function readyState(v: NameView, now: number): ReadyState {
-  if (v.flagged) return 'needs_action';
+  if (v.flagged || (v.notAfter !== null && v.notAfter <= now)) return 'needs_action';
   if (v.failing) return 'failing';
-  if (v.notAfter === null || v.notAfter <= now) return v.notAfter === null ? 'renewing' : 'needs_action';
-  if (v.renewalAt !== null && now >= v.renewalAt) return 'renewing';
+  // No certificate yet and no failure: being obtained.
+  if (v.notAfter === null || (v.renewalAt !== null && now >= v.renewalAt)) return 'renewing';
   return 'valid';
 }
 
