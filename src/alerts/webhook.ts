@@ -53,11 +53,14 @@ export function signature(secret: string, timestamp: string, body: string): stri
   return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
 }
 
-/** Hides credentials in a URL (user:password@, query) for logs. */
+/**
+ * A webhook URL as logs show it: scheme and host only. Many webhook URLs carry their credential
+ * in the path or the query (Slack's /services/T…/B…/secret), or as user:password@.
+ */
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname}${u.search ? '?…' : ''}`;
+    return `${u.protocol}//${u.host}${u.pathname.length > 1 || u.search ? '/…' : ''}`;
   } catch {
     return '(invalid URL)';
   }

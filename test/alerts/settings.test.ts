@@ -6,7 +6,10 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import YAML from 'yaml';
 import { run } from '../../src/cli/run.ts';
+import { SERVE_TABLE } from '../../src/cli/settings/rows.ts';
+import { resolve } from '../../src/cli/settings/table.ts';
 import { fakeIo } from '../helpers/io.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
@@ -17,15 +20,25 @@ async function show(dir: string, env: Record<string, string>, file?: string) {
   return { code, io };
 }
 
-test('alerts.webhook takes one URL or a list in the file; metrics: { maxNames } means metrics on', async (t) => {
-  const one = await show(tempDir(t), {}, 'alerts:\n  webhook: https://hooks.example.com/a\nmetrics:\n  maxNames: 50\n');
-  assert.equal(one.code, 0, one.io.stderr);
-  const s = JSON.parse(one.io.stdout).settings;
-  assert.deepEqual(s.alertsWebhooks.value, ['https://hooks.example.com/a']);
-  assert.equal(s.metrics.value, true);
-  assert.equal(s.metricsMaxNames.value, 50);
-  const two = await show(tempDir(t), {}, 'alerts:\n  webhook: [https://a.example.com/h, http://127.0.0.1:9/h]\n');
-  assert.deepEqual(JSON.parse(two.io.stdout).settings.alertsWebhooks.value, ['https://a.example.com/h', 'http://127.0.0.1:9/h']);
+function resolved(file: string) {
+  const context = { root: false, command: 'serve', cwd: '/', env: {} };
+  return resolve(SERVE_TABLE, { flags: {}, env: {}, file: { name: 'c.yaml', data: YAML.parse(file) as Record<string, unknown> }, context }).settings;
+}
+
+test('alerts.webhook takes one URL or a list in the file; metrics: { maxNames } means metrics on', () => {
+  const one = resolved('alerts:\n  webhook: https://hooks.example.com/a\nmetrics:\n  maxNames: 50\n');
+  assert.deepEqual(one.alertsWebhooks, ['https://hooks.example.com/a']);
+  assert.equal(one.metrics, true);
+  assert.equal(one.metricsMaxNames, 50);
+  const two = resolved('alerts:\n  webhook: [https://a.example.com/h, http://127.0.0.1:9/h]\n');
+  assert.deepEqual(two.alertsWebhooks, ['https://a.example.com/h', 'http://127.0.0.1:9/h']);
+});
+
+test('webhook URLs are redacted in config show (a webhook URL is often its own credential)', async (t) => {
+  const { code, io } = await show(tempDir(t), { CERTGATE_ALERTS_WEBHOOK: 'https://hooks.slack.com/services/T0/B0/s3cr3t' });
+  assert.equal(code, 0, io.stderr);
+  assert.deepEqual(JSON.parse(io.stdout).settings.alertsWebhooks, { value: '(redacted)', source: 'CERTGATE_ALERTS_WEBHOOK' });
+  assert.equal(io.stdout.includes('s3cr3t'), false);
 });
 
 test('the alerts secret is redacted in config show and not echoed when refused', async (t) => {

@@ -66,3 +66,15 @@ test('a webhook that is not an http(s) URL fails the build with E_OPTION on aler
     (e: { code?: string; option?: string; message: string }) => e.code === 'E_OPTION' && e.option === 'alertsWebhooks' && !e.message.includes('hunter2'),
   );
 });
+
+test('a delivery given up is logged with the webhook host only, never its path or query (often the credential)', async (t) => {
+  const hook = await startReceiver(() => 404);
+  t.after(() => hook.close());
+  const logged: string[] = [];
+  const sender = new WebhookSender({ urls: [`${hook.url}/services/T0/B0/s3cr3t?token=abc`], log: (_l, msg) => logged.push(msg) });
+  t.after(() => sender.close());
+  sender.enqueue('name_failing', payload('four'));
+  await sender.idle();
+  assert.match(logged.join('\n'), /not delivered to http:\/\/127\.0\.0\.1:\d+\/… after 1 attempt\(s\): 404/);
+  assert.equal(/s3cr3t|token=abc/.test(logged.join('\n')), false);
+});

@@ -314,6 +314,8 @@ const SERVER_ONLY: Rows<Omit<ServerSettings, keyof AcmeSettings>> = {
     fromFile: (v) => (typeof v === 'string' ? [v] : v),
     default: null,
     defaultText: 'off',
+    // A webhook URL is often its own credential (Slack's, Discord's): never shown.
+    secret: true,
     help: 'webhooks that receive alerts (JSON POST): a name failing, attempts exhausted, a certificate in its last tenth of life, the CA unreachable for an hour, a trust file rejected',
   }),
   alertsSecret: row<string | undefined>({
