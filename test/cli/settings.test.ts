@@ -146,14 +146,14 @@ for (const [key, r] of Object.entries(SERVE_TABLE) as Array<[string, Row<unknown
     test(`setting ${key}: a bad ${r.env} is refused, naming the variable`, async (t) => {
       const { code, io } = await show(tempDir(t), null, { [r.env as string]: 'bad value!' }, []);
       assert.equal(code, 2);
-      assert.match(io.stderr, new RegExp(`^error E_USAGE: ${r.env}=bad value!: not `));
+      assert.match(io.stderr, new RegExp(`^error E_USAGE: ${r.env}=${r.secret ? '\\(redacted\\)' : 'bad value!'}: not `));
     });
 
   if (r.flag && r.kind.arg !== '')
     test(`setting ${key}: a bad --${r.flag} is refused, naming the flag`, async (t) => {
       const { code, io } = await show(tempDir(t), null, {}, [`--${r.flag}=`]);
       assert.equal(code, 2);
-      assert.match(io.stderr, new RegExp(`^error E_USAGE: --${r.flag} "": not `));
+      assert.match(io.stderr, new RegExp(`^error E_USAGE: --${r.flag} ${r.secret ? '\\(redacted\\)' : '""'}: not `));
     });
 }
 
