@@ -194,7 +194,10 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       collect() {
         const now = clock();
         const counts: Record<string, number> = { valid: 0, renewing: 0, failing: 0, needs_action: 0 };
-        for (const v of view.entries()) counts[readyState(v, now)] = (counts[readyState(v, now)] ?? 0) + 1;
+        for (const v of view.entries()) {
+          const state = readyState(v, now);
+          counts[state] = (counts[state] ?? 0) + 1;
+        }
         for (const state of READY_STATES) this.set({ state }, counts[state] ?? 0);
       },
     });

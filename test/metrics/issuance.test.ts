@@ -80,6 +80,23 @@ test('a failed issuance is counted by the reason the CA gave', { timeout: 60_000
   assert.equal(value(text, 'certgate_certificate_not_after_timestamp_seconds', { name: host }), undefined, 'no certificate, no expiry');
 });
 
+test('a name whose attempts are exhausted is needs_action, and counted', { timeout: 60_000 }, async (t) => {
+  const data = tempDir(t);
+  const host = name('exhausted');
+  const res = await request(`${pebble.challtestsrvUrl}/add-a`, { method: 'POST', body: JSON.stringify({ host: `${host}.`, addresses: ['127.0.0.2'] }) });
+  await res.body.dump();
+  const rt = await buildRuntime(pebbleSettings(pebble, data, { domain: host }));
+  await rt.start();
+  t.after(() => rt.close());
+  for (let i = 0; i < 5; i++) await assert.rejects(rt.engines.manager().obtain(host, { force: true }));
+  const text = await (rt.metrics as NonNullable<typeof rt.metrics>).text();
+  assert.equal(value(text, 'certgate_certificate_ready_status', { name: host, state: 'needs_action' }), 1);
+  assert.equal(value(text, 'certgate_certificate_ready_status', { name: host, state: 'failing' }), 0);
+  assert.equal(value(text, 'certgate_issuance_attempts_exhausted_total'), 1);
+  assert.equal(value(text, 'certgate_issuance_failures_total', { reason: 'connection' }), 5);
+  assert.equal(value(text, 'certgate_certificates', { state: 'needs_action' }), 1);
+});
+
 function handshake(port: number, servername: string): Promise<boolean> {
   return new Promise((resolve) => {
     const s = tlsConnect({ port, host: '127.0.0.1', servername, rejectUnauthorized: false }, () => {
