@@ -9,8 +9,14 @@
 import cluster, { type Worker } from 'node:cluster';
 
 /** `hangup` carries the settings the primary resolved again: workers never read the file themselves. */
-export type ToWorker = { type: 'stop' } | { type: 'hangup'; settings: unknown } | { type: 'renewed'; names: string[] };
-export type ToPrimary = { type: 'ready' };
+export type ToWorker =
+  | { type: 'stop' }
+  | { type: 'hangup'; settings: unknown }
+  | { type: 'renewed'; names: string[] }
+  /** A scrape: the worker answers with its metrics (prom-client JSON). */
+  | { type: 'metrics'; id: number };
+/** `event`: a certificate event recorded in the worker (on-demand issuance), for the primary's view and alerts. */
+export type ToPrimary = { type: 'ready' } | { type: 'metrics'; id: number; metrics: unknown } | { type: 'event'; event: unknown };
 
 /** The primary hands each worker the settings it resolved (JSON), so that workers never resolve again. */
 export const WORKER_SETTINGS_ENV = 'CERTGATE_WORKER_SETTINGS';
@@ -24,10 +30,13 @@ export function workerId(): number {
 }
 
 /** In a worker: tells the primary the edge listens, and hands it the primary's messages. */
-export function workerChannel(onMessage: (m: ToWorker) => void): { ready(): void; done(): void } {
+export function workerChannel(onMessage: (m: ToWorker) => void): { ready(): void; send(m: ToPrimary): void; done(): void } {
   process.on('message', (m: ToWorker) => onMessage(m));
   return {
     ready: () => process.send?.({ type: 'ready' } satisfies ToPrimary),
+    send: (m) => {
+      if (process.connected) process.send?.(m);
+    },
     // The IPC channel keeps a worker alive: let go of it once the edge has drained.
     done: () => cluster.worker?.disconnect(),
   };
@@ -41,6 +50,10 @@ export interface Supervisor {
   stop(graceMs: number): Promise<void>;
   /** Resolves with an exit code if the workers keep dying (more than 10 restarts a minute). */
   failed: Promise<number>;
+  /** Every live worker's metrics; a worker that does not answer within timeoutMs is left out of this scrape. */
+  metrics(timeoutMs?: number): Promise<unknown[]>;
+  /** Called with each certificate event a worker forwards. */
+  onEvent: ((event: unknown) => void) | null;
 }
 
 export function superviseWorkers(count: number, log: (level: 'info' | 'warn' | 'error', msg: string) => void, env: Record<string, string> = {}): Supervisor {
@@ -60,11 +73,26 @@ export function superviseWorkers(count: number, log: (level: 'info' | 'warn' | '
     readyReject = reject;
   });
   let allReady = false;
+  let scrapeId = 0;
+  const scrapes = new Map<number, { answers: unknown[]; waiting: number; done: () => void }>();
+  const supervisor = { onEvent: null as ((event: unknown) => void) | null };
 
   const fork = (): Worker => {
     const w = cluster.fork({ ...env, CERTGATE_WORKER: '1' });
     live.add(w);
     w.on('message', (m: ToPrimary) => {
+      if (m?.type === 'metrics') {
+        const s = scrapes.get(m.id);
+        if (s) {
+          s.answers.push(m.metrics);
+          if (--s.waiting === 0) s.done();
+        }
+        return;
+      }
+      if (m?.type === 'event') {
+        supervisor.onEvent?.(m.event);
+        return;
+      }
       if (m?.type !== 'ready') return;
       started++;
       if (!allReady && started >= count) {
@@ -96,13 +124,29 @@ export function superviseWorkers(count: number, log: (level: 'info' | 'warn' | '
   };
   for (let i = 0; i < count; i++) fork();
 
-  return {
+  return Object.assign(supervisor, {
     ready,
     failed,
-    broadcast(m) {
+    metrics(timeoutMs = 2000) {
+      const targets = [...live].filter((w) => w.isConnected());
+      if (targets.length === 0) return Promise.resolve([]);
+      const id = ++scrapeId;
+      return new Promise<unknown[]>((resolve) => {
+        const answers: unknown[] = [];
+        const timer = setTimeout(() => finish(), timeoutMs);
+        const finish = () => {
+          clearTimeout(timer);
+          scrapes.delete(id);
+          resolve(answers);
+        };
+        scrapes.set(id, { answers, waiting: targets.length, done: finish });
+        for (const w of targets) w.send({ type: 'metrics', id } satisfies ToWorker);
+      });
+    },
+    broadcast(m: ToWorker) {
       for (const w of live) if (w.isConnected()) w.send(m);
     },
-    async stop(graceMs) {
+    async stop(graceMs: number) {
       stopping = true;
       const exits = [...live].map((w) => new Promise<void>((r) => (w.isDead() ? r() : w.once('exit', () => r()))));
       for (const w of live) if (w.isConnected()) w.send({ type: 'stop' } satisfies ToWorker);
@@ -113,5 +157,5 @@ export function superviseWorkers(count: number, log: (level: 'info' | 'warn' | '
       await Promise.all(exits);
       clearTimeout(timer);
     },
-  };
+  }) satisfies Supervisor;
 }

@@ -17,6 +17,7 @@ import type { CertManager } from '../manager/manager.ts';
 import type { DomainRegistry } from '../manager/registry.ts';
 import { canonicalName } from '../store/names.ts';
 import type { CertificateBundle } from '../store/store.ts';
+import type { OnDemandDecision } from './observer.ts';
 import { asNameContexts, ConnectionSlots } from './slots.ts';
 
 /** Why a connection was given a stand-in certificate. */
@@ -42,6 +43,8 @@ export interface HandshakeOptions {
   retryFailedMs?: number | undefined;
   clock?: (() => number) | undefined;
   log?: ((level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) => void) | undefined;
+  /** Told of each on-demand decision (metrics). */
+  onDecision?: ((decision: OnDemandDecision) => void) | undefined;
 }
 
 interface Selection {
@@ -245,13 +248,17 @@ export class HandshakeCertificates {
     const { registry, manager, cache } = this.#o;
     const now = this.#clock();
     const refusedAt = this.#refused.get(name);
-    if (refusedAt !== undefined && now - refusedAt < 60_000) return {};
+    if (refusedAt !== undefined && now - refusedAt < 60_000) {
+      this.#o.onDecision?.('refused');
+      return {};
+    }
     const failed = this.#failed.get(name);
     if (failed && failed.retryAt > now) return this.#withStandIn(name, { kind: 'failed', detail: failed.detail });
     if (this.#issuing.has(name)) return this.#withStandIn(name, { kind: 'pending', detail: 'the certificate is being obtained from the CA right now' });
     if (!registry || !manager) return {};
     const decision = await registry.decide(name, { visit: true });
     if (!decision.allowed) {
+      this.#o.onDecision?.('refused');
       this.#remember(this.#refused, name, now);
       this.#o.log?.('info', `refused on-demand certificate for ${name}: ${decision.reason}`, { host: name });
       return {};
@@ -270,12 +277,14 @@ export class HandshakeCertificates {
       return this.#withStandIn(name, { kind: 'failed', detail });
     }
     if (!this.#clientAllows(clientAddress)) {
+      this.#o.onDecision?.('over_budget');
       this.#o.log?.('warn', `on-demand budget of client ${clientKey(clientAddress)} spent; not asking the CA for ${name}`, { host: name });
       return this.#withStandIn(name, { kind: 'budget', detail: 'too many new names were asked for from your address; try again in a few minutes' });
     }
     const minute = Math.floor(now / 60_000);
     if (this.#minute.at !== minute) this.#minute = { at: minute, count: 0 };
     if (this.#minute.count >= this.#o.onDemandPerMinute) {
+      this.#o.onDecision?.('over_budget');
       this.#o.log?.('warn', `on-demand budget of ${this.#o.onDemandPerMinute} per minute spent; not asking the CA for ${name}`, { host: name });
       return this.#withStandIn(name, { kind: 'budget', detail: 'too many new certificates were requested this minute; try again shortly' });
     }
@@ -285,10 +294,12 @@ export class HandshakeCertificates {
       (result) => {
         cache.put(name, result.bundle);
         this.#failed.delete(name);
+        this.#o.onDecision?.('issued');
         this.#o.log?.('info', `obtained a certificate for ${name} on demand in ${Math.round(result.ms)} ms`, { host: name });
         return { ctx: cache.context(name) as NameContexts } as Selection;
       },
       async (err: Error) => {
+        this.#o.onDecision?.('failed');
         if (decision.source === 'first-visit') await registry.releaseFirstVisit(name, err.message).catch(() => false);
         const st = await manager.state(name).catch(() => null);
         const retryAt = st?.nextAttemptAt ? Math.min(Date.parse(st.nextAttemptAt), this.#clock() + 3600_000) : this.#clock() + this.#o.retryFailedMs;

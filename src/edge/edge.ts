@@ -10,6 +10,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from 'node:http2';
 import type { Server as NetServer, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import type { ChallengeAnswers } from '../acme/challenges.ts';
 import type { CertCache } from '../cache/cache.ts';
 import { CertgateError } from '../errors.ts';
@@ -23,6 +24,7 @@ import { type AccessEntry, watchResponse } from './access-log.ts';
 import { HandshakeCertificates, type StandIn } from './certs.ts';
 import { excerpt } from './excerpt.ts';
 import { TrustedProxies } from './forwarded.ts';
+import type { EdgeObserver } from './observer.ts';
 import { closeAfter, errorPage, isHttp2, proxyRequest, proxyUpgrade, upgradeTokens, upstreamAgent } from './proxy.ts';
 import { readTarget } from './request-target.ts';
 
@@ -71,6 +73,8 @@ export interface EdgeOptions {
   log?: (event: { level: 'info' | 'warn' | 'error'; msg: string; [k: string]: unknown }) => void;
   /** One entry per finished request (off when absent). */
   accessLog?: ((entry: AccessEntry) => void) | null;
+  /** Told of handshake outcomes, finished proxied requests and on-demand decisions (metrics); nothing is added when absent. */
+  observer?: EdgeObserver | null;
 }
 
 const HOSTNAME = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?)(?::\d{1,5})?$/;
@@ -228,6 +232,7 @@ export class Edge {
       onDemandPerClient: options.onDemandPerClient,
       onDemandTimeoutMs: options.onDemandTimeoutMs,
       log: (level, msg, extra) => this.#log(level, msg, extra),
+      onDecision: options.observer?.onDemand?.bind(options.observer),
     });
   }
 
@@ -381,6 +386,11 @@ export class Edge {
       return;
     }
     if (logged) logged.upstream = upstream.host;
+    const observer = this.#o.observer;
+    if (observer?.request) {
+      const started = performance.now();
+      res.once('close', () => observer.request?.(res.headersSent ? res.statusCode : 0, (performance.now() - started) / 1000));
+    }
     proxyRequest(req, res, upstream, info, hsts, this.#agent, (err) => this.#log('error', `upstream ${upstream.host} failed: ${err.message}`, { host }));
   }
 
@@ -623,7 +633,12 @@ export class Edge {
         // Tracked from the accept on, so that close() also ends connections that never sent a byte.
         track(s);
       });
-      https.on('tlsClientError', (err: NodeJS.ErrnoException, tlsSocket: Socket) => this.#plainHttp(err, tlsSocket));
+      https.on('tlsClientError', (err: NodeJS.ErrnoException, tlsSocket: Socket) => {
+        this.#o.observer?.handshake?.('failed');
+        this.#plainHttp(err, tlsSocket);
+      });
+      const observer = o.observer;
+      if (observer?.handshake) https.on('secureConnection', (s: TLSSocket) => observer.handshake?.(s.isSessionReused() ? 'resumed' : 'full'));
       https.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.#clientError(err, socket, true));
       https.setTimeout(o.requestTimeoutMs ?? 120_000);
       // HTTP/1.1 over TLS goes through the http2 server (allowHTTP1), which checks these like http.Server does.

@@ -9,4 +9,5 @@ export { type AccessEntry, watchResponse } from './access-log.ts';
 export { clientKey, HandshakeCertificates, type HandshakeOptions, type StandIn } from './certs.ts';
 export { Edge, type EdgeOptions, type EdgeSettings, type HstsOptions, requestHost } from './edge.ts';
 export { type Forwarded, TrustedProxies } from './forwarded.ts';
+export type { EdgeObserver, HandshakeOutcome, OnDemandDecision } from './observer.ts';
 export { errorPage, type ForwardInfo, forwardHeaders } from './proxy.ts';

@@ -6,13 +6,17 @@
  * `serve: false` (maintenance only) and each worker with `maintain: false`.
  */
 import { availableParallelism } from 'node:os';
+import { type Alerts, type AlertsOptions, createAlerts } from '../alerts/index.ts';
 import { CertCache } from '../cache/cache.ts';
 import { Edge, type EdgeOptions, type EdgeSettings } from '../edge/edge.ts';
 import type { EventListener } from '../events.ts';
 import { LocalCa } from '../localca/local-ca.ts';
 import { type Logger, silentLogger } from '../log.ts';
 import type { CycleReport } from '../maintenance/maintainer.ts';
+import { CertificateView, createMetrics, type Metrics, type MetricsJson } from '../metrics/index.ts';
 import { pairProblem } from '../store/meta.ts';
+import type { CertEvent } from '../store/store.ts';
+import { createTrustStore, type TrustStore } from '../trust/store.ts';
 import { type AcmeEngines, createAcmeEngines } from './acme.ts';
 import { RELOADABLE, type ServerSettings } from './settings.ts';
 
@@ -31,6 +35,10 @@ export interface RuntimeOptions {
   accessLog?: EdgeOptions['accessLog'];
   /** The environment the DNS hook runs with. */
   hookEnv?: Record<string, string | undefined>;
+  /** The serving workers' metrics (serve --workers: asked of them at each scrape), merged into this process's. */
+  metricsPeers?: () => Promise<MetricsJson[]>;
+  /** Alert delivery knobs (timeouts, backoff, clock) beside the settings' webhooks and secret. */
+  alertOptions?: Omit<Partial<AlertsOptions>, 'urls' | 'secret'>;
 }
 
 export interface Runtime {
@@ -46,6 +54,14 @@ export interface Runtime {
   reload(next: ServerSettings): Promise<string[]>;
   /** Serves these names' stored certificates from the next handshake on. */
   refresh(names: string[]): Promise<void>;
+  /** Prometheus metrics (settings.metrics); the admin listener serves them at /metrics. */
+  readonly metrics: Metrics | null;
+  /** Webhook alerts (settings.alertsWebhooks), in the process that runs maintenance. */
+  readonly alerts: Alerts | null;
+  /** The certificates as metrics and alerts see them (the process that runs maintenance). */
+  readonly view: CertificateView | null;
+  /** An event recorded by another process (a serving worker): the view and the alerts take it in. */
+  observeEvent(event: CertEvent): void;
   close(): Promise<void>;
 }
 
@@ -72,11 +88,18 @@ export async function buildRuntime(settings: ServerSettings, options: RuntimeOpt
   const workers = options.workers && options.workers.count > 1 ? options.workers.count : 1;
   const acmeLog = log.child({ area: 'acme' });
   const certLog = log.child({ area: 'certificates' });
+  // Built below, once the store exists; the event path reaches them from the first event on.
+  let metrics: Metrics | null = null;
+  let view: CertificateView | null = null;
+  let alerts: Alerts | null = null;
   const engines = createAcmeEngines(settings, {
     warn: (m) => acmeLog.warn(m),
     // Every certificate event reaches the log too: issuance start and end, failures, renewals.
     onEvent: (e) => {
       certLog[e.type === 'cert_failed' || e.type === 'attempts_exhausted' ? 'warn' : 'info']({ name: e.name, event: e.type }, e.message);
+      metrics?.onEvent(e);
+      view?.onEvent(e);
+      alerts?.onEvent(e);
       options.onEvent?.(e);
     },
     workers: workers > 1 || options.serve === false,
@@ -89,6 +112,26 @@ export async function buildRuntime(settings: ServerSettings, options: RuntimeOpt
   // fails the start, not the first visitor's handshake.
   const issuer = acme ? engines.issuer() : null;
   const manager = acme ? engines.manager() : null;
+  // The process that runs maintenance owns the certificate view, the alerts and the trust store;
+  // serving workers count their handshakes and requests, and the primary merges them.
+  const owner = maintain;
+  if (owner && (settings.metrics || settings.alertsWebhooks))
+    view = new CertificateView({ store: engines.store, onChange: (entry, name) => alerts?.onViewChange(entry, name) });
+  if (settings.metrics) metrics = createMetrics({ view, maxNames: settings.metricsMaxNames, ...(options.metricsPeers ? { peers: options.metricsPeers } : {}) });
+  if (owner && settings.alertsWebhooks?.length) {
+    const alertLog = log.child({ area: 'alerts' });
+    alerts = createAlerts({
+      ...options.alertOptions,
+      urls: settings.alertsWebhooks,
+      secret: settings.alertsSecret,
+      log: (level, msg, extra) => alertLog[level](extra ?? {}, msg),
+    });
+  }
+  const trust: TrustStore | null = owner && (metrics || alerts) ? createTrustStore({ dir: engines.paths.caCerts, systemRoots: false, pollMs: 5000 }) : null;
+  trust?.on('change', (set) => {
+    metrics?.trustLoaded(set.entries.length, new Set(set.problems.map((p) => p.file)).size);
+    alerts?.trustLoaded(set.problems);
+  });
   const cache = new CertCache();
   const edgeLog = log.child({ area: 'edge' });
   let edge: Edge | null = null;
@@ -110,6 +153,7 @@ export async function buildRuntime(settings: ServerSettings, options: RuntimeOpt
       onDemandTimeoutMs: settings.onDemandWait,
       log: ({ level, msg, ...rest }) => edgeLog[level](rest, msg),
       accessLog: settings.accessLog ? (options.accessLog ?? null) : null,
+      observer: metrics?.edge ?? null,
     });
   }
   const refresh = async (names: string[]) => {
@@ -144,7 +188,19 @@ export async function buildRuntime(settings: ServerSettings, options: RuntimeOpt
     engines,
     localCa,
     localCaCreated: created,
+    metrics,
+    alerts,
+    view,
+    observeEvent(e) {
+      view?.onEvent(e);
+      alerts?.onEvent(e);
+    },
     async start() {
+      if (view) {
+        await view.load();
+        alerts?.start(() => view?.entries() ?? []);
+      }
+      await trust?.start();
       if (workers > 1 || !serve) await issuer?.prepareAccountKey();
       // The process that maintains the store also tidies it: a writer killed mid-write leaves a
       // temp file or a version that was never swapped in, which nothing else would remove.
@@ -202,6 +258,15 @@ export async function buildRuntime(settings: ServerSettings, options: RuntimeOpt
     async close() {
       await edge?.close();
       await maintainer?.close();
+      await trust?.close();
+      metrics?.close();
+      if (alerts) {
+        // Alerts raised just before the stop get a moment to go out; a hanging webhook does not hold the stop.
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([alerts.idle(), new Promise<void>((r) => (timer = setTimeout(r, 1000)))]);
+        clearTimeout(timer);
+        await alerts.close();
+      }
     },
   };
 }

@@ -50,6 +50,14 @@ export interface ServerSettings extends AcmeSettings {
   onDemandPerMinute: number;
   onDemandPerClient: number;
   onDemandWait: number;
+  /** Prometheus metrics (served on the admin listener at /metrics). */
+  metrics: boolean;
+  /** Names with their own per-name series; the rest are counted in aggregates. */
+  metricsMaxNames: number;
+  /** Webhook URLs alerts are POSTed to; null: no alerts. */
+  alertsWebhooks: string[] | null;
+  /** HMAC-SHA256 key for the X-Certgate-Signature header; undefined: unsigned. */
+  alertsSecret: string | undefined;
 }
 
 /** Settings that SIGHUP can change without a restart. */

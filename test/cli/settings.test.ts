@@ -41,6 +41,8 @@ const RAW: Record<string, Raw> = {
   behindProxy: { file: ['10.0.0.0/8'], env: '10.1.0.0/16,10.2.0.1', flag: '192.0.2.1' },
   defaultSni: { file: 'file.example.com', env: 'env.example.com', flag: 'flag.example.com' },
   workers: { file: 2, env: '3', flag: 'auto' },
+  alertsWebhooks: { file: ['https://hooks.test/file'], env: 'https://hooks.test/env', flag: 'http://127.0.0.1:1/flag,https://hooks.test/two' },
+  alertsSecret: { file: 'file-secret', env: 'env-secret', flag: 'no-flag-for-a-secret' },
 };
 
 function rawFor(key: string, r: Row<unknown>, defaultValue: unknown): Raw {
@@ -96,6 +98,8 @@ for (const [key, r] of Object.entries(SERVE_TABLE) as Array<[string, Row<unknown
   if (key === 'config') continue;
   const raw = rawFor(key, r, DEFAULTS[key]?.value);
   const want = expected(r, raw);
+  // `config show` never prints a secret's value.
+  const shown = (v: unknown) => (r.secret ? '(redacted)' : v);
 
   test(`setting ${key}: the default stands when nothing is given`, async (t) => {
     const { out } = await show(tempDir(t), null, {}, []);
@@ -106,7 +110,7 @@ for (const [key, r] of Object.entries(SERVE_TABLE) as Array<[string, Row<unknown
     test(`setting ${key}: the config file (${r.file}) wins over the default`, async (t) => {
       const { out, io } = await show(tempDir(t), fileWith(r.file as string, raw.file), {}, []);
       assert.ok(out, io.stderr);
-      assert.deepEqual(out.settings[key], { value: want.file, source: `c.yaml ${r.file}` });
+      assert.deepEqual(out.settings[key], { value: shown(want.file), source: `c.yaml ${r.file}` });
       assert.notDeepEqual(want.file, DEFAULTS[key]?.value ?? null, 'the sample differs from the default');
     });
 
@@ -115,7 +119,7 @@ for (const [key, r] of Object.entries(SERVE_TABLE) as Array<[string, Row<unknown
       const file = r.file ? fileWith(r.file, raw.file) : null;
       const { out, io } = await show(tempDir(t), file, { [r.env as string]: raw.env }, []);
       assert.ok(out, io.stderr);
-      assert.deepEqual(out.settings[key], { value: want.env, source: r.env });
+      assert.deepEqual(out.settings[key], { value: shown(want.env), source: r.env });
       if (r.file) assert.notDeepEqual(want.env, want.file);
     });
 
@@ -123,7 +127,7 @@ for (const [key, r] of Object.entries(SERVE_TABLE) as Array<[string, Row<unknown
     test(`setting ${key}: --${r.flag} wins over ${r.env ?? 'the file'}`, async (t) => {
       const { out, io } = await show(tempDir(t), null, r.env ? { [r.env]: raw.env } : {}, flagArgs(r, raw.flag));
       assert.ok(out, io.stderr);
-      assert.deepEqual(out.settings[key]?.value, want.flag);
+      assert.deepEqual(out.settings[key]?.value, shown(want.flag));
       assert.match(out.settings[key]?.source ?? '', new RegExp(`^--(no-)?${r.flag}$`));
       if (r.env) assert.notDeepEqual(want.flag, want.env);
     });
@@ -138,18 +142,18 @@ for (const [key, r] of Object.entries(SERVE_TABLE) as Array<[string, Row<unknown
       assert.match(io.stderr, new RegExp(`^error E_OPTION: c\\.yaml ${(r.file as string).replace(/\./g, '\\.')}: `));
     });
 
-  if (r.env && !['acmeDirectory', 'acmeEmail', 'dnsHook', 'domain', 'defaultSni', 'data', 'acmeCaRoot'].includes(key))
+  if (r.env && !['acmeDirectory', 'acmeEmail', 'dnsHook', 'domain', 'defaultSni', 'data', 'acmeCaRoot', 'alertsSecret'].includes(key))
     test(`setting ${key}: a bad ${r.env} is refused, naming the variable`, async (t) => {
       const { code, io } = await show(tempDir(t), null, { [r.env as string]: 'bad value!' }, []);
       assert.equal(code, 2);
-      assert.match(io.stderr, new RegExp(`^error E_USAGE: ${r.env}=bad value!: not `));
+      assert.match(io.stderr, new RegExp(`^error E_USAGE: ${r.env}=${r.secret ? '\\(redacted\\)' : 'bad value!'}: not `));
     });
 
   if (r.flag && r.kind.arg !== '')
     test(`setting ${key}: a bad --${r.flag} is refused, naming the flag`, async (t) => {
       const { code, io } = await show(tempDir(t), null, {}, [`--${r.flag}=`]);
       assert.equal(code, 2);
-      assert.match(io.stderr, new RegExp(`^error E_USAGE: --${r.flag} "": not `));
+      assert.match(io.stderr, new RegExp(`^error E_USAGE: --${r.flag} ${r.secret ? '\\(redacted\\)' : '""'}: not `));
     });
 }
 
@@ -208,7 +212,7 @@ test('settings: serve --help lists every flag with its variable and default', as
   const io = fakeIo();
   assert.equal(await run(['serve', '--help'], io), 0);
   for (const r of Object.values(SERVE_TABLE)) {
-    assert.match(io.stdout, new RegExp(`--${r.flag}\\b`), r.flag);
+    if (r.flag) assert.match(io.stdout, new RegExp(`--${r.flag}\\b`), r.flag);
     if (r.env) assert.ok(io.stdout.includes(r.env), r.env);
   }
 });

@@ -36,6 +36,10 @@ export function settings(data: string, over: Partial<ServerSettings> = {}): Serv
     onDemandPerMinute: 30,
     onDemandPerClient: 10,
     onDemandWait: 20_000,
+    metrics: true,
+    metricsMaxNames: 10_000,
+    alertsWebhooks: null,
+    alertsSecret: undefined,
     ...over,
   };
 }

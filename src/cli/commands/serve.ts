@@ -9,8 +9,10 @@ import { CertgateError } from '../../errors.ts';
 import { listenOn } from '../../listen.ts';
 import { LocalCa } from '../../localca/local-ca.ts';
 import { createLogger, type Logger } from '../../log.ts';
+import type { MetricsJson } from '../../metrics/index.ts';
 import { buildRuntime, type Runtime, workerCount } from '../../runtime/server.ts';
 import type { ServerSettings } from '../../runtime/settings.ts';
+import type { CertEvent } from '../../store/store.ts';
 import { parse } from '../args.ts';
 import type { Io } from '../io.ts';
 import { dataPathsFor, loadSettings, withSource } from '../settings/load.ts';
@@ -106,11 +108,21 @@ export async function serve(argv: string[], io: Io): Promise<number> {
   if (workers > 1 && !worker) {
     await checkPorts(settings);
     let supervisor: ReturnType<typeof superviseWorkers> | null = null;
-    const runtime = await build({ serve: false, maintain: true, onRenewed: (names) => supervisor?.broadcast({ type: 'renewed', names }) });
+    const runtime = await build({
+      serve: false,
+      maintain: true,
+      onRenewed: (names) => supervisor?.broadcast({ type: 'renewed', names }),
+      // A scrape of the primary asks every worker for its handshake, request and on-demand counters.
+      metricsPeers: async () => ((await supervisor?.metrics()) ?? []) as MetricsJson[],
+    });
     // The account key exists before the workers start (they would race to create it), and
     // maintenance runs here, in one process only.
     await runtime.start();
-    supervisor = superviseWorkers(workers, (level, msg) => log[level](msg), { [WORKER_SETTINGS_ENV]: JSON.stringify(resolved) });
+    supervisor = superviseWorkers(workers, (level, msg) => log[level](msg), {
+      // Workers send no alerts: the alerts' secret stays in the primary.
+      [WORKER_SETTINGS_ENV]: JSON.stringify({ ...resolved, alertsSecret: undefined }),
+    });
+    supervisor.onEvent = (event) => runtime.observeEvent(event as CertEvent);
     try {
       await supervisor.ready;
     } catch (code) {
@@ -134,8 +146,11 @@ export async function serve(argv: string[], io: Io): Promise<number> {
     return code;
   }
 
+  let channel: ReturnType<typeof workerChannel> | null = null;
   const runtime = await build({
     maintain: !worker,
+    // A worker's events (on-demand issuance) reach the primary's certificate view and alerts.
+    ...(worker ? { onEvent: (event: CertEvent) => channel?.send({ type: 'event', event }) } : {}),
     ...(worker ? { workers: { count: workers } } : {}),
     accessLog: (entry) => io.out(`${JSON.stringify(entry)}\n`),
   });
@@ -157,12 +172,16 @@ export async function serve(argv: string[], io: Io): Promise<number> {
   const stopMessage = new Promise<void>((resolve) => {
     stopRequested = resolve;
   });
-  let channel: ReturnType<typeof workerChannel> | null = null;
   if (worker) {
     channel = workerChannel((m) => {
       if (m.type === 'stop') stopRequested();
       else if (m.type === 'hangup') void reload(m.settings as ServeSettings);
       else if (m.type === 'renewed') void runtime.refresh(m.names).catch((err) => log.error(`renewed certificates: ${(err as Error).message}`));
+      else if (m.type === 'metrics')
+        void (runtime.metrics?.json() ?? Promise.resolve([])).then(
+          (metrics) => channel?.send({ type: 'metrics', id: m.id, metrics }),
+          () => channel?.send({ type: 'metrics', id: m.id, metrics: [] }),
+        );
     });
     channel.ready();
   } else {

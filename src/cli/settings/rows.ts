@@ -286,6 +286,47 @@ const SERVER_ONLY: Rows<Omit<ServerSettings, keyof AcmeSettings>> = {
     defaultText: '20s',
     help: 'how long a first handshake waits for its certificate before the "on its way" page',
   }),
+  metrics: row<boolean>({
+    flag: 'metrics',
+    env: 'CERTGATE_METRICS',
+    file: 'metrics',
+    kind: bool,
+    default: true,
+    // `metrics: { maxNames: ... }` in the file means metrics on.
+    fromFile: (v) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? true : v),
+    help: 'Prometheus metrics, served at /metrics on the admin listener',
+  }),
+  metricsMaxNames: row<number>({
+    flag: 'metrics-max-names',
+    env: 'CERTGATE_METRICS_MAX_NAMES',
+    file: 'metrics.maxNames',
+    kind: int(0, 1_000_000),
+    default: 10_000,
+    help: 'names with their own metric series (those expiring soonest); the rest are counted in certgate_certificates{state}',
+  }),
+  alertsWebhooks: row<string[] | null>({
+    flag: 'alerts-webhook',
+    env: 'CERTGATE_ALERTS_WEBHOOK',
+    file: 'alerts.webhook',
+    kind: listOf(urlOf(['http', 'https']), 'URL[,URL]'),
+    nullable: true,
+    // One URL or a list in the file.
+    fromFile: (v) => (typeof v === 'string' ? [v] : v),
+    default: null,
+    defaultText: 'off',
+    // A webhook URL is often its own credential (Slack's, Discord's): never shown.
+    secret: true,
+    help: 'webhooks that receive alerts (JSON POST): a name failing, attempts exhausted, a certificate in its last tenth of life, the CA unreachable for an hour, a trust file rejected',
+  }),
+  alertsSecret: row<string | undefined>({
+    env: 'CERTGATE_ALERTS_SECRET',
+    file: 'alerts.secret',
+    kind: { ...text, arg: 'SECRET', expect: 'a non-empty secret' },
+    default: undefined,
+    secret: true,
+    defaultText: 'unsigned',
+    help: 'HMAC-SHA256 key of the X-Certgate-Signature header; no flag (a flag shows in ps); never logged or shown',
+  }),
 };
 
 export const SERVER_ROWS: Rows<ServerSettings> = { ...ACME_ROWS, ...SERVER_ONLY };

@@ -89,8 +89,10 @@ function shown(v: unknown): string {
   return v === '' ? '""' : excerpt(v, 60);
 }
 
-function bad(source: Source, raw: unknown, r: Row<unknown>): CertgateError {
+function bad(source: Source, given: unknown, r: Row<unknown>): CertgateError {
   const where = describeSource(source);
+  // A secret's refused value is never echoed: it may be the secret with a typo.
+  const raw = r.secret ? '(redacted)' : given;
   const expect = `${r.kind.expect}${r.nullable ? ', or off' : ''}`;
   const message =
     source.from === 'file'
