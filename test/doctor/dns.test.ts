@@ -62,7 +62,7 @@ test("caa: no CAA record lets Let's Encrypt issue", async (t) => {
   assert.equal(c.status, 'pass');
 });
 
-test("caa: a record for letsencrypt.org passes (found on the parent)", async (t) => {
+test('caa: a record for letsencrypt.org passes (found on the parent)', async (t) => {
   await dns.caa(pebble, 'le-ok.dev', [{ tag: 'issue', value: 'letsencrypt.org' }]);
   const c = only(await doctor(tempDir(t), 'app.le-ok.dev', 'caa'), 'caa:app.le-ok.dev');
   assert.equal(c.status, 'pass');

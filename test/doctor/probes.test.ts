@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { createServer as createNetServer } from 'node:net';
-import { test, type TestContext } from 'node:test';
+import type { createServer as createNetServer } from 'node:net';
+import { type TestContext, test } from 'node:test';
 import { runDoctor } from '../../src/doctor/index.ts';
 import type { EdgeOptions } from '../../src/edge/edge.ts';
 import { createCertificate } from '../../src/pki/generate.ts';
@@ -66,7 +66,10 @@ test("port-https: a port held by certgate passes (it serves this data directory'
 });
 
 test('port-http: a port held by another program fails with how to find it', async (t) => {
-  const port = await listen(t, createHttpServer((_req, res) => res.end('nginx?')));
+  const port = await listen(
+    t,
+    createHttpServer((_req, res) => res.end('nginx?')),
+  );
   const c = only(await doctor(settings(tempDir(t), { httpPort: port }), 'port-http'), 'port-http');
   assert.equal(c.status, 'fail');
   assert.match(c.fix ?? '', new RegExp(`ss -ltnp 'sport = :${port}'`));
@@ -108,7 +111,10 @@ test('https-plain-http: a TLS listener passes', async (t) => {
 });
 
 test('https-plain-http: plain HTTP answered on the HTTPS port fails', async (t) => {
-  const port = await listen(t, createHttpServer((_req, res) => res.end('hello over http')));
+  const port = await listen(
+    t,
+    createHttpServer((_req, res) => res.end('hello over http')),
+  );
   const c = only(await doctor(settings(tempDir(t), { httpsPort: port }), 'https-plain-http'), 'https-plain-http');
   assert.equal(c.status, 'fail');
   assert.match(c.detail, /answered a plain HTTP request with HTTP 200/);
