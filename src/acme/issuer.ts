@@ -456,7 +456,7 @@ export class AcmeIssuer implements Issuer {
       for (let round = 0; round < 2; round++) {
         const order = await this.#call(name, () => client.createOrder({ identifiers: [identifier] } as Parameters<AcmeClient['createOrder']>[0]));
         [authz] = await this.#call(name, () => client.getAuthorizations(order));
-        if (!authz || authz.status !== 'valid') break;
+        if (authz?.status !== 'valid') break;
         reused++;
         const given = authz;
         await this.#call(name, () => client.deactivateAuthorization(given));

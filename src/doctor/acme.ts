@@ -70,7 +70,7 @@ export function caaIdentities(ctx: DoctorContext, dir: DirectoryFetch | null): s
 export const SKEW_WARN_MS = 30_000;
 export const SKEW_FAIL_MS = 300_000;
 
-export function skewCheck(ctx: DoctorContext, dir: DirectoryFetch | null): DoctorCheck {
+export function skewCheck(dir: DirectoryFetch | null): DoctorCheck {
   const title = "clock against the CA's Date header";
   if (!dir) return check('clock-skew', 'skip', title, 'ACME is off: no CA to compare with');
   if (dir.error || dir.skewMs === null)

@@ -139,7 +139,7 @@ export async function runDoctor(settings: ServerSettings, options: DoctorOptions
   await add('ca-certs', 'every ca-certs file valid', () => caCertsCheck(ctx));
   await add('certificate', 'certificates past their renewal point or failing', () => certificateChecks(ctx));
   await add('storage', 'storage writable', () => storageCheck(ctx));
-  await add('clock-skew', "clock against the CA's Date header", () => skewCheck(ctx, directory));
+  await add('clock-skew', "clock against the CA's Date header", () => skewCheck(directory));
   if (options.dryRunIssue !== undefined) {
     const name = options.dryRunIssue;
     checks.push(...(await guarded('dry-run-issue', `${name}: a real authorization at the CA`, () => dryRunIssue(ctx, name, ports))));
