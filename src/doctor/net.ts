@@ -240,7 +240,8 @@ export async function hstsCheck(ctx: DoctorContext): Promise<DoctorCheck> {
   if (value)
     return check(
       'hsts',
-      'fail',
+      // Development with a public name: a browser that met the local-CA certificate can no longer click through.
+      isLocalName(name) ? 'fail' : 'warn',
       title,
       `${name} ${isLocalName(name) ? 'is a local name' : 'is served in development mode'} and its HTTPS answer has Strict-Transport-Security: ${value}; browsers then refuse plain http for it (every localhost port) until max-age runs out`,
       'do not send HSTS for local names or in development (certgate does not: the app sends it); clear it in the browser (chrome://net-internals/#hsts)',

@@ -66,6 +66,12 @@ test('proxy-custom-domain: a domain behind a TLS-terminating proxy explains the 
   assert.match(c.fix ?? '', /X-Forwarded-Proto: https/);
 });
 
+test('proxy-custom-domain: behind a proxy with no trusted address fails', async (t) => {
+  const c = only(await run(settings(tempDir(t), { domain: 'app.certgate.dev', behindProxy: [] }), 'proxy-custom-domain'), 'proxy-custom-domain');
+  assert.equal(c.status, 'fail');
+  assert.match(c.fix ?? '', /--behind-proxy 10\.0\.0\.0\/8/);
+});
+
 test('ca-certs: valid CA files pass', async (t) => {
   const dir = tempDir(t);
   mkdirSync(join(dir, 'ca-certs'));

@@ -75,6 +75,16 @@ test('port-http: a port held by another program fails with how to find it', asyn
   assert.match(c.fix ?? '', new RegExp(`ss -ltnp 'sport = :${port}'`));
 });
 
+test('port-https: a TLS port held by something other than certgate fails', async (t) => {
+  const ca = await createCertificate({ subject: 'CN=Other CA', ca: true });
+  const leaf = await createCertificate({ subject: 'CN=localhost', issuer: ca, dns: ['localhost'] });
+  const port = await listen(t, createHttpsServer({ cert: leaf.certPem, key: leaf.keyPem }, (_req, res) => res.end('other')) as unknown as Server);
+  const c = only(await doctor(settings(tempDir(t), { httpsPort: port }), 'port-https'), 'port-https');
+  assert.equal(c.status, 'fail');
+  assert.match(c.detail, /held by another program/);
+  assert.match(c.fix ?? '', /--https-port/);
+});
+
 test('redirect-loop: http → https → the page passes', async (t) => {
   const dir = tempDir(t);
   const e = await edgeFor(t, dir);
