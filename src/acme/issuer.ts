@@ -471,8 +471,9 @@ export class AcmeIssuer implements Issuer {
         continue;
       }
       const done = authz;
+      // The CA's answer says whether it took effect (status "deactivated").
       const deactivated = await this.#call(name, () => client.deactivateAuthorization(done)).then(
-        () => true,
+        (a) => a.status === 'deactivated',
         () => false,
       );
       return { challenge: type, authorization: authz.url, deactivated, reused };
