@@ -60,6 +60,11 @@ export interface IssueOptions {
 
 const PLACEHOLDER = /(@(example\.(com|org|net)|localhost|test|invalid)$)|^(test|admin|root|me|you|email|user)@|^certs@appwrite\.io$/i;
 
+/** Whether an ACME contact address looks like a placeholder (the warning the issuer gives; `certgate doctor` reuses it). */
+export function isPlaceholderEmail(email: string): boolean {
+  return PLACEHOLDER.test(email.trim());
+}
+
 // One axios instance serves acme-client; requests made inside an issuance record problem
 // documents here so that errors keep type, detail and subproblems.
 const problems = new AsyncLocalStorage<{ last: AcmeProblem | null }>();
@@ -459,6 +464,56 @@ export class AcmeIssuer implements Issuer {
       profile: profile ?? null,
     });
     return { certPem, keyPem: key, meta };
+  }
+
+  /**
+   * Proves that the CA validates `name` now, without a certificate (`certgate doctor
+   * --dry-run-issue`): an order whose one authorization is completed with the first challenge
+   * type that works and then deactivated; the order is never finalized. (RFC 8555's newAuthz
+   * pre-authorization is optional; neither Pebble nor Let's Encrypt offers it.) An authorization
+   * the CA reuses proves an earlier validation, not this one: it is deactivated and asked again once.
+   */
+  async authorize(name: string): Promise<{ challenge: ChallengeType; authorization: string; deactivated: boolean; reused: number }> {
+    const client = await this.#ensureClient();
+    const wildcard = name.startsWith('*.');
+    const types = this.#o.challenges.filter((t) => (t === 'dns-01' ? Boolean(this.#o.dnsHook) : !wildcard));
+    if (!types.length)
+      throw new CertgateError(
+        'E_ACME_CONFIG',
+        `${name}: no usable challenge (wildcards need dns-01, and dns-01 needs CERTGATE_DNS_HOOK)`,
+        'set CERTGATE_DNS_HOOK',
+      );
+    const identifier = { type: /^[\d.]+$|:/.test(name) ? 'ip' : 'dns', value: name };
+    let reused = 0;
+    let lastError: unknown = null;
+    for (const type of types) {
+      let authz: Authz | undefined;
+      for (let round = 0; round < 2; round++) {
+        const order = await this.#call(name, () => client.createOrder({ identifiers: [identifier] } as Parameters<AcmeClient['createOrder']>[0]));
+        [authz] = await this.#call(name, () => client.getAuthorizations(order));
+        if (authz?.status !== 'valid') break;
+        reused++;
+        const given = authz;
+        await this.#call(name, () => client.deactivateAuthorization(given));
+      }
+      if (!authz) throw new AcmeError('E_ACME_PROBLEM', `${name}: the CA's order has no authorization`, 'the CA did not follow RFC 8555; try again', null);
+      if (authz.status === 'valid') return { challenge: type, authorization: authz.url, deactivated: false, reused };
+      try {
+        await this.#solve(client, authz, type);
+      } catch (err) {
+        lastError = err;
+        if (!(err instanceof CertgateError) || err.code !== 'E_ACME_CHALLENGE') throw err;
+        continue;
+      }
+      const done = authz;
+      // The CA's answer says whether it took effect (status "deactivated").
+      const deactivated = await this.#call(name, () => client.deactivateAuthorization(done)).then(
+        (a) => a.status === 'deactivated',
+        () => false,
+      );
+      return { challenge: type, authorization: authz.url, deactivated, reused };
+    }
+    throw lastError;
   }
 
   /** The CA's suggested renewal window, when it offers ARI. */

@@ -26,6 +26,7 @@ commands:
   domains list|add|remove the names certgate may obtain certificates for
   logs [DOMAIN]           the certificates log (--follow, --json)
   resources ...           outbound endpoints and their TLS profiles: list, show, add, remove, pin, test, export, import
+  doctor                  check ports, DNS, CAA, email, proxy, redirects, HSTS, trust, certificates, storage, clock
   config check|show       validate the configuration (start nothing), or show the effective settings and their sources
   version                 print the version
 
@@ -46,6 +47,7 @@ const acme = () => import('./commands/acme.ts');
 const serve = () => import('./commands/serve.ts');
 const resources = () => import('./commands/resources.ts');
 const configCmd = () => import('./commands/config.ts');
+const doctorCmd = () => import('./commands/doctor.ts');
 
 const COMMANDS: Record<string, () => Promise<Loaded>> = {
   decode: () => decode().then((m) => ({ command: m.decode, usage: m.usage })),
@@ -59,6 +61,7 @@ const COMMANDS: Record<string, () => Promise<Loaded>> = {
   logs: () => acme().then((m) => ({ command: m.logs, usage: m.logsUsage })),
   serve: () => serve().then((m) => ({ command: m.serve, usage: m.serveUsage, help: m.serveHelp })),
   config: () => configCmd().then((m) => ({ command: m.config, usage: m.configUsage, help: m.configHelp })),
+  doctor: () => doctorCmd().then((m) => ({ command: m.doctor, usage: m.doctorUsage, help: m.doctorHelp })),
   'local-ca': () => serve().then((m) => ({ command: m.localCaCommand, usage: m.localCaUsage })),
   resources: () => resources().then((m) => ({ command: m.resources, usage: m.usage })),
 };

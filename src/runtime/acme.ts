@@ -73,7 +73,9 @@ export function createAcmeEngines(s: AcmeSettings, deps: AcmeDeps): AcmeEngines 
   const paths = pathsUnder(s.data);
   const store = withEventPath(new FsStore({ root: paths.root }), deps.onEvent);
   const locker = new FsLocker({ root: paths.root });
-  const answers = new ChallengeAnswers(deps.workers ? { sharedDir: join(paths.root, 'challenges') } : {});
+  // Always read from <data>/challenges too: answers written there by another process (serve
+  // --workers, `certgate doctor --dry-run-issue` while serve holds the port) are served.
+  const answers = new ChallengeAnswers({ sharedDir: join(paths.root, 'challenges') });
   const registry = new DomainRegistry({
     store,
     ...(s.domain ? { mainDomain: s.domain } : {}),

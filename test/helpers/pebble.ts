@@ -21,6 +21,8 @@ export interface Pebble {
   tlsPort: number;
   managementUrl: string;
   challtestsrvUrl: string;
+  /** challtestsrv's DNS server (`127.0.0.1:PORT`): point a resolver here to see the test's records. */
+  dnsServer: string;
   /** The issuing root of this pebble run (regenerated at every start). */
   issuingRoot(): Promise<string>;
   setTxt(host: string, value: string): Promise<void>;
@@ -166,6 +168,7 @@ export async function startPebble(options: PebbleOptions = {}): Promise<Pebble> 
     tlsPort,
     managementUrl,
     challtestsrvUrl,
+    dnsServer: `127.0.0.1:${dnsPort}`,
     log: () => pebbleLog(),
     orders: () => orderCount,
     async issuingRoot() {
