@@ -27,6 +27,7 @@ commands:
   logs [DOMAIN]           the certificates log (--follow, --json)
   resources ...           outbound endpoints and their TLS profiles: list, show, add, remove, pin, test, export, import
   config check|show       validate the configuration (start nothing), or show the effective settings and their sources
+  store copy|rekey        copy a store to another (no reissuing); move the private keys to a new store key
   version                 print the version
 
 every command takes --json; run certgate <command> --help for its options.
@@ -46,6 +47,7 @@ const acme = () => import('./commands/acme.ts');
 const serve = () => import('./commands/serve.ts');
 const resources = () => import('./commands/resources.ts');
 const configCmd = () => import('./commands/config.ts');
+const storeCmd = () => import('./commands/store.ts');
 
 const COMMANDS: Record<string, () => Promise<Loaded>> = {
   decode: () => decode().then((m) => ({ command: m.decode, usage: m.usage })),
@@ -61,6 +63,7 @@ const COMMANDS: Record<string, () => Promise<Loaded>> = {
   config: () => configCmd().then((m) => ({ command: m.config, usage: m.configUsage, help: m.configHelp })),
   'local-ca': () => serve().then((m) => ({ command: m.localCaCommand, usage: m.localCaUsage })),
   resources: () => resources().then((m) => ({ command: m.resources, usage: m.usage })),
+  store: () => storeCmd().then((m) => ({ command: m.store, usage: m.storeUsage, help: m.storeHelp })),
 };
 
 export function renderError(err: unknown, debug: boolean): string {

@@ -10,6 +10,7 @@
  */
 import { CertgateError } from '../errors.ts';
 import { FsStorage } from './fs-storage.ts';
+import type { Keyring } from './crypt.ts';
 import { Repository } from './repository.ts';
 
 export { FsLocker, type FsLockerOptions, FsStorage, type FsStorageOptions } from './fs-storage.ts';
@@ -17,6 +18,8 @@ export { FsLocker, type FsLockerOptions, FsStorage, type FsStorageOptions } from
 export interface FsStoreOptions {
   /** certgate's data directory. */
   root: string;
+  /** Seals private keys at rest (see store/crypt); default: none. */
+  keyring?: Keyring;
 }
 
 export class FsStore extends Repository {
@@ -24,7 +27,7 @@ export class FsStore extends Repository {
 
   constructor(options: FsStoreOptions) {
     if (!options?.root) throw new CertgateError('E_OPTION', 'the filesystem store needs a directory', 'pass { root: "/var/lib/certgate" }', { option: 'data' });
-    super(new FsStorage({ root: options.root }));
+    super(new FsStorage({ root: options.root }), options.keyring ? { keyring: options.keyring } : {});
     this.root = options.root;
   }
 

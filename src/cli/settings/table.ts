@@ -89,8 +89,10 @@ function shown(v: unknown): string {
   return v === '' ? '""' : excerpt(v, 60);
 }
 
-function bad(source: Source, raw: unknown, r: Row<unknown>): CertgateError {
+function bad(source: Source, raw0: unknown, r: Row<unknown>): CertgateError {
   const where = describeSource(source);
+  // A secret is never echoed, not even a malformed one.
+  const raw = r.secret ? '(redacted)' : raw0;
   const expect = `${r.kind.expect}${r.nullable ? ', or off' : ''}`;
   const message =
     source.from === 'file'
