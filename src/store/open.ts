@@ -4,7 +4,7 @@
  * filesystem store rooted there; postgres:// and postgresql:// are the PostgreSQL store.
  * `store copy` opens both ends through this, so it copies between any pair of backends.
  */
-import { isAbsolute, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CertgateError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -55,8 +55,9 @@ export async function openStorage(spec: string, options: OpenStorageOptions = {}
     );
   }
   let dir: string;
-  if (scheme === 'file') dir = fileURLToPath(spec);
+  if (scheme === 'file') dir = resolve(fileURLToPath(spec));
   else if (scheme) throw new CertgateError('E_STORE_UNSUPPORTED', `${redactUrl(spec)}: no store backend for ${scheme}://`, 'give a data directory, or a postgres:// URL', { option: 'store' });
-  else dir = isAbsolute(spec) ? spec : resolve(options.cwd ?? process.cwd(), spec);
+  // Normalized (no trailing slash, no `..`): two specs of one directory compare equal.
+  else dir = resolve(options.cwd ?? process.cwd(), spec);
   return { storage: new FsStorage({ root: dir }), locker: new FsLocker({ root: dir }), describe: dir, close: async () => {} };
 }
