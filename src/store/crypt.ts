@@ -78,10 +78,15 @@ export function readStoreKeyFile(file: string, what = 'the store key file', opti
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new CertgateError('E_STORE_KEY', `${what} ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, 'point it at a readable file holding the key', {
-      cause: err,
-      ...(option ? { option } : {}),
-    });
+    throw new CertgateError(
+      'E_STORE_KEY',
+      `${what} ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      'point it at a readable file holding the key',
+      {
+        cause: err,
+        ...(option ? { option } : {}),
+      },
+    );
   }
   return parseStoreKey(text, `${what} ${file}`, option);
 }
@@ -126,14 +131,21 @@ export function isSealed(text: string): boolean {
 }
 
 function damaged(where: string, why: string): CertgateError {
-  return new CertgateError('E_STORE_DECRYPT', `${where}: the encrypted key is damaged (${why})`, `restore ${where} from a backup, or remove it: a certificate is obtained again`);
+  return new CertgateError(
+    'E_STORE_DECRYPT',
+    `${where}: the encrypted key is damaged (${why})`,
+    `restore ${where} from a backup, or remove it: a certificate is obtained again`,
+  );
 }
 
 /** The envelope's fields; throws E_STORE_DECRYPT when the armor is damaged. */
 export function readEnvelope(text: string, where: string): Envelope {
   const t = text.trim();
   if (!t.startsWith(ARMOR_BEGIN) || !t.endsWith(ARMOR_END)) throw damaged(where, 'no BEGIN/END lines');
-  const body = t.slice(ARMOR_BEGIN.length, -ARMOR_END.length).replace(/\r/g, '').replace(/^\n+|\n+$/g, '');
+  const body = t
+    .slice(ARMOR_BEGIN.length, -ARMOR_END.length)
+    .replace(/\r/g, '')
+    .replace(/^\n+|\n+$/g, '');
   const split = body.indexOf('\n\n');
   if (split < 0) throw damaged(where, 'no blank line after the headers');
   const headers = new Map<string, string>();

@@ -9,8 +9,8 @@
  *   state/<name>.json  events/<name>.jsonl  accounts/<hash>.json (0600)  docs/<key>.json  locks/
  */
 import { CertgateError } from '../errors.ts';
-import { FsStorage } from './fs-storage.ts';
 import type { Keyring } from './crypt.ts';
+import { FsStorage } from './fs-storage.ts';
 import { Repository } from './repository.ts';
 
 export { FsLocker, type FsLockerOptions, FsStorage, type FsStorageOptions } from './fs-storage.ts';

@@ -56,7 +56,10 @@ export async function openStorage(spec: string, options: OpenStorageOptions = {}
   }
   let dir: string;
   if (scheme === 'file') dir = resolve(fileURLToPath(spec));
-  else if (scheme) throw new CertgateError('E_STORE_UNSUPPORTED', `${redactUrl(spec)}: no store backend for ${scheme}://`, 'give a data directory, or a postgres:// URL', { option: 'store' });
+  else if (scheme)
+    throw new CertgateError('E_STORE_UNSUPPORTED', `${redactUrl(spec)}: no store backend for ${scheme}://`, 'give a data directory, or a postgres:// URL', {
+      option: 'store',
+    });
   // Normalized (no trailing slash, no `..`): two specs of one directory compare equal.
   else dir = resolve(options.cwd ?? process.cwd(), spec);
   return { storage: new FsStorage({ root: dir }), locker: new FsLocker({ root: dir }), describe: dir, close: async () => {} };

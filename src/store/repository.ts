@@ -254,7 +254,7 @@ export class Repository implements Store {
       } catch (err) {
         const e = err as CertgateError;
         const n = sealed[unknown.keyId as string] ?? 0;
-        throw new CertgateError(e.code, `${e.message} (${n} secret${n === 1 ? '' : 's'} in the store use that key)`, e.fix, { cause: err });
+        throw new CertgateError(e.code, `${e.message} (${n} secret${n === 1 ? '' : 's'} in the store use${n === 1 ? 's' : ''} that key)`, e.fix, { cause: err });
       }
     }
     return { plain: all.length - Object.values(sealed).reduce((a, b) => a + b, 0), sealed };

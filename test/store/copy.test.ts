@@ -12,8 +12,8 @@ import { run } from '../../src/cli/run.ts';
 import type { CertgateError } from '../../src/errors.ts';
 import { copyStore, storeDigest } from '../../src/store/copy.ts';
 import { Keyring, parseStoreKey } from '../../src/store/crypt.ts';
-import { FsStorage } from '../../src/store/fs-storage.ts';
 import { FsStore } from '../../src/store/fs.ts';
+import { FsStorage } from '../../src/store/fs-storage.ts';
 import { openStorage } from '../../src/store/open.ts';
 import { fakeIo } from '../helpers/io.ts';
 import { tempDir } from '../helpers/tmp.ts';
@@ -26,9 +26,20 @@ async function populated(root: string, keyring?: Keyring): Promise<FsStore> {
   const store = new FsStore({ root, ...(keyring ? { keyring } : {}) });
   for (const n of NAMES) await store.putBundle(n, await bundleFor(n));
   await store.putBundle(NAMES[0] as string, await bundleFor(NAMES[0] as string));
-  await store.putState(NAMES[1] as string, { attempts: 2, lastError: { code: 'E_ACME_CHALLENGE', message: 'x', at: new Date().toISOString() }, nextAttemptAt: null, flagged: false });
+  await store.putState(NAMES[1] as string, {
+    attempts: 2,
+    lastError: { code: 'E_ACME_CHALLENGE', message: 'x', at: new Date().toISOString() },
+    nextAttemptAt: null,
+    flagged: false,
+  });
   await store.appendEvent({ at: new Date().toISOString(), name: NAMES[0] as string, type: 'cert_obtained', message: 'obtained' });
-  await store.putAccount({ directory: 'https://ca.example/dir', keyPem: (await bundleFor('acct.example.com')).keyPem, url: 'https://ca.example/acct/1', email: null, createdAt: new Date().toISOString() });
+  await store.putAccount({
+    directory: 'https://ca.example/dir',
+    keyPem: (await bundleFor('acct.example.com')).keyPem,
+    url: 'https://ca.example/acct/1',
+    email: null,
+    createdAt: new Date().toISOString(),
+  });
   await store.putDocument('domains', { main: NAMES[0], custom: [NAMES[2]] });
   return store;
 }
@@ -79,7 +90,10 @@ test('copy: encrypted keys are copied as they are (no key needed); the copy open
   assert.match(r.out, /^copied 3 certificates, \d+ keys/);
   assert.match(r.out, /verified: the target reads back identical/);
   for (const n of NAMES) assert.deepEqual(readFileSync(new FsStore({ root: to }).filePaths(n).key), readFileSync(src.filePaths(n).key));
-  assert.equal((await new FsStore({ root: to, keyring: new Keyring({ current: key }) }).getBundle(NAMES[0] as string))?.keyPem, (await src.getBundle(NAMES[0] as string))?.keyPem);
+  assert.equal(
+    (await new FsStore({ root: to, keyring: new Keyring({ current: key }) }).getBundle(NAMES[0] as string))?.keyPem,
+    (await src.getBundle(NAMES[0] as string))?.keyPem,
+  );
   await assert.rejects(new FsStore({ root: to }).getBundle(NAMES[0] as string), (e: CertgateError) => e.code === 'E_STORE_KEY_MISSING');
 });
 

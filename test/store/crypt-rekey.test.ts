@@ -33,7 +33,13 @@ test('rekey none → key → key2 → none: the same certificate is served after
   const b = await bundleFor(NAME);
   const plain = new FsStore({ root: data });
   await plain.putBundle(NAME, b);
-  await plain.putAccount({ directory: ca.url, keyPem: (await bundleFor('acct.example.com')).keyPem, url: null, email: null, createdAt: new Date().toISOString() });
+  await plain.putAccount({
+    directory: ca.url,
+    keyPem: (await bundleFor('acct.example.com')).keyPem,
+    url: null,
+    email: null,
+    createdAt: new Date().toISOString(),
+  });
   const served = async (over: Record<string, string | undefined>) => {
     const { rt, https } = await startServe(data, ca.url, over);
     try {
@@ -49,7 +55,10 @@ test('rekey none → key → key2 → none: the same certificate is served after
   const r1 = await rekey({ CERTGATE_DATA: data, CERTGATE_STORE_KEY: k1 });
   assert.equal(r1.code, 0, r1.err);
   const j1 = JSON.parse(r1.out);
-  assert.deepEqual([j1.keyId, j1.certificates, j1.accounts, j1.remaining], [parseStoreKey(k1).id, { total: 1, rewritten: 1, unchanged: 0 }, { total: 1, rewritten: 1, unchanged: 0 }, 0]);
+  assert.deepEqual(
+    [j1.keyId, j1.certificates, j1.accounts, j1.remaining],
+    [parseStoreKey(k1).id, { total: 1, rewritten: 1, unchanged: 0 }, { total: 1, rewritten: 1, unchanged: 0 }, 0],
+  );
   assert.ok(readFileSync(plain.filePaths(NAME).key, 'utf8').startsWith(ARMOR_BEGIN));
   assert.equal(await served({ storeKey: k1 }), fingerprintOf(b.certPem));
 

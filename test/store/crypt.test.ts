@@ -24,13 +24,30 @@ const code = (c: string) => (e: CertgateError) => e.code === c && Boolean(e.fix)
 
 test('store key: 64 hex digits or base64 of 32 bytes (standard, URL-safe, unpadded, with a newline); nothing else', () => {
   const bytes = Buffer.alloc(32, 0xfb);
-  for (const text of [bytes.toString('hex'), bytes.toString('hex').toUpperCase(), bytes.toString('base64'), bytes.toString('base64url'), bytes.toString('base64').replace(/=$/, ''), `${bytes.toString('base64')}\n`])
+  for (const text of [
+    bytes.toString('hex'),
+    bytes.toString('hex').toUpperCase(),
+    bytes.toString('base64'),
+    bytes.toString('base64url'),
+    bytes.toString('base64').replace(/=$/, ''),
+    `${bytes.toString('base64')}\n`,
+  ])
     assert.deepEqual(decodeStoreKey(text), bytes, text);
-  for (const text of ['', 'secret', Buffer.alloc(31).toString('hex'), Buffer.alloc(33).toString('base64'), Buffer.alloc(16).toString('base64'), `${bytes.toString('hex')}00`])
+  for (const text of [
+    '',
+    'secret',
+    Buffer.alloc(31).toString('hex'),
+    Buffer.alloc(33).toString('base64'),
+    Buffer.alloc(16).toString('base64'),
+    `${bytes.toString('hex')}00`,
+  ])
     assert.equal(decodeStoreKey(text), null, text);
   assert.equal(parseStoreKey(bytes.toString('hex')).id, storeKeyId(bytes));
   assert.match(parseStoreKey(bytes.toString('hex')).id, /^[0-9a-f]{16}$/);
-  assert.throws(() => parseStoreKey('not-a-key-at-all'), (e: CertgateError) => e.code === 'E_STORE_KEY' && !e.message.includes('not-a-key-at-all'));
+  assert.throws(
+    () => parseStoreKey('not-a-key-at-all'),
+    (e: CertgateError) => e.code === 'E_STORE_KEY' && !e.message.includes('not-a-key-at-all'),
+  );
 });
 
 test('encrypted at rest: privkey.pem is the envelope (with the key id), getBundle gives the key back', async (t) => {
@@ -73,7 +90,10 @@ test('migration: a plain key written before the key was configured still reads; 
 test('no key configured: reading an encrypted key fails with E_STORE_KEY_MISSING and the variable to set', async (t) => {
   const root = tempDir(t);
   await new FsStore({ root, keyring: ring(hexKey()) }).putBundle('app.example.com', await bundleFor('app.example.com'));
-  await assert.rejects(new FsStore({ root }).getBundle('app.example.com'), (e: CertgateError) => code('E_STORE_KEY_MISSING')(e) && /CERTGATE_STORE_KEY/.test(e.fix ?? ''));
+  await assert.rejects(
+    new FsStore({ root }).getBundle('app.example.com'),
+    (e: CertgateError) => code('E_STORE_KEY_MISSING')(e) && /CERTGATE_STORE_KEY/.test(e.fix ?? ''),
+  );
 });
 
 test('the wrong key: E_STORE_KEY_WRONG names both key ids, never a key', async (t) => {
@@ -96,7 +116,10 @@ test('bound to its name: an encrypted key moved to another certificate does not 
   await store.putBundle('b.example.com', await bundleFor('b.example.com'));
   const a = readFileSync(store.filePaths('a.example.com').key, 'utf8');
   writeFileSync(store.filePaths('b.example.com').key, a);
-  await assert.rejects(store.getBundle('b.example.com'), (e: CertgateError) => code('E_STORE_DECRYPT')(e) && /sealed for certificate a\.example\.com/.test(e.message));
+  await assert.rejects(
+    store.getBundle('b.example.com'),
+    (e: CertgateError) => code('E_STORE_DECRYPT')(e) && /sealed for certificate a\.example\.com/.test(e.message),
+  );
   // The header edited to say b.example.com does not help: the associated data decides.
   writeFileSync(store.filePaths('b.example.com').key, a.replace('Name: a.example.com', 'Name: b.example.com'));
   await assert.rejects(store.getBundle('b.example.com'), code('E_STORE_DECRYPT'));
@@ -116,7 +139,10 @@ test('a damaged envelope (a flipped ciphertext byte, a cut file) is E_STORE_DECR
   const i = lines.indexOf('') + 1;
   const line = lines[i] as string;
   lines[i] = (line[0] === 'A' ? 'B' : 'A') + line.slice(1);
-  assert.throws(() => k.open('certificate', 'app.example.com', lines.join('\n'), 'certificates/app.example.com/privkey.pem'), (e: CertgateError) => code('E_STORE_DECRYPT')(e) && e.message.includes('privkey.pem'));
+  assert.throws(
+    () => k.open('certificate', 'app.example.com', lines.join('\n'), 'certificates/app.example.com/privkey.pem'),
+    (e: CertgateError) => code('E_STORE_DECRYPT')(e) && e.message.includes('privkey.pem'),
+  );
   assert.throws(() => k.open('certificate', 'app.example.com', sealed.slice(0, 120), 'p'), code('E_STORE_DECRYPT'));
 });
 
@@ -145,4 +171,22 @@ test('the runtime takes the key from settings: a key file works, and a malformed
   assert.equal(await run(['certs', 'list'], both), 2);
   assert.match(both.stderr, /E_STORE_KEY: .*both the store key and the store key file/);
   assert.ok(!both.stderr.includes(key));
+});
+
+test('config show redacts the store key; config check counts the secrets per key id and refuses a store it cannot open', async (t) => {
+  const root = tempDir(t);
+  const key = hexKey();
+  await new FsStore({ root, keyring: ring(key) }).putBundle('app.example.com', await bundleFor('app.example.com'));
+  await new FsStore({ root }).putBundle('old.example.com', await bundleFor('old.example.com'));
+  const show = fakeIo({ env: { CERTGATE_DATA: root, CERTGATE_STORE_KEY: key } });
+  assert.equal(await run(['config', 'show', '--json'], show), 0);
+  assert.equal(JSON.parse(show.stdout).settings.storeKey.value, '(redacted)');
+  assert.ok(!show.stdout.includes(key));
+  const check = fakeIo({ env: { CERTGATE_DATA: root, CERTGATE_STORE_KEY: key } });
+  assert.equal(await run(['config', 'check', '--https-port', '0', '--http-port', '0', '--json'], check), 0, check.stderr);
+  const id = parseStoreKey(key).id;
+  assert.ok(JSON.parse(check.stdout).checks.includes(`store keys: 1 plain, 1 under key ${id}; new keys are encrypted with key ${id}`), check.stdout);
+  const none = fakeIo({ env: { CERTGATE_DATA: root } });
+  assert.equal(await run(['config', 'check', '--https-port', '0', '--http-port', '0'], none), 2);
+  assert.match(none.stderr, /error E_STORE_KEY_MISSING: .*\(1 secret in the store uses that key\)/);
 });

@@ -6,8 +6,8 @@
  * the PostgreSQL store: add it to SUBCOMMANDS.
  */
 import { CertgateError } from '../../errors.ts';
-import { keyringFrom } from '../../store/crypt.ts';
 import { copyStore } from '../../store/copy.ts';
+import { keyringFrom } from '../../store/crypt.ts';
 import { openStorage } from '../../store/open.ts';
 import { checkRekeyPlan, rekeyStore } from '../../store/rekey.ts';
 import { Repository } from '../../store/repository.ts';
@@ -42,17 +42,23 @@ async function copy(argv: string[], io: Io): Promise<number> {
   if (positionals.length) throw new CertgateError('E_USAGE', `unexpected argument "${positionals[0]}"`, `usage: ${storeUsage}`);
   const from = values.from as string | undefined;
   const to = values.to as string | undefined;
-  if (!from || !to) throw new CertgateError('E_USAGE', 'store copy needs --from and --to', 'e.g. certgate store copy --from /var/lib/certgate --to /srv/certgate');
+  if (!from || !to)
+    throw new CertgateError('E_USAGE', 'store copy needs --from and --to', 'e.g. certgate store copy --from /var/lib/certgate --to /srv/certgate');
   const src = await openStorage(from, { cwd: io.cwd });
   try {
     const dst = await openStorage(to, { cwd: io.cwd });
     try {
-      if (src.describe === dst.describe) throw new CertgateError('E_USAGE', `--from and --to are the same store (${src.describe})`, 'give two different stores');
+      if (src.describe === dst.describe)
+        throw new CertgateError('E_USAGE', `--from and --to are the same store (${src.describe})`, 'give two different stores');
       const report = await copyStore(src.storage, dst.storage, { force: values.force === true, locker: dst.locker, from: src.describe, to: dst.describe });
       const total = Object.values(report.keys).reduce((a, b) => a + b, 0);
       if (total === 0 && !values.force) {
         // Nothing at the source is most likely a typo in --from.
-        throw new CertgateError('E_STORE', `${src.describe} holds no store (no certificates, accounts, state, events or documents)`, 'check --from: it names the data directory (or URL) of the store to copy');
+        throw new CertgateError(
+          'E_STORE',
+          `${src.describe} holds no store (no certificates, accounts, state, events or documents)`,
+          'check --from: it names the data directory (or URL) of the store to copy',
+        );
       }
       if (values.json) io.out(`${JSON.stringify({ from: src.describe, to: dst.describe, ...report }, null, 2)}\n`);
       else {
@@ -61,7 +67,11 @@ async function copy(argv: string[], io: Io): Promise<number> {
             `${report.removed ? `; removed ${report.removed} keys the source does not have` : ''}\n`,
         );
         for (const [p, n] of Object.entries(report.keys)) io.out(`  ${p.padEnd(14)} ${n}\n`);
-        io.out(report.verified ? `verified: the target reads back identical (sha256 ${report.digest})\n` : `NOT verified: ${report.differences.length} keys differ\n`);
+        io.out(
+          report.verified
+            ? `verified: the target reads back identical (sha256 ${report.digest})\n`
+            : `NOT verified: ${report.differences.length} keys differ\n`,
+        );
         for (const d of report.differences.slice(0, 20)) io.out(`  ${d.problem.padEnd(10)} ${d.key}\n`);
         if (!report.verified) io.out('  a node wrote to one of the stores during the copy: stop it and copy again with --force\n');
       }
@@ -100,7 +110,8 @@ async function rekey(argv: string[], io: Io): Promise<number> {
       io.out(`rekeyed ${opened.describe}: every private key is now ${to ? `encrypted with key id ${to.id}` : 'stored plain'}\n`);
       line('certificates', report.certificates);
       line('accounts', report.accounts);
-      if (report.remaining) io.out(`  ${report.remaining} secrets were written under another key meanwhile: give every node the new key, then run certgate store rekey again\n`);
+      if (report.remaining)
+        io.out(`  ${report.remaining} secrets were written under another key meanwhile: give every node the new key, then run certgate store rekey again\n`);
     }
     return report.remaining ? 1 : 0;
   } finally {
@@ -115,6 +126,10 @@ export async function store(argv: string[], io: Io): Promise<number> {
   const [sub, ...rest] = argv;
   const run = sub ? SUBCOMMANDS[sub] : undefined;
   if (!run)
-    throw new CertgateError('E_USAGE', sub ? `unknown store command "${sub}"` : 'store needs a command', `usage: ${storeUsage.split('\n')[0]}; commands: ${Object.keys(SUBCOMMANDS).join(', ')}`);
+    throw new CertgateError(
+      'E_USAGE',
+      sub ? `unknown store command "${sub}"` : 'store needs a command',
+      `usage: ${storeUsage.split('\n')[0]}; commands: ${Object.keys(SUBCOMMANDS).join(', ')}`,
+    );
   return run(rest, io);
 }

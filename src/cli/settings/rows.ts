@@ -5,9 +5,9 @@
  * covers every runtime setting.
  */
 import { join } from 'node:path';
+import { z } from 'zod';
 import { KEY_TYPES, type KeyType } from '../../acme/issuer.ts';
 import type { AcmeSettings, ServerSettings } from '../../runtime/settings.ts';
-import { z } from 'zod';
 import { decodeStoreKey, STORE_KEY_FORMAT } from '../../store/crypt.ts';
 import { bool, cidr, duration, hostName, int, listenHost, listOf, oneOf, path, port, routes, text, urlOf, workers } from './kinds.ts';
 import { type Context, type Row, row } from './table.ts';
