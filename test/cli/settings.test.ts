@@ -41,6 +41,10 @@ const RAW: Record<string, Raw> = {
   behindProxy: { file: ['10.0.0.0/8'], env: '10.1.0.0/16,10.2.0.1', flag: '192.0.2.1' },
   defaultSni: { file: 'file.example.com', env: 'env.example.com', flag: 'flag.example.com' },
   workers: { file: 2, env: '3', flag: 'auto' },
+  storeKey: { file: 'a'.repeat(64), env: 'b'.repeat(64), flag: '' },
+  storeKeyFile: { file: '/tmp/key-file', env: '/tmp/key-env', flag: '/tmp/key-flag' },
+  storeKeyOld: { file: 'c'.repeat(64), env: 'd'.repeat(64), flag: '' },
+  storeKeyOldFile: { file: '/tmp/old-file', env: '/tmp/old-env', flag: '/tmp/old-flag' },
 };
 
 function rawFor(key: string, r: Row<unknown>, defaultValue: unknown): Raw {
@@ -56,6 +60,8 @@ function rawFor(key: string, r: Row<unknown>, defaultValue: unknown): Raw {
 
 /** What each raw value means once resolved. */
 function expected(r: Row<unknown>, raw: Raw): { file: unknown; env: unknown; flag: unknown } {
+  // A secret is shown redacted, whatever its source (the source still says where it came from).
+  if (r.secret) return { file: '(redacted)', env: '(redacted)', flag: '(redacted)' };
   const fromText = (t: string) => r.kind.schema.parse(r.kind.fromText(t));
   return {
     file: r.kind.schema.parse(r.fromFile ? r.fromFile(raw.file) : raw.file),
@@ -107,7 +113,7 @@ for (const [key, r] of Object.entries(SERVE_TABLE) as Array<[string, Row<unknown
       const { out, io } = await show(tempDir(t), fileWith(r.file as string, raw.file), {}, []);
       assert.ok(out, io.stderr);
       assert.deepEqual(out.settings[key], { value: want.file, source: `c.yaml ${r.file}` });
-      assert.notDeepEqual(want.file, DEFAULTS[key]?.value ?? null, 'the sample differs from the default');
+      if (!r.secret) assert.notDeepEqual(want.file, DEFAULTS[key]?.value ?? null, 'the sample differs from the default');
     });
 
   if (r.env)
@@ -116,7 +122,7 @@ for (const [key, r] of Object.entries(SERVE_TABLE) as Array<[string, Row<unknown
       const { out, io } = await show(tempDir(t), file, { [r.env as string]: raw.env }, []);
       assert.ok(out, io.stderr);
       assert.deepEqual(out.settings[key], { value: want.env, source: r.env });
-      if (r.file) assert.notDeepEqual(want.env, want.file);
+      if (r.file && !r.secret) assert.notDeepEqual(want.env, want.file);
     });
 
   if (r.flag)
@@ -138,11 +144,11 @@ for (const [key, r] of Object.entries(SERVE_TABLE) as Array<[string, Row<unknown
       assert.match(io.stderr, new RegExp(`^error E_OPTION: c\\.yaml ${(r.file as string).replace(/\./g, '\\.')}: `));
     });
 
-  if (r.env && !['acmeDirectory', 'acmeEmail', 'dnsHook', 'domain', 'defaultSni', 'data', 'acmeCaRoot'].includes(key))
+  if (r.env && !['acmeDirectory', 'acmeEmail', 'dnsHook', 'domain', 'defaultSni', 'data', 'acmeCaRoot', 'storeKeyFile', 'storeKeyOldFile'].includes(key))
     test(`setting ${key}: a bad ${r.env} is refused, naming the variable`, async (t) => {
       const { code, io } = await show(tempDir(t), null, { [r.env as string]: 'bad value!' }, []);
       assert.equal(code, 2);
-      assert.match(io.stderr, new RegExp(`^error E_USAGE: ${r.env}=bad value!: not `));
+      assert.match(io.stderr, new RegExp(`^error E_USAGE: ${r.env}=${r.secret ? '\\(redacted\\)' : 'bad value!'}: not `));
     });
 
   if (r.flag && r.kind.arg !== '')
@@ -208,7 +214,8 @@ test('settings: serve --help lists every flag with its variable and default', as
   const io = fakeIo();
   assert.equal(await run(['serve', '--help'], io), 0);
   for (const r of Object.values(SERVE_TABLE)) {
-    assert.match(io.stdout, new RegExp(`--${r.flag}\\b`), r.flag);
+    // A store key has no flag (a command line is visible to every user): its variable is listed.
+    if (r.flag) assert.match(io.stdout, new RegExp(`--${r.flag}\\b`), r.flag);
     if (r.env) assert.ok(io.stdout.includes(r.env), r.env);
   }
 });
