@@ -222,14 +222,21 @@ export class Repository implements Store {
 
   /** Every secret in the store, with the key id that sealed it (nothing is decrypted). */
   async secrets(): Promise<SecretRef[]> {
-    const out: SecretRef[] = [];
-    for (const dir of await this.storage.list('certificates', false)) {
-      if (dir === INDEX) continue;
-      const key = `${dir}/privkey.pem`;
-      const value = await this.storage.load(key);
-      if (value === null) continue;
-      out.push({ kind: 'certificate', name: nameFromSegment(dir.slice('certificates/'.length)), key, keyId: sealedKeyId(value.toString('utf8'), key) });
-    }
+    const dirs = (await this.storage.list('certificates', false)).filter((d) => d !== INDEX);
+    const certs: Array<SecretRef | null> = [];
+    // Read a few at a time: a start-up check over 100k certificates must not take minutes.
+    for (let i = 0; i < dirs.length; i += 32)
+      certs.push(
+        ...(await Promise.all(
+          dirs.slice(i, i + 32).map(async (dir): Promise<SecretRef | null> => {
+            const key = `${dir}/privkey.pem`;
+            const value = await this.storage.load(key);
+            if (value === null) return null;
+            return { kind: 'certificate', name: nameFromSegment(dir.slice('certificates/'.length)), key, keyId: sealedKeyId(value.toString('utf8'), key) };
+          }),
+        )),
+      );
+    const out = certs.filter((s): s is SecretRef => s !== null);
     for (const key of await this.storage.list('accounts', false)) {
       const record = parseJson<AccountRecord>(await this.storage.load(key), key);
       if (!record || typeof record.keyPem !== 'string') continue;
@@ -254,7 +261,9 @@ export class Repository implements Store {
       } catch (err) {
         const e = err as CertgateError;
         const n = sealed[unknown.keyId as string] ?? 0;
-        throw new CertgateError(e.code, `${e.message} (${n} secret${n === 1 ? '' : 's'} in the store use${n === 1 ? 's' : ''} that key)`, e.fix, { cause: err });
+        throw new CertgateError(e.code, `${e.message} (${n} secret${n === 1 ? '' : 's'} in the store use${n === 1 ? 's' : ''} that key)`, e.fix, {
+          cause: err,
+        });
       }
     }
     return { plain: all.length - Object.values(sealed).reduce((a, b) => a + b, 0), sealed };

@@ -5,6 +5,7 @@
  * never the key in a message.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -14,6 +15,7 @@ import { createAcmeEngines } from '../../src/runtime/acme.ts';
 import { buildRuntime } from '../../src/runtime/server.ts';
 import { ARMOR_BEGIN, decodeStoreKey, Keyring, parseStoreKey, storeKeyId } from '../../src/store/crypt.ts';
 import { FsStore } from '../../src/store/fs.ts';
+import { cleanEnv } from '../helpers/env.ts';
 import { fakeIo } from '../helpers/io.ts';
 import { settings } from '../helpers/settings.ts';
 import { tempDir } from '../helpers/tmp.ts';
@@ -189,4 +191,22 @@ test('config show redacts the store key; config check counts the secrets per key
   const none = fakeIo({ env: { CERTGATE_DATA: root } });
   assert.equal(await run(['config', 'check', '--https-port', '0', '--http-port', '0'], none), 2);
   assert.match(none.stderr, /error E_STORE_KEY_MISSING: .*\(1 secret in the store uses that key\)/);
+});
+
+test('certgate serve on an encrypted store without its key exits 2 with one error line and its fix, having created nothing', async (t) => {
+  const root = tempDir(t);
+  await new FsStore({ root, keyring: ring(hexKey()) }).putBundle('app.example.com', await bundleFor('app.example.com'));
+  const before = readdirSync(root).sort();
+  const bin = join(import.meta.dirname, '..', '..', 'bin', 'certgate.js');
+  const r = spawnSync(process.execPath, [bin, 'serve'], {
+    env: cleanEnv({ CERTGATE_DATA: root, CERTGATE_HTTPS_PORT: '0', CERTGATE_HTTP_PORT: '0', CERTGATE_HOST: '127.0.0.1', HOME: root }),
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  assert.equal(r.status, 2, r.stderr);
+  const lines = r.stderr.trim().split('\n');
+  assert.match(lines[0] as string, /^error E_STORE_KEY_MISSING: certificates\/app\.example\.com\/privkey\.pem is encrypted/);
+  assert.match(lines[1] as string, /^ {2}fix: set CERTGATE_STORE_KEY/);
+  assert.equal(lines.length, 2);
+  assert.deepEqual(readdirSync(root).sort(), before);
 });
