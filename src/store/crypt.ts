@@ -27,7 +27,11 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:
 import { readFileSync } from 'node:fs';
 import { CertgateError } from '../errors.ts';
 
-/** What a sealed secret is: part of the associated data. */
+/**
+ * What a sealed secret is: part of the associated data. A new kind of secret in the store (TLS
+ * session ticket keys) gets its kind here and is listed by Repository.secrets(), so a rekey and
+ * the start-up check see it.
+ */
 export type SecretKind = 'certificate' | 'account';
 
 export interface StoreKey {

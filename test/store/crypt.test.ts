@@ -19,7 +19,7 @@ import { cleanEnv } from '../helpers/env.ts';
 import { fakeIo } from '../helpers/io.ts';
 import { settings } from '../helpers/settings.ts';
 import { tempDir } from '../helpers/tmp.ts';
-import { b64Key, bundleFor, hexKey } from './crypt-helpers.ts';
+import { b64Key, bundleFor, countingCa, hexKey } from './crypt-helpers.ts';
 
 const ring = (text: string) => new Keyring({ current: parseStoreKey(text) });
 const code = (c: string) => (e: CertgateError) => e.code === c && Boolean(e.fix);
@@ -209,4 +209,19 @@ test('certgate serve on an encrypted store without its key exits 2 with one erro
   assert.match(lines[1] as string, /^ {2}fix: set CERTGATE_STORE_KEY/);
   assert.equal(lines.length, 2);
   assert.deepEqual(readdirSync(root).sort(), before);
+});
+
+test('certgate issue on an encrypted store without its key: E_STORE_KEY_MISSING, exit 2, no CA contacted', async (t) => {
+  const root = tempDir(t);
+  await new FsStore({ root, keyring: ring(hexKey()) }).putBundle('app.example.com', await bundleFor('app.example.com'));
+  const ca = await countingCa();
+  t.after(() => ca.close());
+  const io = fakeIo({ env: { CERTGATE_DATA: root, HOME: root } });
+  const code = await run(
+    ['issue', 'app.example.com', '--force', '--directory', ca.url, '--email', 'ops@certgate.dev', '--agree-tos', '--http-port', '0', '--https-port', '0'],
+    io,
+  );
+  assert.equal(code, 2);
+  assert.match(io.stderr, /^error E_STORE_KEY_MISSING: /);
+  assert.equal(ca.connections(), 0);
 });
