@@ -15,11 +15,13 @@ import { createAcmeEngines } from '../../src/runtime/acme.ts';
 import { buildRuntime } from '../../src/runtime/server.ts';
 import { ARMOR_BEGIN, decodeStoreKey, Keyring, parseStoreKey, storeKeyId } from '../../src/store/crypt.ts';
 import { FsStore } from '../../src/store/fs.ts';
+import { startServe as startServeProcess } from '../edge/helpers.ts';
+import { freePort } from '../helpers/daemons.ts';
 import { cleanEnv } from '../helpers/env.ts';
 import { fakeIo } from '../helpers/io.ts';
 import { settings } from '../helpers/settings.ts';
 import { tempDir } from '../helpers/tmp.ts';
-import { b64Key, bundleFor, countingCa, hexKey } from './crypt-helpers.ts';
+import { b64Key, bundleFor, countingCa, fingerprintOf, hexKey, servedFingerprint } from './crypt-helpers.ts';
 
 const ring = (text: string) => new Keyring({ current: parseStoreKey(text) });
 const code = (c: string) => (e: CertgateError) => e.code === c && Boolean(e.fix);
@@ -223,5 +225,36 @@ test('certgate issue on an encrypted store without its key: E_STORE_KEY_MISSING,
   );
   assert.equal(code, 2);
   assert.match(io.stderr, /^error E_STORE_KEY_MISSING: /);
+  assert.equal(ca.connections(), 0);
+});
+
+test('serve --workers 2 with a store key file: every worker opens the sealed key and serves the stored certificate', async (t) => {
+  const root = tempDir(t);
+  const key = b64Key();
+  writeFileSync(join(root, 'store.key'), `${key}\n`, { mode: 0o600 });
+  const b = await bundleFor('app.example.com');
+  await new FsStore({ root, keyring: ring(key) }).putBundle('app.example.com', b);
+  const ca = await countingCa();
+  t.after(() => ca.close());
+  const port = await freePort();
+  const serve = startServeProcess(['--workers', '2', '--https-port', String(port), '--http-port', 'off', '--host', '127.0.0.1'], {
+    HOME: root,
+    CERTGATE_DATA: root,
+    CERTGATE_STORE_KEY_FILE: join(root, 'store.key'),
+    CERTGATE_ACME_AGREE_TOS: 'true',
+    CERTGATE_ACME_EMAIL: 'ops@certgate.dev',
+    CERTGATE_ACME_DIRECTORY: ca.url,
+  });
+  t.after(async () => {
+    serve.child.kill('SIGTERM');
+    await serve.exited;
+  });
+  for (let i = 0; i < 300 && !serve.err().includes('https://localhost'); i++) {
+    if (serve.child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.match(serve.err(), /2 worker processes/, serve.err());
+  for (let i = 0; i < 6; i++) assert.equal(await servedFingerprint(port, 'app.example.com'), fingerprintOf(b.certPem), `connection ${i}`);
+  assert.ok(!serve.err().includes(key), 'the key is never logged');
   assert.equal(ca.connections(), 0);
 });
