@@ -177,3 +177,33 @@ test('an installation moves without reissuing: serve on the copied directory ser
   const events = await new FsStore({ root: to, keyring: new Keyring({ current: parseStoreKey(key) }) }).readEvents();
   assert.ok(!events.some((e) => e.type === 'cert_obtaining'), 'no order was started');
 });
+
+/**
+ * A → B → C through `store copy` with store specs only: C equals A byte for byte. The middle is a
+ * second directory here; with the PostgreSQL store wired into openStorage it is a postgres:// URL
+ * (the lead's one-line change), and the same assertions hold.
+ */
+async function roundTrip(t: import('node:test').TestContext, middle: string): Promise<void> {
+  const a = tempDir(t);
+  const c = join(tempDir(t), 'back');
+  await populated(a, new Keyring({ current: parseStoreKey(hexKey()) }));
+  for (const [from, to] of [
+    [a, middle],
+    [middle, c],
+  ] as const) {
+    const r = await copyCli(['--from', from, '--to', to, '--json']);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(JSON.parse(r.out).verified, true);
+  }
+  const [x, y] = await Promise.all([storeDigest(new FsStorage({ root: a })), storeDigest(new FsStorage({ root: c }))]);
+  assert.equal(y.digest, x.digest);
+  for (const n of NAMES) {
+    const [p, q] = [new FsStore({ root: a }).filePaths(n), new FsStore({ root: c }).filePaths(n)];
+    assert.deepEqual(readFileSync(q.key), readFileSync(p.key), `${n}: the same sealed key`);
+    assert.equal(fingerprintOf(readFileSync(q.fullchain, 'utf8')), fingerprintOf(readFileSync(p.fullchain, 'utf8')), `${n}: the same certificate`);
+  }
+}
+
+test('copy A → B → A′ (directory → store → directory): identical certificates and keys at the end', async (t) => {
+  await roundTrip(t, `file://${join(tempDir(t), 'middle')}`);
+});
