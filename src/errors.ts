@@ -72,6 +72,13 @@ export type ErrorCode =
   | 'E_ATTEMPTS_EXHAUSTED'
   | 'E_BUDGET'
   | 'E_STORE'
+  // store encryption, copy, backends
+  | 'E_STORE_KEY'
+  | 'E_STORE_KEY_MISSING'
+  | 'E_STORE_KEY_WRONG'
+  | 'E_STORE_DECRYPT'
+  | 'E_STORE_NOT_EMPTY'
+  | 'E_STORE_UNSUPPORTED'
   | 'E_DATA_DIR';
 
 export class CertgateError extends Error {

@@ -28,6 +28,7 @@ commands:
   resources ...           outbound endpoints and their TLS profiles: list, show, add, remove, pin, test, export, import
   doctor                  check ports, DNS, CAA, email, proxy, redirects, HSTS, trust, certificates, storage, clock
   config check|show       validate the configuration (start nothing), or show the effective settings and their sources
+  store copy|rekey        copy a store to another (no reissuing); move the private keys to a new store key
   version                 print the version
 
 every command takes --json; run certgate <command> --help for its options.
@@ -48,6 +49,7 @@ const serve = () => import('./commands/serve.ts');
 const resources = () => import('./commands/resources.ts');
 const configCmd = () => import('./commands/config.ts');
 const doctorCmd = () => import('./commands/doctor.ts');
+const storeCmd = () => import('./commands/store.ts');
 
 const COMMANDS: Record<string, () => Promise<Loaded>> = {
   decode: () => decode().then((m) => ({ command: m.decode, usage: m.usage })),
@@ -64,6 +66,7 @@ const COMMANDS: Record<string, () => Promise<Loaded>> = {
   doctor: () => doctorCmd().then((m) => ({ command: m.doctor, usage: m.doctorUsage, help: m.doctorHelp })),
   'local-ca': () => serve().then((m) => ({ command: m.localCaCommand, usage: m.localCaUsage })),
   resources: () => resources().then((m) => ({ command: m.resources, usage: m.usage })),
+  store: () => storeCmd().then((m) => ({ command: m.store, usage: m.storeUsage, help: m.storeHelp })),
 };
 
 export function renderError(err: unknown, debug: boolean): string {

@@ -14,6 +14,7 @@ import { Maintainer, type MaintainerOptions } from '../maintenance/maintainer.ts
 import { CertManager } from '../manager/manager.ts';
 import { DomainRegistry } from '../manager/registry.ts';
 import { type DataPaths, pathsUnder } from '../paths.ts';
+import { keyringFrom } from '../store/crypt.ts';
 import { FsLocker, FsStore } from '../store/fs.ts';
 import type { AcmeSettings } from './settings.ts';
 
@@ -71,7 +72,9 @@ function challengeList(s: AcmeSettings, deps: AcmeDeps): ChallengeType[] {
 
 export function createAcmeEngines(s: AcmeSettings, deps: AcmeDeps): AcmeEngines {
   const paths = pathsUnder(s.data);
-  const store = withEventPath(new FsStore({ root: paths.root }), deps.onEvent);
+  // The store key comes down as settings (only the CLI reads the environment); a bad one fails here.
+  const keyring = keyringFrom({ key: s.storeKey, keyFile: s.storeKeyFile, oldKey: s.storeKeyOld, oldKeyFile: s.storeKeyOldFile });
+  const store = withEventPath(new FsStore({ root: paths.root, keyring }), deps.onEvent);
   const locker = new FsLocker({ root: paths.root });
   // Always read from <data>/challenges too: answers written there by another process (serve
   // --workers, `certgate doctor --dry-run-issue` while serve holds the port) are served.

@@ -106,6 +106,9 @@ export async function buildRuntime(settings: ServerSettings, options: RuntimeOpt
     ...(options.hookEnv ? { hookEnv: options.hookEnv } : {}),
   });
   const acme = settings.mode === 'production' && settings.acmeAgreeTos;
+  // A store encrypted with a key this node does not have refuses the start before anything is
+  // written or listens (read only: the key ids of the stored secrets).
+  await engines.store.checkSecrets();
   const localCa = new LocalCa({ dir: `${engines.paths.root}/local-ca` });
   const { created } = await localCa.load();
   // The issuer is built (and the account key made) before anything listens: a bad ACME setting

@@ -29,6 +29,13 @@ export interface AcmeSettings {
   httpPort: number | null;
   /** Where TLS-ALPN-01 is answered (and serve's HTTPS listener); null: none. */
   httpsPort: number | null;
+  /** The store key (32 bytes, hex or base64) that seals private keys at rest; undefined: plain. Never logged. */
+  storeKey: string | undefined;
+  /** A file holding the store key (instead of storeKey). */
+  storeKeyFile: string | undefined;
+  /** The previous store key, still read while a rekey moves the store to storeKey. */
+  storeKeyOld: string | undefined;
+  storeKeyOldFile: string | undefined;
 }
 
 export interface ServerSettings extends AcmeSettings {

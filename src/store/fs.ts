@@ -9,6 +9,7 @@
  *   state/<name>.json  events/<name>.jsonl  accounts/<hash>.json (0600)  docs/<key>.json  locks/
  */
 import { CertgateError } from '../errors.ts';
+import type { Keyring } from './crypt.ts';
 import { FsStorage } from './fs-storage.ts';
 import { Repository } from './repository.ts';
 
@@ -17,6 +18,8 @@ export { FsLocker, type FsLockerOptions, FsStorage, type FsStorageOptions } from
 export interface FsStoreOptions {
   /** certgate's data directory. */
   root: string;
+  /** Seals private keys at rest (see store/crypt); default: none. */
+  keyring?: Keyring;
 }
 
 export class FsStore extends Repository {
@@ -24,7 +27,7 @@ export class FsStore extends Repository {
 
   constructor(options: FsStoreOptions) {
     if (!options?.root) throw new CertgateError('E_OPTION', 'the filesystem store needs a directory', 'pass { root: "/var/lib/certgate" }', { option: 'data' });
-    super(new FsStorage({ root: options.root }));
+    super(new FsStorage({ root: options.root }), options.keyring ? { keyring: options.keyring } : {});
     this.root = options.root;
   }
 

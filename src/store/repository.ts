@@ -9,6 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { CertgateError } from '../errors.ts';
+import { type Keyring, NO_KEYS, type SecretKind, sealedKeyId } from './crypt.ts';
 import { canonicalName, nameFromSegment, pathSegment } from './names.ts';
 import type { Storage } from './storage.ts';
 import {
@@ -23,6 +24,33 @@ import {
 } from './store.ts';
 
 const INDEX = 'certificates/index.log';
+
+/**
+ * The top-level directories the repository keeps: what `store copy` copies and a rekey walks.
+ * A new kind of record gets its prefix here.
+ */
+export const STORE_PREFIXES = ['certificates', 'state', 'events', 'accounts', 'docs'] as const;
+
+/** Keys written private (0600 on the filesystem): private keys and account records. */
+export function isPrivateKey(key: string): boolean {
+  return key.endsWith('/privkey.pem') || key.startsWith('accounts/');
+}
+
+/** One secret the repository keeps, as a rekey walks them. */
+export interface SecretRef {
+  kind: SecretKind;
+  /** The certificate name, or the ACME directory URL of an account. */
+  name: string;
+  /** Where it is stored. */
+  key: string;
+  /** The key id that sealed it; null when it is plain. */
+  keyId: string | null;
+}
+
+export interface RepositoryOptions {
+  /** Seals private keys on write and opens them on read; default: no key (plain). */
+  keyring?: Keyring;
+}
 
 function indexEntry(meta: CertMeta): IndexEntry {
   return {
@@ -60,10 +88,12 @@ function jsonLines<T>(text: string): T[] {
 
 export class Repository implements Store {
   readonly storage: Storage;
+  readonly keyring: Keyring;
 
-  constructor(storage: Storage) {
+  constructor(storage: Storage, options: RepositoryOptions = {}) {
     if (!storage) throw new CertgateError('E_OPTION', 'the repository needs a storage backend', 'pass new FsStorage({ root }) or another Storage');
     this.storage = storage;
+    this.keyring = options.keyring ?? NO_KEYS;
   }
   /** Removes leftovers of writers killed mid-write (see Storage.sweep); the paths removed. */
   async sweep(olderThanMs?: number): Promise<string[]> {
@@ -88,7 +118,7 @@ export class Repository implements Store {
 
   async putBundle(name: string, bundle: CertificateBundle): Promise<void> {
     await this.storage.storeGroup(this.#certKey(name), {
-      'privkey.pem': { value: bundle.keyPem, private: true },
+      'privkey.pem': { value: this.keyring.seal('certificate', canonicalName(name), bundle.keyPem), private: true },
       'fullchain.pem': { value: bundle.certPem },
       'meta.json': { value: JSON.stringify(bundle.meta, null, 2) },
     });
@@ -103,7 +133,8 @@ export class Repository implements Store {
       this.storage.load(`${base}/meta.json`),
     ]);
     if (!cert || !key || !meta) return null;
-    return { certPem: cert.toString('utf8'), keyPem: key.toString('utf8'), meta: parseJson<CertMeta>(meta, `${base}/meta.json`) as CertMeta };
+    const keyPem = this.keyring.open('certificate', canonicalName(name), key.toString('utf8'), `${base}/privkey.pem`);
+    return { certPem: cert.toString('utf8'), keyPem, meta: parseJson<CertMeta>(meta, `${base}/meta.json`) as CertMeta };
   }
 
   async updateMeta(name: string, meta: CertMeta): Promise<void> {
@@ -179,11 +210,105 @@ export class Repository implements Store {
 
   async getAccount(directory: string): Promise<AccountRecord | null> {
     const key = this.#accountKey(directory);
-    return parseJson<AccountRecord>(await this.storage.load(key), key);
+    const record = parseJson<AccountRecord>(await this.storage.load(key), key);
+    if (!record) return null;
+    return { ...record, keyPem: this.keyring.open('account', record.directory, record.keyPem, key) };
   }
 
   async putAccount(record: AccountRecord): Promise<void> {
-    await this.storage.store(this.#accountKey(record.directory), JSON.stringify(record, null, 2), { private: true });
+    const sealed = { ...record, keyPem: this.keyring.seal('account', record.directory, record.keyPem) };
+    await this.storage.store(this.#accountKey(record.directory), JSON.stringify(sealed, null, 2), { private: true });
+  }
+
+  /** Every secret in the store, with the key id that sealed it (nothing is decrypted). */
+  async secrets(): Promise<SecretRef[]> {
+    const dirs = (await this.storage.list('certificates', false)).filter((d) => d !== INDEX);
+    const certs: Array<SecretRef | null> = [];
+    // Read a few at a time: a start-up check over 100k certificates must not take minutes.
+    for (let i = 0; i < dirs.length; i += 32)
+      certs.push(
+        ...(await Promise.all(
+          dirs.slice(i, i + 32).map(async (dir): Promise<SecretRef | null> => {
+            const key = `${dir}/privkey.pem`;
+            const value = await this.storage.load(key);
+            if (value === null) return null;
+            return { kind: 'certificate', name: nameFromSegment(dir.slice('certificates/'.length)), key, keyId: sealedKeyId(value.toString('utf8'), key) };
+          }),
+        )),
+      );
+    const out = certs.filter((s): s is SecretRef => s !== null);
+    for (const key of await this.storage.list('accounts', false)) {
+      const record = parseJson<AccountRecord>(await this.storage.load(key), key);
+      if (!record || typeof record.keyPem !== 'string') continue;
+      out.push({ kind: 'account', name: record.directory, key, keyId: sealedKeyId(record.keyPem, key) });
+    }
+    return out;
+  }
+
+  /**
+   * Refuses a keyring that cannot open the store: every sealed secret's key id must be one the
+   * keyring has. Read only, nothing is decrypted: what a node checks before it starts.
+   */
+  async checkSecrets(): Promise<{ plain: number; sealed: Record<string, number> }> {
+    const all = await this.secrets();
+    const sealed: Record<string, number> = {};
+    for (const s of all) if (s.keyId !== null) sealed[s.keyId] = (sealed[s.keyId] ?? 0) + 1;
+    const unknown = all.find((s) => s.keyId !== null && !this.keyring.ids.includes(s.keyId));
+    if (unknown) {
+      // The words a read would use, with how many secrets that key sealed.
+      try {
+        this.keyring.open(unknown.kind, unknown.name, (await this.#rawSecret(unknown)) ?? '', unknown.key);
+      } catch (err) {
+        const e = err as CertgateError;
+        const n = sealed[unknown.keyId as string] ?? 0;
+        throw new CertgateError(e.code, `${e.message} (${n} secret${n === 1 ? '' : 's'} in the store use${n === 1 ? 's' : ''} that key)`, e.fix, {
+          cause: err,
+        });
+      }
+    }
+    return { plain: all.length - Object.values(sealed).reduce((a, b) => a + b, 0), sealed };
+  }
+
+  async #rawSecret(s: SecretRef): Promise<string | null> {
+    const value = await this.storage.load(s.key);
+    if (value === null) return null;
+    if (s.kind === 'certificate') return value.toString('utf8');
+    return parseJson<AccountRecord>(value, s.key)?.keyPem ?? null;
+  }
+
+  /**
+   * Rewrites one secret under `to` (sealed with its current key, or plain without one), opening
+   * it with `from`. A certificate's pair is rewritten as one group (the certificate and meta
+   * unchanged), so a crash leaves the old envelope or the new one. False when the secret is gone
+   * or already as wanted.
+   */
+  async reseal(s: SecretRef, from: Keyring, to: Keyring): Promise<boolean> {
+    const want = to.current?.id ?? null;
+    if (s.kind === 'certificate') {
+      const base = s.key.slice(0, -'/privkey.pem'.length);
+      const [cert, key, meta] = await Promise.all([
+        this.storage.load(`${base}/fullchain.pem`),
+        this.storage.load(s.key),
+        this.storage.load(`${base}/meta.json`),
+      ]);
+      if (!cert || !key || !meta) return false;
+      const stored = key.toString('utf8');
+      if (sealedKeyId(stored, s.key) === want) return false;
+      const plain = from.open('certificate', s.name, stored, s.key);
+      await this.storage.storeGroup(base, {
+        'privkey.pem': { value: to.seal('certificate', s.name, plain), private: true },
+        'fullchain.pem': { value: cert },
+        'meta.json': { value: meta },
+      });
+      return true;
+    }
+    const value = await this.storage.load(s.key);
+    const record = parseJson<AccountRecord>(value, s.key);
+    if (!record) return false;
+    if (sealedKeyId(record.keyPem, s.key) === want) return false;
+    const plain = from.open('account', record.directory, record.keyPem, s.key);
+    await this.storage.store(s.key, JSON.stringify({ ...record, keyPem: to.seal('account', record.directory, plain) }, null, 2), { private: true });
+    return true;
   }
 
   #docKey(key: string): string {

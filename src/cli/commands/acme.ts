@@ -43,7 +43,10 @@ interface Setup {
 async function setupFor(values: Record<string, unknown>, io: Io, command: string): Promise<Setup> {
   const { settings } = await loadSettings(ACME_TABLE, values, io, command);
   try {
-    return { settings, engines: createAcmeEngines(settings, { warn: (m) => io.err(`warning: ${m}\n`), hookEnv: io.env }) };
+    const engines = createAcmeEngines(settings, { warn: (m) => io.err(`warning: ${m}\n`), hookEnv: io.env });
+    // A command that may write a key refuses a store whose keys it cannot open before it asks a CA.
+    if (command === 'issue' || command === 'renew') await engines.store.checkSecrets();
+    return { settings, engines };
   } catch (err) {
     throw withSource(err, ACME_TABLE);
   }

@@ -97,6 +97,12 @@ export async function config(argv: string[], io: Io): Promise<number> {
       checks.push(`ACME: ${issuer.directory}${server.acmeEmail ? ` as ${server.acmeEmail}` : ''}`);
     } else checks.push(server.mode === 'development' ? 'ACME: off (development mode: the local CA only)' : 'ACME: off (no --agree-tos): the local CA only');
     checks.push(`data: ${await checkDataDir(server.data)}`);
+    // The store key opens what the store holds (key ids only; nothing is decrypted or written).
+    const keys = await engines.store.checkSecrets();
+    const sealed = Object.entries(keys.sealed).map(([id, n]) => `${n} under key ${id}`);
+    checks.push(
+      `store keys: ${[keys.plain ? `${keys.plain} plain` : null, ...sealed].filter(Boolean).join(', ') || 'none yet'}${engines.store.keyring.current ? `; new keys are encrypted with key ${engines.store.keyring.current.id}` : ''}`,
+    );
     await checkPorts(server);
     checks.push(
       `ports: ${[server.httpsPort !== null ? `https ${server.httpsPort}` : null, server.httpPort !== null ? `http ${server.httpPort}` : null].filter(Boolean).join(', ')} free`,

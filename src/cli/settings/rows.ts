@@ -5,8 +5,10 @@
  * covers every runtime setting.
  */
 import { join } from 'node:path';
+import { z } from 'zod';
 import { KEY_TYPES, type KeyType } from '../../acme/issuer.ts';
 import type { AcmeSettings, ServerSettings } from '../../runtime/settings.ts';
+import { decodeStoreKey, STORE_KEY_FORMAT } from '../../store/crypt.ts';
 import { bool, cidr, duration, hostName, int, listenHost, listOf, oneOf, path, port, routes, text, urlOf, workers } from './kinds.ts';
 import { type Context, type Row, row } from './table.ts';
 
@@ -21,6 +23,14 @@ function defaultData(ctx: Context): string {
   const base = ctx.env.XDG_DATA_HOME || join(ctx.env.HOME || '/root', '.local', 'share');
   return join(base, 'certgate');
 }
+
+/** A store key's text; the value is never echoed (the rows are secret). */
+const storeKeyText = {
+  expect: STORE_KEY_FORMAT,
+  arg: 'KEY',
+  schema: z.string().refine((t) => decodeStoreKey(t) !== null),
+  fromText: (t: string) => t,
+};
 
 type Rows<S> = { [K in keyof S]-?: Row<S[K]> };
 
@@ -144,6 +154,40 @@ export const ACME_ROWS: Rows<AcmeSettings> = {
     default: privileged(443, 8443),
     defaultText: '443 (serve: 8443 unless root)',
     help: 'HTTPS and TLS-ALPN-01; off: no HTTPS listener (behind a TLS-terminating proxy)',
+  }),
+  // No flag for a key itself: a command line is visible to every user in the process list.
+  storeKey: row<string | undefined>({
+    env: 'CERTGATE_STORE_KEY',
+    file: 'storeKey',
+    kind: storeKeyText,
+    default: undefined,
+    defaultText: 'none: keys stored plain',
+    secret: true,
+    help: 'encrypts private keys and ACME account keys at rest (AES-256-GCM): 32 bytes as 64 hex digits or base64 (openssl rand -base64 32)',
+  }),
+  storeKeyFile: row<string | undefined>({
+    flag: 'store-key-file',
+    env: 'CERTGATE_STORE_KEY_FILE',
+    file: 'storeKeyFile',
+    kind: path(),
+    default: undefined,
+    help: 'a file holding the store key (a Docker or systemd secret), instead of CERTGATE_STORE_KEY',
+  }),
+  storeKeyOld: row<string | undefined>({
+    env: 'CERTGATE_STORE_KEY_OLD',
+    file: 'storeKeyOld',
+    kind: storeKeyText,
+    default: undefined,
+    secret: true,
+    help: 'the previous store key: still read (never written) while store rekey moves the store to the new one',
+  }),
+  storeKeyOldFile: row<string | undefined>({
+    flag: 'store-key-old-file',
+    env: 'CERTGATE_STORE_KEY_OLD_FILE',
+    file: 'storeKeyOldFile',
+    kind: path(),
+    default: undefined,
+    help: 'a file holding the previous store key, instead of CERTGATE_STORE_KEY_OLD',
   }),
 };
 
@@ -352,3 +396,13 @@ export const WORKERS_ROW = row<'auto' | number>({
 export const SERVE_TABLE = { config: CONFIG_ROW, ...SERVER_ROWS, workers: WORKERS_ROW };
 export const ACME_TABLE = { config: CONFIG_ROW, ...ACME_ROWS };
 export const DATA_TABLE = { data: ACME_ROWS.data };
+
+/** `store rekey`: the data directory and the store keys (the new one, and the old one it replaces). */
+export const STORE_TABLE = {
+  config: CONFIG_ROW,
+  data: ACME_ROWS.data,
+  storeKey: ACME_ROWS.storeKey,
+  storeKeyFile: ACME_ROWS.storeKeyFile,
+  storeKeyOld: ACME_ROWS.storeKeyOld,
+  storeKeyOldFile: ACME_ROWS.storeKeyOldFile,
+};
