@@ -18,6 +18,9 @@ export type FindingCode =
   | 'CA_WITHOUT_KEYCERTSIGN'
   | 'ISSUER_NOT_CA'
   | 'NOT_FOR_SERVER_AUTH'
+  // certificate signing requests
+  | 'CSR_SIGNATURE_INVALID'
+  | 'CSR_REQUESTS_CA'
   // chain shape
   | 'CHAIN_INCOMPLETE'
   | 'CHAIN_WRONG_ORDER'
