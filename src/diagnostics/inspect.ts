@@ -6,10 +6,12 @@
 import { isIP, type LookupFunction } from 'node:net';
 import { rootCertificates } from 'node:tls';
 import { CertgateError } from '../errors.ts';
-import { type Certificate, type CertificateInfo, decodeCertificate, toPem } from '../pki/certificate.ts';
+import { type Certificate, type CertificateInfo, decodeCertificate, isIssuerOf, toPem } from '../pki/certificate.ts';
 import { analyzeChain, type ChainAnalysis, kindOf } from '../pki/chain.ts';
 import { type Finding, type Status, statusOf } from '../pki/findings.ts';
 import { lintCertificate, lintChain } from '../pki/lint.ts';
+import { buildTrustedFirst, checkPath, subjectNameDer } from '../pki/path.ts';
+import { x509ErrorName } from '../pki/x509-errors.ts';
 import { fetchIssuer } from './aia.ts';
 import { type ExplainContext, explainHandshakeError, explainHostname, explainVerifyCode } from './explain.ts';
 import { isPostgresPort, type ProbeResult, probe } from './probe.ts';
@@ -59,7 +61,17 @@ export interface InspectResult {
   status: Status;
   findings: Finding[];
   tls: { protocol: string | null; cipher: string | null; alpn: string | null; handshakeMs: number; chainSource: ProbeResult['chainSource'] } | null;
-  verification: { trusted: boolean; hostnameMatches: boolean | null; opensslCode: string | null; trust: string };
+  verification: {
+    trusted: boolean;
+    hostnameMatches: boolean | null;
+    /** OpenSSL's code name (X509_V_ERR_ without the prefix), resolved from its text when Node says UNSPECIFIED. */
+    opensslCode: string | null;
+    /** OpenSSL's own words for it. */
+    opensslText: string | null;
+    trust: string;
+    /** The path OpenSSL built: indices into `chain`, or the subject of a root taken from the trust store. */
+    builtPath: Array<number | string>;
+  };
   chain: ChainEntry[];
   fetched: ChainEntry[];
 }
@@ -170,6 +182,25 @@ export async function inspect(target: string, options: InspectOptions = {}): Pro
   if (result.chainSource === 'reconstructed') result = { ...result, chain: withoutStoreRoot(result.chain, ca) };
   const chain = result.chain.map((der) => decodeCertificate(der, now));
   const analysis = analyzeChain(chain);
+  const inStore = trustIndex([...ca], now);
+  const walk = result.chainSource === 'wire' ? buildTrustedFirst(chain, analysis.path, inStore) : null;
+  // Without the sent order (TLS 1.3 only), OpenSSL's reconstruction is the best account there is.
+  const built = walk ? walk.steps.map((s) => (typeof s === 'number' ? (chain[s] as Certificate) : s)) : result.builtPath.map((der) => decodeCertificate(der, now));
+  const builtPath = built.map((c) => {
+    const i = chain.findIndex((x) => x.info.fingerprints.sha256 === c.info.fingerprints.sha256);
+    return i >= 0 ? i : (c.info.subjectCommonName ?? c.info.subject);
+  });
+  // The root OpenSSL took from the store counts for the path's constraints (pathlen, nameConstraints on a root).
+  const lastSent = chain[analysis.path[analysis.path.length - 1] ?? -1];
+  const anchor =
+    walk?.anchor ??
+    (built.find((c) => lastSent && !chain.some((x) => x.info.fingerprints.sha256 === c.info.fingerprints.sha256) && isIssuerOf(c, lastSent)) ?? null);
+  const defectPath = walk ? walk.steps.map((s) => (typeof s === 'number' ? s : chain.length)) : anchor ? [...analysis.path, chain.length] : analysis.path;
+  const defects = checkPath(anchor ? [...chain, anchor] : chain, defectPath, {
+    now,
+    host: checkName,
+    ...(options.securityLevel !== undefined ? { securityLevel: options.securityLevel } : {}),
+  }).map((d) => ({ ...d, detail: d.detail.replaceAll(`#${chain.length} "`, 'the trust-store root "') }));
   const ctx: ExplainContext = {
     chain,
     analysis,
@@ -181,6 +212,9 @@ export async function inspect(target: string, options: InspectOptions = {}): Pro
     ...(options.bundle?.length && !systemRoots && !extraPem.length ? { bundle: options.bundle } : {}),
     clientCertGiven: Boolean(options.clientCert),
     clientCertRequested: result.clientCertRequested,
+    defects,
+    anchor,
+    ...(result.authorizationText ? { opensslText: result.authorizationText } : {}),
   };
   if (result.error) {
     let finding = explainHandshakeError(result.error, ctx);
@@ -222,6 +256,12 @@ export async function inspect(target: string, options: InspectOptions = {}): Pro
   }
   let trusted = result.authorized && !result.error;
   let opensslCode = result.authorizationError;
+  // Node names 28 of OpenSSL's 94 codes; for the rest its text says which one it was.
+  if (opensslCode && (opensslCode === 'UNSPECIFIED' || !x509ErrorName(opensslCode)) && result.authorizationText) {
+    opensslCode = x509ErrorName(result.authorizationText) ?? opensslCode;
+  }
+  const alternate = alternatePath(chain, analysis.path, built, builtPath);
+  if (alternate) findings.push(alternate);
   const fetched: Certificate[] = [];
   if (opensslCode && opensslCode !== 'HOSTNAME_MISMATCH' && opensslCode !== 'ERR_TLS_CERT_ALTNAME_INVALID') {
     if (options.fetchMissing && analysis.missingIssuer?.caIssuersUrls.length && !analysis.endsInSelfSigned) {
@@ -281,9 +321,76 @@ export async function inspect(target: string, options: InspectOptions = {}): Pro
       result.error && !result.protocol
         ? null
         : { protocol: result.protocol, cipher: result.cipher, alpn: result.alpn, handshakeMs: result.handshakeMs, chainSource: result.chainSource },
-    verification: { trusted, hostnameMatches, opensslCode, trust },
+    verification: { trusted, hostnameMatches, opensslCode, opensslText: result.authorizationText, trust, builtPath },
     chain: entries(chain, analysis),
     fetched: entries(fetched, analyzeChain(fetched)),
+  };
+}
+
+/** Trust-store certificates by subject, decoded only when asked for (144 roots cost 57 ms to decode in full). */
+function trustIndex(pems: readonly string[], now: Date): (issuerName: Uint8Array) => Certificate[] {
+  let bySubject: Map<string, string[]> | null = null;
+  const decoded = new Map<string, Certificate | null>();
+  return (issuerName) => {
+    if (!bySubject) {
+      bySubject = new Map();
+      for (const pem of pems) {
+        const der = Buffer.from(pem.replace(/-----[^-]+-----|\s+/g, ''), 'base64');
+        const subject = subjectNameDer(der);
+        if (!subject) continue;
+        const key = Buffer.from(subject).toString('hex');
+        bySubject.set(key, [...(bySubject.get(key) ?? []), pem]);
+      }
+    }
+    const out: Certificate[] = [];
+    for (const pem of bySubject.get(Buffer.from(issuerName).toString('hex')) ?? []) {
+      if (!decoded.has(pem)) {
+        try {
+          decoded.set(pem, decodeCertificate(Buffer.from(pem.replace(/-----[^-]+-----|\s+/g, ''), 'base64'), now));
+        } catch {
+          decoded.set(pem, null);
+        }
+      }
+      const c = decoded.get(pem);
+      if (c) out.push(c);
+    }
+    return out;
+  };
+}
+
+/**
+ * When the chain as sent and the path OpenSSL built part ways (a cross-signed intermediate, a
+ * root both sent and in the store under another issuer), says which path Node built and which
+ * one a client with an older or different trust store builds from what was sent.
+ */
+function alternatePath(chain: readonly Certificate[], path: readonly number[], built: readonly Certificate[], builtPath: ReadonlyArray<number | string>): Finding | null {
+  if (built.length < 2 || chain.length < 2) return null;
+  const sameAsSent = path.every((idx, pos) => builtPath[pos] === idx);
+  if (sameAsSent) return null;
+  const name = (c: Certificate | undefined) => `"${c?.info.subjectCommonName ?? c?.info.subject}"`;
+  const describe = (p: number | string) => (typeof p === 'number' ? `#${p}` : `"${p}" (trust store)`);
+  const storeRoot = built[built.length - 1];
+  const lastSent = chain[path[path.length - 1] as number];
+  const sentEnd = lastSent?.info.selfSigned ? '' : ` → "${lastSent?.info.issuerCommonName ?? lastSent?.info.issuer}" (must be in the client's store)`;
+  // A sent certificate with the store root's subject and key, issued by someone else: the cross-sign.
+  const cross = path.find((i) => {
+    const c = chain[i] as Certificate;
+    return storeRoot && c.info.subject === storeRoot.info.subject && c.info.spkiSha256 === storeRoot.info.spkiSha256 && !c.info.selfSigned;
+  });
+  const builtText = builtPath.map(describe).join(' → ');
+  const sentText = `${path.map((i) => `#${i}`).join(' → ')}${sentEnd}`;
+  return {
+    code: 'CHAIN_ALTERNATE_PATH',
+    severity: 'info',
+    certificate: cross ?? null,
+    message:
+      cross !== undefined
+        ? `two paths: Node built ${builtText}; #${cross} is ${name(storeRoot)} cross-signed by "${chain[cross]?.info.issuerCommonName ?? chain[cross]?.info.issuer}", so a client whose store lacks ${name(storeRoot)} (an older one) builds ${sentText}`
+        : `two paths: Node built ${builtText}; the chain as sent leads ${sentText}, which a client with a different trust store builds`,
+    fix:
+      cross !== undefined
+        ? `keep #${cross} in the chain file while clients with old trust stores matter (they need "${chain[cross]?.info.issuerCommonName ?? chain[cross]?.info.issuer}" valid and trusted); drop it once they do not, so every client builds the short path`
+        : 'nothing to change for this client; to make every client build the same path, send only the chain up to the root your clients trust',
   };
 }
 

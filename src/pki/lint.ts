@@ -155,7 +155,15 @@ export function lintChain(certs: readonly Certificate[], analysis: ChainAnalysis
   // A chain that ends in a CA may well end where the client's store takes over; only the
   // TLS verdict can say it is short. A chain that ends in a leaf is short for everyone.
   // certgate's local CA sends the leaf alone on purpose: the client trusts the root or not.
-  if (missingIssuer && options.context === 'server' && certs[lastIdx]?.info.basicConstraints?.ca !== true && !isCertgateLocalCaName(missingIssuer.name)) {
+  // A last certificate that is a non-CA issuer is ISSUER_NOT_CA below, not a missing intermediate.
+  const lastIsBadIssuer = analysis.issuerNotCa.some(([, issuer]) => issuer === lastIdx);
+  if (
+    missingIssuer &&
+    options.context === 'server' &&
+    !lastIsBadIssuer &&
+    certs[lastIdx]?.info.basicConstraints?.ca !== true &&
+    !isCertgateLocalCaName(missingIssuer.name)
+  ) {
     const where = missingIssuer.caIssuersUrls[0];
     const name = missingIssuer.commonName ?? missingIssuer.name;
     const onlyLeaf = analysis.path.length === 1;
