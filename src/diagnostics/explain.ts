@@ -523,40 +523,92 @@ export function explainVerifyCode(code: string, ctx: ExplainContext): Finding {
 }
 
 /** Node error codes seen when a handshake fails, each mapped to its meaning. */
-export function explainHandshakeError(
-  err: HandshakeError,
-  ctx: Pick<ExplainContext, 'host' | 'starttls' | 'clientCertGiven' | 'clientCertRequested'>,
-): Finding {
+export interface HandshakeContext extends Pick<ExplainContext, 'host' | 'starttls' | 'clientCertGiven' | 'clientCertRequested'> {
+  target?: string;
+  servername?: string;
+  /** The SNI name sent, when one was. */
+  sniSent?: string | null;
+  /** The TLS alert the server ended with ("unrecognized name"). */
+  alert?: string | null;
+  /** Names on the certificate the server presents without SNI, when a retry got one. */
+  defaultNames?: string[];
+  /** A retry with a server name worked where the first handshake without one did not. */
+  sniRequired?: boolean;
+  /** The CAs the server named in its CertificateRequest (RFC 4514 text); null when unknown. */
+  acceptableCas?: string[] | null;
+  /** The issuer of the client certificate given (RFC 4514 text). */
+  clientCertIssuer?: string | null;
+}
+
+export function explainHandshakeError(err: HandshakeError, ctx: HandshakeContext): Finding {
   const code = err.code;
   const text = `${code} ${err.message}`;
   const preview = err.plaintextPreview ?? '';
   const f = (c: FindingCode, message: string, fix: string): Finding => ({ code: c, severity: 'error', certificate: null, message, fix });
   if (/WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|HTTP_REQUEST|UNKNOWN_PROTOCOL|record layer failure/i.test(text) || (preview && !/^\.{3}/.test(preview))) {
+    const target = ctx.target ?? ctx.host;
+    const sni = ctx.servername ? ` --servername ${ctx.servername}` : '';
     let what = 'plain text, not TLS';
+    let c: FindingCode = 'PLAINTEXT_PORT';
     let fix = 'connect to the TLS port instead (443 for HTTPS), or enable TLS on this one';
     if (/^HTTP\//.test(preview)) {
       what = 'plain HTTP';
-      fix = 'this is the http:// port; use the https:// port (usually 443) or put certgate serve in front of it';
+      c = 'PLAIN_HTTP_PORT';
+      fix = `this is an http:// port: inspect the https:// port instead (certgate inspect ${target.replace(/:\d+$/, '')}:443${sni}), or put certgate serve in front of the app`;
     } else if (/^SSH-/.test(preview)) {
-      what = 'SSH';
-      fix = 'this is an SSH port, not a TLS service';
+      what = `SSH ("${preview.split(/[.\r\n]{2}/)[0]?.slice(0, 40)}")`;
+      c = 'SSH_PORT';
+      fix = 'this is an SSH server, which has no TLS: check the port number of the TLS service';
     } else if (/^220[ -]/.test(preview)) {
-      what = 'SMTP';
-      fix = 'this mail port upgrades with STARTTLS: add --starttls smtp';
+      what = 'SMTP (a 220 greeting)';
+      c = 'SMTP_NEEDS_STARTTLS';
+      fix = `this mail port upgrades with STARTTLS: certgate inspect ${target} --starttls smtp${sni} (or use the implicit-TLS port 465)`;
     } else if (/^\.\.\.\.\n/.test(preview) || /mysql|mariadb/i.test(preview)) {
       what = 'the MySQL protocol';
-      fix = 'MySQL negotiates TLS inside its own protocol: add --starttls mysql';
+      c = 'MYSQL_NEEDS_STARTTLS';
+      fix = `MySQL negotiates TLS inside its own protocol: certgate inspect ${target} --starttls mysql${sni}`;
     } else if (/^E/.test(preview) && /SFATAL|unsupported frontend protocol/.test(preview)) {
       what = 'the PostgreSQL protocol';
-      fix = 'PostgreSQL negotiates TLS inside its own protocol: add --starttls postgres';
+      c = 'POSTGRES_NEEDS_STARTTLS';
+      fix = `PostgreSQL negotiates TLS inside its own protocol: certgate inspect ${target} --starttls postgres${sni}`;
     }
-    return f('PLAINTEXT_PORT', `${ctx.host} answered with ${what} (${code})${preview ? `: "${preview.slice(0, 40)}"` : ''}`, fix);
+    return f(c, `${ctx.host} answered with ${what} (${code})${preview ? `: "${preview.slice(0, 40)}"` : ''}`, fix);
   }
+  if (/UNRECOGNIZED_NAME|unrecognized name/i.test(text) || ctx.alert === 'unrecognized name' || ctx.sniRequired) {
+    const target = ctx.target ?? ctx.host;
+    const names = ctx.defaultNames?.length ? ctx.defaultNames : null;
+    const flags = ctx.starttls ? ` --starttls ${ctx.starttls}` : '';
+    if (!ctx.sniRequired && (ctx.servername || ctx.sniSent)) {
+      return f(
+        'SNI_UNKNOWN_NAME',
+        `the server does not serve "${ctx.sniSent ?? ctx.host}": it ended the handshake with the alert unrecognized_name (SNI)${names ? `; without SNI it presents a certificate for ${names.join(', ')}` : ''}`,
+        `connect with a name the server is configured for: certgate inspect ${target}${flags} --servername ${names?.[0] ?? 'NAME'}; or add "${ctx.sniSent ?? ctx.host}" to the server's names`,
+      );
+    }
+    return f(
+      'SNI_REQUIRED',
+      `the server requires SNI: a client that sends no server name (an IP address, an old client) ${ctx.alert ? `gets the alert ${ctx.alert.replace(/ /g, '_')}` : 'gets no certificate'}${names ? `; with a name it presents a certificate for ${names.join(', ')}` : ''}`,
+      `pass the name the server is configured for: certgate inspect ${target}${flags} --servername ${names?.[0] ?? 'NAME'}`,
+    );
+  }
+  const cas = ctx.acceptableCas ?? null;
+  const casText = cas === null ? '' : cas.length ? `; it accepts certificates issued by ${cas.map((n) => `"${n}"`).join(', ')}` : '; it names no CA (any it trusts)';
+  const target = ctx.target ?? ctx.host;
+  const reach = `${ctx.starttls ? ` --starttls ${ctx.starttls}` : ''}${ctx.servername ? ` --servername ${ctx.servername}` : ''}`;
   if (/CERTIFICATE_REQUIRED/i.test(text) || (!ctx.clientCertGiven && ctx.clientCertRequested && /HANDSHAKE_FAILURE|ECONNRESET|BAD_CERTIFICATE/i.test(text))) {
     return f(
       'CLIENT_CERT_REQUIRED',
-      'the server requires a client certificate (mutual TLS) and none was sent',
-      "pass --client-cert FILE --client-key FILE with a certificate the server's CA issued",
+      `the server requires a client certificate (mutual TLS) and none was sent${casText}`,
+      `certgate inspect ${target}${reach} --client-cert FILE --client-key FILE, with a certificate ${cas?.length ? `issued by ${cas.map((n) => `"${n}"`).join(' or ')}` : "the server's CA issued"}`,
+    );
+  }
+  const issuer = ctx.clientCertIssuer;
+  const wrongCa = Boolean(issuer && cas?.length && !cas.some((n) => n.toLowerCase() === issuer.toLowerCase()));
+  if (ctx.clientCertGiven && wrongCa && /BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_UNKNOWN|ECONNRESET|HANDSHAKE_FAILURE|DECRYPT_ERROR/i.test(text)) {
+    return f(
+      'CLIENT_CERT_REJECTED',
+      `the server rejected the client certificate (${code}): it is issued by "${issuer}"${casText}`,
+      `use a client certificate issued by ${cas?.map((n) => `"${n}"`).join(' or ')}: certgate inspect ${target}${reach} --client-cert FILE --client-key FILE`,
     );
   }
   if (ctx.clientCertGiven && ctx.clientCertRequested && code === 'ECONNRESET') {
@@ -589,9 +641,6 @@ export function explainHandshakeError(
       `the server and this client share no TLS version (${code}); the server probably offers only TLS 1.0/1.1`,
       'enable TLS 1.2 and 1.3 on the server; TLS 1.0 and 1.1 are disabled in every current client',
     );
-  }
-  if (/UNRECOGNIZED_NAME/i.test(text)) {
-    return f('HANDSHAKE_FAILED', `the server does not know the name "${ctx.host}" (SNI)`, 'use the name the server is configured for (--servername NAME)');
   }
   if (/HANDSHAKE_FAILURE|NO_SHARED_CIPHER|INSUFFICIENT_SECURITY/i.test(text)) {
     return f(

@@ -6,7 +6,7 @@
 import { isIP, type LookupFunction } from 'node:net';
 import { rootCertificates } from 'node:tls';
 import { CertgateError } from '../errors.ts';
-import { type Certificate, type CertificateInfo, decodeCertificate, isIssuerOf, toPem } from '../pki/certificate.ts';
+import { type Certificate, type CertificateInfo, decodeCertificate, isIssuerOf, nameText, toPem } from '../pki/certificate.ts';
 import { analyzeChain, type ChainAnalysis, kindOf } from '../pki/chain.ts';
 import { type Finding, type Status, statusOf } from '../pki/findings.ts';
 import { lintCertificate, lintChain } from '../pki/lint.ts';
@@ -169,8 +169,33 @@ export async function inspect(target: string, options: InspectOptions = {}): Pro
     ...(options.securityLevel !== undefined ? { ciphers: `DEFAULT@SECLEVEL=${options.securityLevel}` } : {}),
     ...(options.clientCert ? { clientCert: options.clientCert, clientKey: options.clientKey } : {}),
   };
-  let result = await probe(probeOptions);
   const findings: Finding[] = [];
+  const hostPort = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  let result: ProbeResult;
+  try {
+    result = await probe(probeOptions);
+  } catch (err) {
+    // A preamble that fails is what this port is, not an error of certgate: a finding with the flag that works.
+    if (!(err instanceof CertgateError) || err.code !== 'E_STARTTLS') throw err;
+    findings.push({
+      code: /does not speak/.test(err.message) ? 'STARTTLS_MISMATCH' : 'STARTTLS_REFUSED',
+      severity: 'error',
+      certificate: null,
+      message: err.message,
+      fix: err.fix ?? 'check the port and the --starttls protocol',
+    });
+    return {
+      target: { host, port, servername, address: null, starttls: options.starttls ?? null },
+      status: 'fail',
+      findings,
+      tls: null,
+      verification: { trusted: false, hostnameMatches: null, opensslCode: null, opensslText: null, trust, builtPath: [] },
+      chain: [],
+      fetched: [],
+    };
+  }
+  let sniFacts: { sniSent: string | null; defaultNames?: string[] } = { sniSent: servername };
+  if (result.error && result.chain.length === 0 && !result.error.plaintextPreview) sniFacts = await sniFactsFor(result, probeOptions, servername);
   if (result.error && result.chain.length === 0) {
     // Learn what the server would have sent under a permissive policy, to name weak keys and old protocols.
     const permissive = await probe({ ...probeOptions, minVersion: 'TLSv1', ciphers: 'DEFAULT:@SECLEVEL=0' }).catch(() => null);
@@ -217,7 +242,14 @@ export async function inspect(target: string, options: InspectOptions = {}): Pro
     ...(result.authorizationText ? { opensslText: result.authorizationText } : {}),
   };
   if (result.error) {
-    let finding = explainHandshakeError(result.error, ctx);
+    let finding = explainHandshakeError(result.error, {
+      ...ctx,
+      target: hostPort,
+      ...sniFacts,
+      alert: result.alert,
+      acceptableCas: result.acceptableClientCas?.map((b64) => safeName(b64)) ?? null,
+      clientCertIssuer: options.clientCert ? clientIssuer(options.clientCert) : null,
+    });
     if (
       finding.code === 'HANDSHAKE_FAILED' &&
       result.error.code === 'ECONNRESET' &&
@@ -226,23 +258,35 @@ export async function inspect(target: string, options: InspectOptions = {}): Pro
       (await isPostgresPort(probeOptions))
     ) {
       finding = {
-        code: 'PLAINTEXT_PORT',
+        code: 'POSTGRES_NEEDS_STARTTLS',
         severity: 'error',
         certificate: null,
         message: `${host}:${port} is PostgreSQL, which negotiates TLS inside its own protocol (it dropped the TLS hello)`,
-        fix: 'add --starttls postgres',
+        fix: `add --starttls postgres: certgate inspect ${hostPort} --starttls postgres${options.servername ? ` --servername ${options.servername}` : ''}`,
       };
     }
     findings.push(finding);
   } else if (result.closedSilently && options.clientCert) {
-    // Servers that check the client certificate in application code hang up without an alert.
-    findings.push({
-      code: 'CLIENT_CERT_REJECTED',
-      severity: 'error',
-      certificate: null,
-      message: 'the server hung up right after the handshake without a word: it most likely rejected the client certificate',
-      fix: 'use a client certificate issued by the CA the server trusts, valid now, with extendedKeyUsage clientAuth',
-    });
+    const cas = result.acceptableClientCas?.map((b64) => safeName(b64)) ?? [];
+    const issuer = clientIssuer(options.clientCert);
+    if (issuer && cas.length && !cas.some((n) => n.toLowerCase() === issuer.toLowerCase())) {
+      findings.push({
+        code: 'CLIENT_CERT_REJECTED',
+        severity: 'error',
+        certificate: null,
+        message: `the server hung up right after the handshake: the client certificate is issued by "${issuer}"; it accepts certificates issued by ${cas.map((n) => `"${n}"`).join(', ')}`,
+        fix: `use a client certificate issued by ${cas.map((n) => `"${n}"`).join(' or ')}`,
+      });
+    } else {
+      // Servers that check the client certificate in application code hang up without an alert.
+      findings.push({
+        code: 'CLIENT_CERT_REJECTED',
+        severity: 'error',
+        certificate: null,
+        message: 'the server hung up right after the handshake without a word: it most likely rejected the client certificate',
+        fix: 'use a client certificate issued by the CA the server trusts, valid now, with extendedKeyUsage clientAuth',
+      });
+    }
   }
   chain.forEach((c, i) => {
     for (const f of lintCertificate(c, i, { now, endEntity: i === 0 })) findings.push(f);
@@ -325,6 +369,63 @@ export async function inspect(target: string, options: InspectOptions = {}): Pro
     chain: entries(chain, analysis),
     fetched: entries(fetched, analyzeChain(fetched)),
   };
+}
+
+function safeName(b64: string): string {
+  try {
+    return nameText(Buffer.from(b64, 'base64'));
+  } catch {
+    return '(an unreadable name)';
+  }
+}
+
+function clientIssuer(pem: string): string | null {
+  const b64 = /-----BEGIN CERTIFICATE-----([\s\S]+?)-----END CERTIFICATE-----/.exec(pem)?.[1];
+  if (!b64) return null;
+  try {
+    return decodeCertificate(Buffer.from(b64.replace(/\s+/g, ''), 'base64')).info.issuer;
+  } catch {
+    return null;
+  }
+}
+
+function namesOf(r: ProbeResult | null): string[] | undefined {
+  const der = r?.chain[0];
+  if (!der) return undefined;
+  try {
+    const info = decodeCertificate(der).info;
+    const names = [...info.subjectAltNames.dns, ...info.subjectAltNames.ip];
+    return names.length ? names : info.subjectCommonName ? [info.subjectCommonName] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A handshake that failed before any certificate: is it about SNI? With a name sent and the
+ * alert unrecognized_name, a retry without SNI shows the names the server does serve. Without
+ * a name sent, a retry with one that works (or fails differently) means the server needs SNI.
+ */
+async function sniFactsFor(
+  result: ProbeResult,
+  probeOptions: Parameters<typeof probe>[0],
+  servername: string | null,
+): Promise<{ sniSent: string | null; defaultNames?: string[]; sniRequired?: boolean }> {
+  const err = result.error;
+  if (!err) return { sniSent: servername };
+  const unrecognized = result.alert === 'unrecognized name' || /UNRECOGNIZED_NAME/i.test(`${err.code} ${err.message}`);
+  if (servername) {
+    if (!unrecognized) return { sniSent: servername };
+    const plain = await probe({ ...probeOptions, noSni: true }).catch(() => null);
+    const names = namesOf(plain);
+    return { sniSent: servername, ...(names ? { defaultNames: names } : {}) };
+  }
+  if (unrecognized) return { sniSent: null, sniRequired: true };
+  if (!/HANDSHAKE_FAILURE|ECONNRESET|INTERNAL_ERROR|NO_SHARED_CIPHER|ALERT/i.test(`${err.code} ${err.message}`)) return { sniSent: null };
+  const named = await probe({ ...probeOptions, servername: 'certgate-sni-probe.invalid' }).catch(() => null);
+  if (!named || (named.error && named.error.code === err.code && named.alert === result.alert)) return { sniSent: null };
+  const names = namesOf(named);
+  return { sniSent: null, sniRequired: true, ...(names ? { defaultNames: names } : {}) };
 }
 
 /** Trust-store certificates by subject, decoded only when asked for (144 roots cost 57 ms to decode in full). */

@@ -28,6 +28,8 @@ export interface ProbeOptions {
   alpn?: string[];
   /** A resolver in place of the system's (dns.lookup signature). */
   lookup?: LookupFunction;
+  /** Send no SNI even for a host name (to see the certificate a server presents without it). */
+  noSni?: boolean;
 }
 
 export interface HandshakeError {
@@ -314,7 +316,7 @@ async function handshake(options: ProbeOptions): Promise<ProbeResult & { tapByte
       }
     }
     const tap = new Tap(tcp, leftover);
-    const servername = options.servername ?? (isIP(host) ? undefined : host);
+    const servername = options.noSni ? undefined : (options.servername ?? (isIP(host) ? undefined : host));
     const tlsOptions: ConnectionOptions = {
       socket: tap,
       rejectUnauthorized: false,

@@ -101,7 +101,7 @@ export function notThisProtocol(protocol: StartTlsProtocol, speaks: Speaks, targ
     speaks.use === ''
       ? `drop --starttls: this port speaks TLS from the first byte${target ? ` (certgate inspect ${target})` : ''}`
       : speaks.use
-        ? `use ${speaks.use} instead of --starttls ${protocol}`
+        ? `use ${speaks.use} instead of --starttls ${protocol}${target ? `: certgate inspect ${target} ${speaks.use}` : ''}`
         : `this port is not ${NAMES[protocol]}: check the port number`;
   return refused(protocol, `the server does not speak ${NAMES[protocol]}: it seems to speak ${speaks.what}`, instead);
 }

@@ -502,3 +502,8 @@ export function toPem(cert: Certificate): string {
   const b64 = cert.der.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n$/, '');
   return `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
 }
+
+/** RFC 4514 text of a DER Name (e.g. a CA name from a TLS CertificateRequest). */
+export function nameText(der: Uint8Array): string {
+  return renderName(readOne(der)).text;
+}

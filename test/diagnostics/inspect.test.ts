@@ -169,8 +169,9 @@ test('a plain HTTP port is named as such', async (t) => {
   t.after(() => http.close());
   const r = await inspect(`127.0.0.1:${http.port}`, base);
   assert.equal(r.status, 'fail');
-  assert.equal(r.findings[0]?.code, 'PLAINTEXT_PORT');
-  assert.match(r.findings[0]?.message ?? '', /plain HTTP|plain text/);
+  assert.equal(r.findings[0]?.code, 'PLAIN_HTTP_PORT');
+  assert.match(r.findings[0]?.message ?? '', /plain HTTP/);
+  assert.match(r.findings[0]?.fix ?? '', /certgate inspect 127\.0\.0\.1:443 --servername app\.test/);
   assert.equal(r.tls, null);
 });
 
