@@ -210,7 +210,9 @@ export async function inspect(target: string, options: InspectOptions = {}): Pro
   const inStore = trustIndex([...ca], now);
   const walk = result.chainSource === 'wire' ? buildTrustedFirst(chain, analysis.path, inStore) : null;
   // Without the sent order (TLS 1.3 only), OpenSSL's reconstruction is the best account there is.
-  const built = walk ? walk.steps.map((s) => (typeof s === 'number' ? (chain[s] as Certificate) : s)) : result.builtPath.map((der) => decodeCertificate(der, now));
+  const built = walk
+    ? walk.steps.map((s) => (typeof s === 'number' ? (chain[s] as Certificate) : s))
+    : result.builtPath.map((der) => decodeCertificate(der, now));
   const builtPath = built.map((c) => {
     const i = chain.findIndex((x) => x.info.fingerprints.sha256 === c.info.fingerprints.sha256);
     return i >= 0 ? i : (c.info.subjectCommonName ?? c.info.subject);
@@ -219,7 +221,8 @@ export async function inspect(target: string, options: InspectOptions = {}): Pro
   const lastSent = chain[analysis.path[analysis.path.length - 1] ?? -1];
   const anchor =
     walk?.anchor ??
-    (built.find((c) => lastSent && !chain.some((x) => x.info.fingerprints.sha256 === c.info.fingerprints.sha256) && isIssuerOf(c, lastSent)) ?? null);
+    built.find((c) => lastSent && !chain.some((x) => x.info.fingerprints.sha256 === c.info.fingerprints.sha256) && isIssuerOf(c, lastSent)) ??
+    null;
   const defectPath = walk ? walk.steps.map((s) => (typeof s === 'number' ? s : chain.length)) : anchor ? [...analysis.path, chain.length] : analysis.path;
   const defects = checkPath(anchor ? [...chain, anchor] : chain, defectPath, {
     now,
@@ -464,7 +467,12 @@ function trustIndex(pems: readonly string[], now: Date): (issuerName: Uint8Array
  * root both sent and in the store under another issuer), says which path Node built and which
  * one a client with an older or different trust store builds from what was sent.
  */
-function alternatePath(chain: readonly Certificate[], path: readonly number[], built: readonly Certificate[], builtPath: ReadonlyArray<number | string>): Finding | null {
+function alternatePath(
+  chain: readonly Certificate[],
+  path: readonly number[],
+  built: readonly Certificate[],
+  builtPath: ReadonlyArray<number | string>,
+): Finding | null {
   if (built.length < 2 || chain.length < 2) return null;
   const sameAsSent = path.every((idx, pos) => builtPath[pos] === idx);
   if (sameAsSent) return null;

@@ -23,7 +23,17 @@ import {
   type Tlv,
   value,
 } from './der.ts';
-import { ACCESS_METHOD, CURVES, EXT, EXTENDED_KEY_USAGES, EXTENSION_NAMES, KEY_USAGE_BITS, NAME_ATTRIBUTES, PUBLIC_KEY_ALGORITHMS, SIGNATURE_ALGORITHMS } from './oids.ts';
+import {
+  ACCESS_METHOD,
+  CURVES,
+  EXT,
+  EXTENDED_KEY_USAGES,
+  EXTENSION_NAMES,
+  KEY_USAGE_BITS,
+  NAME_ATTRIBUTES,
+  PUBLIC_KEY_ALGORITHMS,
+  SIGNATURE_ALGORITHMS,
+} from './oids.ts';
 
 export type CertificateKind = 'root' | 'intermediate' | 'leaf' | 'self-signed-leaf';
 

@@ -149,9 +149,14 @@ export function decodeCsr(der: Uint8Array): CertificateRequest {
     return { der: buf, info };
   } catch (err) {
     if (err instanceof CertgateError && err.code !== 'E_DER_MALFORMED') throw err;
-    throw new CertgateError('E_CSR_MALFORMED', `the certificate signing request could not be decoded: ${(err as Error).message}`, 'generate the CSR again (openssl req -new)', {
-      cause: err,
-    });
+    throw new CertgateError(
+      'E_CSR_MALFORMED',
+      `the certificate signing request could not be decoded: ${(err as Error).message}`,
+      'generate the CSR again (openssl req -new)',
+      {
+        cause: err,
+      },
+    );
   }
 }
 

@@ -45,7 +45,11 @@ export function looksLikeJks(bytes: Uint8Array): boolean {
 }
 
 function damaged(source: string, what: string): CertgateError {
-  return new CertgateError('E_JKS_MALFORMED', `${source} is a damaged Java keystore: ${what}`, 'copy the keystore again, or export it with keytool -exportcert / -importkeystore');
+  return new CertgateError(
+    'E_JKS_MALFORMED',
+    `${source} is a damaged Java keystore: ${what}`,
+    'copy the keystore again, or export it with keytool -exportcert / -importkeystore',
+  );
 }
 
 function passwordError(source: string, given: boolean, what = 'keystore'): CertgateError {

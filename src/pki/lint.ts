@@ -157,10 +157,35 @@ export function lintChain(certs: readonly Certificate[], analysis: ChainAnalysis
   // certgate's local CA sends the leaf alone on purpose: the client trusts the root or not.
   // A last certificate that is a non-CA issuer is ISSUER_NOT_CA below, not a missing intermediate.
   const lastIsBadIssuer = analysis.issuerNotCa.some(([, issuer]) => issuer === lastIdx);
+  // A sent certificate with the missing issuer's name that did not link: wrong key or bad signature, not a gap.
+  const namesake = missingIssuer ? certs.findIndex((c, i) => !analysis.path.includes(i) && c.info.subject === missingIssuer.name) : -1;
+  if (missingIssuer && namesake >= 0) {
+    const other = certs[namesake] as Certificate;
+    const aki = missingIssuer.authorityKeyId;
+    const ski = other.info.subjectKeyId;
+    out.push(
+      aki && ski && aki !== ski
+        ? {
+            code: 'AKI_SKI_MISMATCH',
+            severity: 'error',
+            certificate: namesake,
+            message: `#${namesake} ${shortName(other)} has the right name but not the key that signed #${lastIdx}: #${lastIdx} names the issuer key ${aki}, #${namesake} has ${ski} (a re-keyed or renewed intermediate)`,
+            fix: `serve the intermediate ${shortName(other)} whose subjectKeyIdentifier is ${aki}; replace #${namesake} in the chain file (or reissue the certificate from the new intermediate)`,
+          }
+        : {
+            code: 'SIGNATURE_INVALID',
+            severity: 'error',
+            certificate: lastIdx,
+            message: `the signature of #${lastIdx} ${shortName(certs[lastIdx] as Certificate)} does not verify with the key of #${namesake} ${shortName(other)}, its issuer by name: the certificate was altered, or #${namesake} is another CA with the same name`,
+            fix: `download #${lastIdx} and its intermediate again from the CA; serve the intermediate that really issued it`,
+          },
+    );
+  }
   if (
     missingIssuer &&
     options.context === 'server' &&
     !lastIsBadIssuer &&
+    namesake < 0 &&
     certs[lastIdx]?.info.basicConstraints?.ca !== true &&
     !isCertgateLocalCaName(missingIssuer.name)
   ) {
@@ -193,6 +218,7 @@ export function lintChain(certs: readonly Certificate[], analysis: ChainAnalysis
     });
   }
   for (const i of analysis.extra) {
+    if (i === namesake) continue;
     const c = certs[i] as Certificate;
     out.push({
       code: 'CHAIN_EXTRA_CERT',

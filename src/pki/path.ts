@@ -209,7 +209,12 @@ export function checkPath(certs: readonly Certificate[], path: readonly number[]
                 field: 'authorityKeyIdentifier',
                 detail: `#${path[p - 1]} names the key ${aki} as its issuer's, but #${idx} "${name(c)}" has the key ${ski}`,
               }
-            : { openssl: 'CERT_SIGNATURE_FAILURE', certificate: path[p - 1] as number, field: 'signature', detail: `the signature of #${path[p - 1]} does not verify with the key of #${idx}` },
+            : {
+                openssl: 'CERT_SIGNATURE_FAILURE',
+                certificate: path[p - 1] as number,
+                field: 'signature',
+                detail: `the signature of #${path[p - 1]} does not verify with the key of #${idx}`,
+              },
         );
       }
     }
@@ -245,6 +250,32 @@ export function checkPath(certs: readonly Certificate[], path: readonly number[]
     }
     if (leaf.info.basicConstraints?.ca && path.length > 1) {
       // A CA certificate used as a server certificate is accepted by OpenSSL; not a defect.
+    }
+  }
+  // The path stops short of a sent certificate that carries the issuer's name: its key or signature is the reason.
+  const endIdx = path[path.length - 1];
+  const end = endIdx === undefined ? undefined : certs[endIdx];
+  if (end && !end.info.selfSigned) {
+    const namesake = certs.findIndex((c, i) => !path.includes(i) && c.info.subject === end.info.issuer);
+    const other = certs[namesake];
+    if (other) {
+      const aki = end.info.authorityKeyId;
+      const ski = other.info.subjectKeyId;
+      out.push(
+        aki && ski && aki !== ski
+          ? {
+              openssl: 'AKID_SKID_MISMATCH',
+              certificate: namesake,
+              field: 'authorityKeyIdentifier',
+              detail: `#${endIdx} names the issuer key ${aki}, but #${namesake} "${name(other)}" has the key ${ski}`,
+            }
+          : {
+              openssl: 'CERT_SIGNATURE_FAILURE',
+              certificate: endIdx as number,
+              field: 'signature',
+              detail: `the signature of #${endIdx} "${name(end)}" does not verify with the key of #${namesake} "${name(other)}", its issuer by name`,
+            },
+      );
     }
   }
   out.push(...nameConstraintDefects(certs, path));

@@ -165,7 +165,10 @@ for (const storetype of ['JKS', 'JCEKS'] as const) {
     const { code, io } = await decode([ks.file], { CERTGATE_PASSWORD: 'wrong' });
     assert.equal(code, 2);
     assert.equal(io.stdout, '');
-    assert.match(io.stderr, /^error E_JKS_PASSWORD: the keystore password of .* is wrong\n\s+fix: pass the keystore password with --password-file FILE or CERTGATE_PASSWORD/);
+    assert.match(
+      io.stderr,
+      /^error E_JKS_PASSWORD: the keystore password of .* is wrong\n\s+fix: pass the keystore password with --password-file FILE or CERTGATE_PASSWORD/,
+    );
   });
 }
 
@@ -191,7 +194,19 @@ test('a JKS with a private key and no password: E_JKS_PASSWORD saying the key ne
 test('a PKCS#12 keystore made by keytool reads with its password; a wrong one is E_PKCS12_PASSWORD, exit 2', async (t) => {
   const ks = jksWithKey(t, 'JKS');
   const p12 = join(ks.dir, 'server.p12');
-  keytool(ks.dir, ['-importkeystore', '-srckeystore', ks.file, '-srcstorepass', 'changeit', '-destkeystore', p12, '-deststoretype', 'PKCS12', '-deststorepass', 'changeit']);
+  keytool(ks.dir, [
+    '-importkeystore',
+    '-srckeystore',
+    ks.file,
+    '-srcstorepass',
+    'changeit',
+    '-destkeystore',
+    p12,
+    '-deststoretype',
+    'PKCS12',
+    '-deststorepass',
+    'changeit',
+  ]);
   const good = await decode([p12, '--password-file', ks.pw, '--json']);
   assert.equal(good.code, 0);
   assert.equal(good.json.keys.length, 1);
@@ -214,6 +229,9 @@ test('chain order found and the right order are both named, for a chain that sta
   const io = fakeIo({ stdin: Buffer.from([pki.root.certPem, pki.leaf.certPem, pki.inter.certPem].join('')) });
   await run(['decode', '--json'], io);
   const finding = JSON.parse(io.stdout).findings.find((f: { code: string }) => f.code === 'CHAIN_WRONG_ORDER');
-  assert.match(finding.message, /found #0 "Certgate Test Root", #1 "app\.test", #2 "Certgate Test Intermediate"; the issuing order is #1 "app\.test" → #2 .* → #0/);
+  assert.match(
+    finding.message,
+    /found #0 "Certgate Test Root", #1 "app\.test", #2 "Certgate Test Intermediate"; the issuing order is #1 "app\.test" → #2 .* → #0/,
+  );
   assert.match(finding.fix, /in this order in the chain file: #1, #2, #0/);
 });

@@ -105,7 +105,12 @@ test('a client certificate required from a CA the server names (s_server -Verify
   const f = only(await inspect(`127.0.0.1:${server.port}`, { ...base, servername: 'app.test' }));
   assert.equal(f.code, 'CLIENT_CERT_REQUIRED');
   assert.match(f.message, /it accepts certificates issued by "CN=Corp Client CA, O=Corp"/);
-  assert.match(f.fix, new RegExp(`certgate inspect 127\\.0\\.0\\.1:${server.port} --servername app\\.test --client-cert FILE --client-key FILE, with a certificate issued by "CN=Corp Client CA, O=Corp"`));
+  assert.match(
+    f.fix,
+    new RegExp(
+      `certgate inspect 127\\.0\\.0\\.1:${server.port} --servername app\\.test --client-cert FILE --client-key FILE, with a certificate issued by "CN=Corp Client CA, O=Corp"`,
+    ),
+  );
 });
 
 test('a client certificate from another CA: CLIENT_CERT_REJECTED naming its issuer and the CA the server asked for', async (t) => {
@@ -133,4 +138,3 @@ test('a server that speaks only TLS 1.0 (s_server -tls1): PROTOCOL_MISMATCH, not
   assert.ok(f, JSON.stringify(r.findings));
   assert.match(f.fix, /enable TLS 1\.2 and 1\.3/);
 });
-

@@ -8,9 +8,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { VERIFY_CODES } from '../../src/diagnostics/explain.ts';
 import { type InspectResult, inspect } from '../../src/diagnostics/inspect.ts';
 import { parseCertificates } from '../../src/pki/parse.ts';
-import { VERIFY_CODES } from '../../src/diagnostics/explain.ts';
 import { X509_ERRORS } from '../../src/pki/x509-errors.ts';
 import { CA_EXT, issue, LEAF_EXT, type OsslCert } from '../helpers/openssl-pki.ts';
 import { startOpensslServer } from '../helpers/s-server.ts';
@@ -21,11 +21,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const root = issue(dir, 'root', { subject: '/CN=Odd Root', ext: CA_EXT });
 const inter = issue(dir, 'inter', { subject: '/CN=Odd Inter', ext: CA_EXT, issuer: root });
 
-async function check(
-  t: { after(fn: () => unknown): void },
-  chain: OsslCert[],
-  trust: OsslCert = root,
-): Promise<InspectResult> {
+async function check(t: { after(fn: () => unknown): void }, chain: OsslCert[], trust: OsslCert = root): Promise<InspectResult> {
   const leaf = chain[0] as OsslCert;
   const server = await startTlsServer({ chain: chain.map((c) => c.certPem), key: leaf.keyPem });
   t.after(() => server.close());
@@ -64,7 +60,7 @@ test('an unknown critical extension (Node: UNSPECIFIED): UNKNOWN_CRITICAL_EXTENS
   assert.match(f.fix, /reissue #0 "app\.test" without 1\.2\.3\.4\.5 or with it not critical/);
 });
 
-test('a name outside the root\'s permitted subtree: NAME_CONSTRAINTS_VIOLATION on #0, naming the constraint and the root from the store', async (t) => {
+test("a name outside the root's permitted subtree: NAME_CONSTRAINTS_VIOLATION on #0, naming the constraint and the root from the store", async (t) => {
   const ncRoot = issue(dir, 'ncroot', { subject: '/CN=NC Root', ext: `${CA_EXT}\nnameConstraints=critical,permitted;DNS:.corp.example` });
   const ncInter = issue(dir, 'ncinter', { subject: '/CN=NC Inter', ext: CA_EXT, issuer: ncRoot });
   const r = await check(t, [leafWith('ncleaf', LEAF_EXT, ncInter), ncInter], ncRoot);
@@ -75,7 +71,7 @@ test('a name outside the root\'s permitted subtree: NAME_CONSTRAINTS_VIOLATION o
   assert.match(f.fix, /reissue #0 "app\.test" only for names the CA permits/);
 });
 
-test('a name in an intermediate\'s excluded subtree: NAME_CONSTRAINTS_VIOLATION naming #1', async (t) => {
+test("a name in an intermediate's excluded subtree: NAME_CONSTRAINTS_VIOLATION naming #1", async (t) => {
   const ex = issue(dir, 'exinter', { subject: '/CN=Excluding Inter', ext: `${CA_EXT}\nnameConstraints=critical,excluded;DNS:app.test`, issuer: root });
   const r = await check(t, [leafWith('exleaf', LEAF_EXT, ex), ex]);
   assert.equal(r.verification.opensslCode, 'EXCLUDED_VIOLATION');
@@ -141,7 +137,11 @@ test('a CA whose keyUsage lacks keyCertSign: CA_WITHOUT_KEYCERTSIGN on #1 naming
 });
 
 test('a CA:FALSE issuer (OpenSSL: "unsuitable certificate purpose"): ISSUER_NOT_CA on #1, not a key-usage story', async (t) => {
-  const notCa = issue(dir, 'caf', { subject: '/CN=Not A CA', ext: 'basicConstraints=critical,CA:FALSE\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid', issuer: root });
+  const notCa = issue(dir, 'caf', {
+    subject: '/CN=Not A CA',
+    ext: 'basicConstraints=critical,CA:FALSE\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid',
+    issuer: root,
+  });
   const r = await check(t, [leafWith('cafleaf', LEAF_EXT, notCa), notCa]);
   assert.equal(r.verification.opensslCode, 'INVALID_PURPOSE');
   const f = finding(r, 'ISSUER_NOT_CA');
@@ -181,7 +181,10 @@ test('a cross-signed root: says which path Node built and which an older trust s
   assert.deepEqual(modern.verification.builtPath, [0, 1, 'New Root']);
   const f = finding(modern, 'CHAIN_ALTERNATE_PATH');
   assert.equal(f.certificate, 2);
-  assert.match(f.message, /Node built #0 → #1 → "New Root" \(trust store\); #2 is "New Root" cross-signed by "Old Root", so a client whose store lacks "New Root" .* builds #0 → #1 → #2 → "Old Root"/);
+  assert.match(
+    f.message,
+    /Node built #0 → #1 → "New Root" \(trust store\); #2 is "New Root" cross-signed by "Old Root", so a client whose store lacks "New Root" .* builds #0 → #1 → #2 → "Old Root"/,
+  );
   assert.match(f.fix, /keep #2 in the chain file while clients with old trust stores matter/);
   const old = await check(t, chain, oldRoot);
   assert.deepEqual(old.verification.builtPath, [0, 1, 2, 'Old Root']);
@@ -192,10 +195,77 @@ test('a SHA-1 signed leaf (openssl s_server, Node will not serve it): SECURITY_L
   const leaf = issue(dir, 'sha1', { subject: '/CN=app.test', ext: LEAF_EXT, issuer: inter, md: 'sha1' });
   const server = await startOpensslServer(dir, { cert: leaf, chain: [inter], args: ['-cipher', 'DEFAULT:@SECLEVEL=0'] });
   t.after(() => server.close());
-  const r = await inspect(`127.0.0.1:${server.port}`, { servername: 'app.test', ca: parseCertificates(Buffer.from(root.certPem)), systemRoots: false, timeoutMs: 5000 });
+  const r = await inspect(`127.0.0.1:${server.port}`, {
+    servername: 'app.test',
+    ca: parseCertificates(Buffer.from(root.certPem)),
+    systemRoots: false,
+    timeoutMs: 5000,
+  });
   assert.equal(r.verification.opensslCode, 'CA_MD_TOO_WEAK');
   const f = finding(r, 'SECURITY_LEVEL');
   assert.equal(f.certificate, 0);
   assert.match(f.message, /#0 "app\.test" is signed with sha1WithRSAEncryption|#0 "app\.test" is signed with ecdsa-with-SHA1/);
   assert.match(f.fix, /reissue #0 "app\.test" signed with SHA-256/);
+});
+
+test('a leaf whose signature was altered: SIGNATURE_INVALID on #0 naming its issuer by name, not a missing intermediate', async (t) => {
+  const leaf = leafWith('tampered', LEAF_EXT);
+  const der = Buffer.from(leaf.certPem.replace(/-----[^-]+-----|\s+/g, ''), 'base64');
+  // The last byte is inside the signature value: the certificate still parses, the signature fails.
+  der[der.length - 1] = (der[der.length - 1] as number) ^ 0x01;
+  const pem = `-----BEGIN CERTIFICATE-----\n${der.toString('base64')}\n-----END CERTIFICATE-----\n`;
+  const server = await startTlsServer({ chain: [pem, inter.certPem], key: leaf.keyPem });
+  t.after(() => server.close());
+  const r = await inspect(`127.0.0.1:${server.port}`, {
+    servername: 'app.test',
+    ca: parseCertificates(Buffer.from(root.certPem)),
+    systemRoots: false,
+    timeoutMs: 5000,
+  });
+  assert.equal(r.verification.opensslCode, 'CERT_SIGNATURE_FAILURE');
+  const f = finding(r, 'SIGNATURE_INVALID');
+  assert.equal(f.certificate, 0);
+  assert.match(f.message, /signature of #0 "app\.test" does not verify with the key of #1 "Odd Inter"/);
+  assert.ok(!r.findings.some((x) => x.code === 'CHAIN_INCOMPLETE' || x.code === 'CHAIN_EXTRA_CERT'), JSON.stringify(r.findings));
+});
+
+test('an intermediate not valid yet: CERT_NOT_YET_VALID names #1 and its start date', async (t) => {
+  const future = issue(dir, 'future', { subject: '/CN=Future Inter', ext: CA_EXT, issuer: root, daysAgo: -5 });
+  const r = await check(t, [leafWith('futleaf', LEAF_EXT, future), future]);
+  assert.equal(r.verification.opensslCode, 'CERT_NOT_YET_VALID');
+  const f = finding(r, 'CERT_NOT_YET_VALID');
+  assert.equal(f.certificate, 1);
+  assert.match(f.message, /"Future Inter" is not valid before/);
+  assert.match(f.fix, /clock/);
+});
+
+test('an intermediate without basicConstraints: ISSUER_NOT_CA on #1 saying the extension is absent', async (t) => {
+  const bare = issue(dir, 'nobc', {
+    subject: '/CN=No BC Inter',
+    ext: 'keyUsage=critical,keyCertSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid',
+    issuer: root,
+  });
+  const r = await check(t, [leafWith('nobcleaf', LEAF_EXT, bare), bare]);
+  const f = finding(r, 'ISSUER_NOT_CA');
+  assert.equal(f.certificate, 1);
+  assert.match(f.message, /"No BC Inter"/);
+  assert.match(f.fix, /CA:TRUE/);
+});
+
+test('an RSA-1024 intermediate at security level 2 (Debian curl, Python): SECURITY_LEVEL on #1, the CA key', async (t) => {
+  const weak = issue(dir, 'weakca', { subject: '/CN=Weak Key Inter', ext: CA_EXT, issuer: root, key: 'rsa1024' });
+  const leaf = leafWith('weakcaleaf', LEAF_EXT, weak);
+  const server = await startOpensslServer(dir, { cert: leaf, chain: [weak], args: ['-cipher', 'DEFAULT:@SECLEVEL=0'] });
+  t.after(() => server.close());
+  const r = await inspect(`127.0.0.1:${server.port}`, {
+    servername: 'app.test',
+    ca: parseCertificates(Buffer.from(root.certPem)),
+    systemRoots: false,
+    timeoutMs: 5000,
+    securityLevel: 2,
+  });
+  assert.equal(r.verification.opensslCode, 'CA_KEY_TOO_SMALL');
+  const f = finding(r, 'SECURITY_LEVEL');
+  assert.equal(f.certificate, 1);
+  assert.match(f.message, /#1 "Weak Key Inter" has a 1024-bit RSA key \(security level 2 needs 2048\+\)/);
 });

@@ -26,7 +26,7 @@ export interface IssueOptions {
   /** Default sha256. */
   md?: 'sha256' | 'sha1';
   days?: number;
-  /** Sign as if this many days ago (faketime), for certificates already expired. */
+  /** Sign as if this many days ago (faketime): positive for expired certificates, negative for ones not valid yet. */
   daysAgo?: number;
   /** Reuse the key of this certificate (a re-keyed or cross-signed pair shares or differs by key). */
   keyOf?: OsslCert;
@@ -49,7 +49,7 @@ export function issue(dir: string, name: string, o: IssueOptions): OsslCert {
   writeFileSync(join(dir, `${name}.cnf`), `[ext]\n${o.ext}\n`);
   openssl(dir, ['req', '-new', '-key', keyFile, '-subj', o.subject, '-out', `${name}.csr`]);
   const signer = o.issuer ? ['-CA', o.issuer.certFile, '-CAkey', o.issuer.keyFile] : ['-signkey', keyFile];
-  const fake = o.daysAgo ? `-${o.daysAgo}d` : undefined;
+  const fake = o.daysAgo ? `${o.daysAgo > 0 ? '-' : '+'}${Math.abs(o.daysAgo)}d` : undefined;
   openssl(
     dir,
     [

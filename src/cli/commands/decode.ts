@@ -2,14 +2,15 @@
  * @module cli/commands/decode
  * `certgate decode [FILE...|-]`: the certificate decoder.
  */
+
+import { CertgateError } from '../../errors.ts';
 import type { Certificate } from '../../pki/certificate.ts';
-import type { CertificateRequest } from '../../pki/csr.ts';
 import { analyzeChain, endEntityIndex, kindOf } from '../../pki/chain.ts';
+import type { CertificateRequest } from '../../pki/csr.ts';
 import { type Finding, statusOf } from '../../pki/findings.ts';
 import type { PrivateKey } from '../../pki/keys.ts';
 import { lintCertificate, lintChain, lintCsr } from '../../pki/lint.ts';
 import { parseInput } from '../../pki/parse.ts';
-import { CertgateError } from '../../errors.ts';
 import { parse, readInput, readPassword } from '../args.ts';
 import { palette } from '../color.ts';
 import type { Io } from '../io.ts';
