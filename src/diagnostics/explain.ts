@@ -33,6 +33,8 @@ export interface ExplainContext {
   defects?: readonly PathDefect[];
   /** OpenSSL's own words for the failure (Node's code is often UNSPECIFIED). */
   opensslText?: string;
+  /** The trust set holds TRUSTED CERTIFICATE entries (OpenSSL trust settings that may reject a purpose). */
+  trustSettings?: boolean;
   /** The trust anchor OpenSSL took from the store when the server did not send it; index chain.length in defects. */
   anchor?: Certificate | null;
 }
@@ -316,12 +318,21 @@ export const VERIFY_CODES: Record<string, Explainer> = {
         fix: `reissue ${whichCertificate(ctx, d.certificate)} with extendedKeyUsage serverAuth (or without extendedKeyUsage), or get the server certificate from a CA allowed to issue for TLS servers`,
       };
     }
+    if (!d) {
+      // No extension in the chain explains it: OpenSSL trust settings on the anchor do (TRUSTED CERTIFICATE).
+      return {
+        code: 'UNTRUSTED_ROOT',
+        certificate: null,
+        message: `OpenSSL found the chain unsuitable for a TLS server ("unsuitable certificate purpose"), and no keyUsage, extendedKeyUsage or basicConstraints in it explains that${ctx.trustSettings ? '; the trust set holds TRUSTED CERTIFICATE entries, whose OpenSSL trust settings can reject serverAuth for a root' : ''}`,
+        fix: ctx.trustSettings
+          ? 'give the root as a plain certificate (openssl x509 -in ROOT.pem -out root-plain.pem drops the trust settings), or allow it for servers (openssl x509 -in ROOT.pem -addtrust serverAuth -trustout)'
+          : 'check the trust settings of the root in the trust store (openssl x509 -in ROOT.pem -noout -text shows "Trusted Uses"/"Rejected Uses")',
+      };
+    }
     return {
       code: 'NOT_FOR_SERVER_AUTH',
-      certificate: d?.certificate ?? 0,
-      message: d
-        ? `the server's certificate is not for TLS servers: ${d.detail} (extendedKeyUsage)`
-        : "the server's certificate (or a CA above it) is not allowed for TLS servers (extendedKeyUsage lacks serverAuth)",
+      certificate: d.certificate,
+      message: `the server's certificate is not for TLS servers: ${d.detail} (extendedKeyUsage)`,
       fix: 'reissue the certificate with extendedKeyUsage serverAuth',
     };
   },

@@ -10,6 +10,7 @@ import { type Certificate, type CertificateInfo, decodeCertificate, isIssuerOf, 
 import { analyzeChain, type ChainAnalysis, kindOf } from '../pki/chain.ts';
 import { type Finding, type Status, statusOf } from '../pki/findings.ts';
 import { lintCertificate, lintChain } from '../pki/lint.ts';
+import { readTlv } from '../pki/der.ts';
 import { buildTrustedFirst, checkPath, subjectNameDer } from '../pki/path.ts';
 import { x509ErrorName } from '../pki/x509-errors.ts';
 import { fetchIssuer } from './aia.ts';
@@ -242,6 +243,7 @@ export async function inspect(target: string, options: InspectOptions = {}): Pro
     clientCertRequested: result.clientCertRequested,
     defects,
     anchor,
+    trustSettings: ca.some((pem) => pem.includes('BEGIN TRUSTED CERTIFICATE')),
     ...(result.authorizationText ? { opensslText: result.authorizationText } : {}),
   };
   if (result.error) {
@@ -450,7 +452,9 @@ function trustIndex(pems: readonly string[], now: Date): (issuerName: Uint8Array
     for (const pem of bySubject.get(Buffer.from(issuerName).toString('hex')) ?? []) {
       if (!decoded.has(pem)) {
         try {
-          decoded.set(pem, decodeCertificate(Buffer.from(pem.replace(/-----[^-]+-----|\s+/g, ''), 'base64'), now));
+          // A TRUSTED CERTIFICATE carries OpenSSL trust settings after the certificate: read the certificate only.
+          const der = Buffer.from(pem.replace(/-----[^-]+-----|\s+/g, ''), 'base64');
+          decoded.set(pem, decodeCertificate(der.subarray(0, readTlv(der, 0).end), now));
         } catch {
           decoded.set(pem, null);
         }

@@ -4,7 +4,7 @@
  * at test time. Each test asserts the finding's code, the certificate it names, and the fix.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -12,7 +12,7 @@ import { VERIFY_CODES } from '../../src/diagnostics/explain.ts';
 import { type InspectResult, inspect } from '../../src/diagnostics/inspect.ts';
 import { parseCertificates } from '../../src/pki/parse.ts';
 import { X509_ERRORS } from '../../src/pki/x509-errors.ts';
-import { CA_EXT, issue, LEAF_EXT, type OsslCert } from '../helpers/openssl-pki.ts';
+import { CA_EXT, issue, LEAF_EXT, type OsslCert, openssl } from '../helpers/openssl-pki.ts';
 import { startOpensslServer } from '../helpers/s-server.ts';
 import { startTlsServer } from '../helpers/servers.ts';
 
@@ -163,7 +163,9 @@ test('an expired intermediate: CERT_EXPIRED names #1, not the leaf', async (t) =
 test('a re-keyed intermediate (same name, other key): AKI_SKI_MISMATCH on #1 with both key ids, not "missing intermediate"', async (t) => {
   const rekeyed = issue(dir, 'rekeyed', { subject: '/CN=Odd Inter', ext: CA_EXT, issuer: root });
   const r = await check(t, [leafWith('rkleaf', LEAF_EXT), rekeyed]);
+  assert.equal(r.verification.opensslCode, 'UNABLE_TO_VERIFY_LEAF_SIGNATURE');
   const f = finding(r, 'AKI_SKI_MISMATCH');
+  assert.ok(!r.findings.some((x) => x.code === 'CHAIN_INCOMPLETE' || x.code === 'CHAIN_EXTRA_CERT'), JSON.stringify(r.findings));
   assert.equal(f.severity, 'error');
   assert.equal(f.certificate, 1);
   assert.match(f.message, /#1 "Odd Inter" has the right name but not the key that signed #0/);
@@ -246,7 +248,9 @@ test('an intermediate without basicConstraints: ISSUER_NOT_CA on #1 saying the e
     issuer: root,
   });
   const r = await check(t, [leafWith('nobcleaf', LEAF_EXT, bare), bare]);
+  assert.equal(r.verification.opensslCode, 'INVALID_CA');
   const f = finding(r, 'ISSUER_NOT_CA');
+  assert.match(f.message, /basicConstraints are absent/);
   assert.equal(f.certificate, 1);
   assert.match(f.message, /"No BC Inter"/);
   assert.match(f.fix, /CA:TRUE/);
@@ -268,4 +272,42 @@ test('an RSA-1024 intermediate at security level 2 (Debian curl, Python): SECURI
   const f = finding(r, 'SECURITY_LEVEL');
   assert.equal(f.certificate, 1);
   assert.match(f.message, /#1 "Weak Key Inter" has a 1024-bit RSA key \(security level 2 needs 2048\+\)/);
+});
+
+test('an email SAN without "@" under an email name constraint: UNSUPPORTED_NAME_SYNTAX is NAME_CONSTRAINTS_VIOLATION on #0', async (t) => {
+  const ca = issue(dir, 'emailnc', { subject: '/CN=Email NC Inter', ext: `${CA_EXT}\nnameConstraints=critical,permitted;email:corp.example`, issuer: root });
+  const leaf = leafWith('emailleaf', `${LEAF_EXT}\nsubjectAltName=DNS:app.test,email:nobody`, ca);
+  const r = await check(t, [leaf, ca]);
+  assert.equal(r.verification.opensslCode, 'UNSUPPORTED_NAME_SYNTAX');
+  assert.equal(r.verification.opensslText, 'unsupported or invalid name syntax');
+  const f = finding(r, 'NAME_CONSTRAINTS_VIOLATION');
+  assert.equal(f.certificate, 0);
+  assert.match(f.fix, /well-formed subjectAltNames/);
+});
+
+test('a registeredID name constraint: UNSUPPORTED_CONSTRAINT_TYPE is NAME_CONSTRAINTS_VIOLATION with the supported types in the fix', async (t) => {
+  const ca = issue(dir, 'ridnc', { subject: '/CN=RID NC Inter', ext: `${CA_EXT}\nnameConstraints=critical,permitted;RID:1.2.3.4`, issuer: root });
+  const leaf = leafWith('ridleaf', LEAF_EXT.replace('subjectAltName=DNS:app.test', 'subjectAltName=DNS:app.test,RID:1.2.3.4'), ca);
+  const r = await check(t, [leaf, ca]);
+  assert.equal(r.verification.opensslCode, 'UNSUPPORTED_CONSTRAINT_TYPE');
+  const f = finding(r, 'NAME_CONSTRAINTS_VIOLATION');
+  assert.match(f.fix, /DNS, IP, email, URI or DirName constraints only/);
+});
+
+test('a root whose OpenSSL trust settings reject serverAuth (TRUSTED CERTIFICATE): UNTRUSTED_ROOT, not an extendedKeyUsage story', async (t) => {
+  openssl(dir, ['x509', '-in', root.certFile, '-addreject', 'serverAuth', '-trustout', '-out', 'rejected-root.pem']);
+  const leaf = leafWith('rejleaf', LEAF_EXT);
+  const server = await startTlsServer({ chain: [leaf.certPem, inter.certPem], key: leaf.keyPem });
+  t.after(() => server.close());
+  const r = await inspect(`127.0.0.1:${server.port}`, {
+    servername: 'app.test',
+    caPem: [readFileSync(join(dir, 'rejected-root.pem'), 'utf8')],
+    systemRoots: false,
+    timeoutMs: 5000,
+  });
+  assert.equal(r.verification.opensslCode, 'INVALID_PURPOSE');
+  const f = finding(r, 'UNTRUSTED_ROOT');
+  assert.ok(!r.findings.some((x) => x.code === 'NOT_FOR_SERVER_AUTH'), JSON.stringify(r.findings));
+  assert.match(f.message, /TRUSTED CERTIFICATE entries, whose OpenSSL trust settings can reject serverAuth/);
+  assert.match(f.fix, /-addtrust serverAuth/);
 });
