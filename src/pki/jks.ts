@@ -10,10 +10,9 @@
 import { createDecipheriv, createHash, createPrivateKey, timingSafeEqual } from 'node:crypto';
 import { CertgateError } from '../errors.ts';
 import { children, readOid, readOne, TAG, type Tlv, value } from './der.ts';
+import { JKS_MAGIC } from './jks-magic.ts';
 import { describeKey, type PrivateKey } from './keys.ts';
 
-const JKS_MAGIC = 0xfeedfeed;
-const JCEKS_MAGIC = 0xcececece;
 const SUN_JKS_KEY_PROTECTOR = '1.3.6.1.4.1.42.2.17.1.1';
 const SUN_JCE_KEY_PROTECTOR = '1.3.6.1.4.1.42.2.19.1';
 /** A bound on entries and chain lengths, so a damaged count cannot make us loop for long. */
@@ -33,15 +32,6 @@ export interface Keystore {
   keys: PrivateKey[];
   /** Aliases of the keys, in the order of `keys`. */
   keyAliases: string[];
-}
-
-/** True when the bytes start with the JKS or JCEKS magic and a known version. */
-export function looksLikeJks(bytes: Uint8Array): boolean {
-  if (bytes.length < 12) return false;
-  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const magic = b.readUInt32BE(0);
-  const version = b.readUInt32BE(4);
-  return (magic === JKS_MAGIC || magic === JCEKS_MAGIC) && (version === 1 || version === 2);
 }
 
 function damaged(source: string, what: string): CertgateError {

@@ -7,7 +7,8 @@ import { CertgateError } from '../errors.ts';
 import { type Certificate, decodeCertificate } from './certificate.ts';
 import { type CertificateRequest, decodeCsr, looksLikeCsr } from './csr.ts';
 import { children, readOne, readTlv, TAG } from './der.ts';
-import { looksLikeJks, readJks } from './jks.ts';
+import type { Keystore } from './jks.ts';
+import { looksLikeJks } from './jks-magic.ts';
 import { type PrivateKey, readEncryptedDerKey, readPemKey, tryDerKey } from './keys.ts';
 import { MAX_INPUT_BYTES } from './limits.ts';
 import { hasPem, isBareBase64, parsePem } from './pem.ts';
@@ -17,6 +18,16 @@ import { looksLikePkcs12, readPkcs12 } from './pkcs12.ts';
 export { MAX_INPUT_BYTES };
 
 export type InputFormat = 'pem' | 'der' | 'pkcs7' | 'pkcs12' | 'jks' | 'key' | 'csr';
+
+/** The Java keystore reader (pki/jks), loaded on demand: `await loadKeystoreReader()` before parseInput reads a keystore. */
+let jksReader: ((bytes: Uint8Array, password: string | undefined, source?: string) => Keystore) | null = null;
+
+/** Loads pki/jks for parseInput; decode calls it when a file starts with the JKS/JCEKS magic. */
+export async function loadKeystoreReader(): Promise<void> {
+  jksReader ??= (await import('./jks.ts')).readJks;
+}
+
+export { looksLikeJks };
 
 export interface ParseOptions {
   /** Password for PKCS#12 or passphrase for an encrypted key. */
@@ -142,7 +153,14 @@ function parseDer(der: Buffer, result: ParsedInput, options: ParseOptions, now: 
   const { source } = result;
   if (looksLikeJks(der)) {
     result.format = 'jks';
-    const store = readJks(der, options.password, source);
+    if (!jksReader) {
+      throw new CertgateError(
+        'E_INPUT_FORMAT',
+        `${source} is a Java keystore, which only certgate decode reads`,
+        `decode it (certgate decode ${source} --password-file FILE), or export a certificate: keytool -exportcert -rfc -keystore ${source} -alias ALIAS`,
+      );
+    }
+    const store = jksReader(der, options.password, source);
     result.aliases = [];
     for (const entry of store.certificates) {
       result.certificates.push(withSource(() => decodeCertificate(entry.der, now), `${source} entry "${entry.alias}"`));

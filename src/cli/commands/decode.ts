@@ -10,7 +10,7 @@ import type { CertificateRequest } from '../../pki/csr.ts';
 import { type Finding, statusOf } from '../../pki/findings.ts';
 import type { PrivateKey } from '../../pki/keys.ts';
 import { lintCertificate, lintChain, lintCsr } from '../../pki/lint.ts';
-import { parseInput } from '../../pki/parse.ts';
+import { loadKeystoreReader, looksLikeJks, parseInput } from '../../pki/parse.ts';
 import { parse, readInput, readPassword } from '../args.ts';
 import { palette } from '../color.ts';
 import type { Io } from '../io.ts';
@@ -31,6 +31,7 @@ export async function decode(argv: string[], io: Io): Promise<number> {
     // `prompt` exists only when standard input is a terminal: without a word, decode would seem to hang.
     if (file === '-' && io.prompt) io.err('reading certificates from standard input (paste PEM, end with Ctrl-D)…\n');
     const bytes = await readInput(io, file);
+    if (looksLikeJks(bytes)) await loadKeystoreReader();
     const parsed = parseInput(bytes, { source, now, ...(password !== undefined ? { password } : {}) });
     parsed.certificates.forEach((cert, i) => {
       certs.push({ cert, source, alias: parsed.aliases?.[i] ?? null });
