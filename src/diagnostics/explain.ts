@@ -318,7 +318,7 @@ export const VERIFY_CODES: Record<string, Explainer> = {
         fix: `reissue ${whichCertificate(ctx, d.certificate)} with extendedKeyUsage serverAuth (or without extendedKeyUsage), or get the server certificate from a CA allowed to issue for TLS servers`,
       };
     }
-    if (!d) {
+    if (!d && ctx.defects) {
       // No extension in the chain explains it: OpenSSL trust settings on the anchor do (TRUSTED CERTIFICATE).
       return {
         code: 'UNTRUSTED_ROOT',
@@ -331,8 +331,10 @@ export const VERIFY_CODES: Record<string, Explainer> = {
     }
     return {
       code: 'NOT_FOR_SERVER_AUTH',
-      certificate: d.certificate,
-      message: `the server's certificate is not for TLS servers: ${d.detail} (extendedKeyUsage)`,
+      certificate: d?.certificate ?? 0,
+      message: d
+        ? `the server's certificate is not for TLS servers: ${d.detail} (extendedKeyUsage)`
+        : "the server's certificate (or a CA above it) is not allowed for TLS servers (extendedKeyUsage lacks serverAuth)",
       fix: 'reissue the certificate with extendedKeyUsage serverAuth',
     };
   },

@@ -15,7 +15,7 @@ import { buildTrustedFirst, checkPath, subjectNameDer } from '../pki/path.ts';
 import { x509ErrorName } from '../pki/x509-errors.ts';
 import { fetchIssuer } from './aia.ts';
 import { type ExplainContext, explainHandshakeError, explainHostname, explainVerifyCode } from './explain.ts';
-import { isPostgresPort, type ProbeResult, probe } from './probe.ts';
+import { identify, isPostgresPort, type ProbeResult, probe } from './probe.ts';
 import { DEFAULT_PORTS, type StartTlsProtocol } from './starttls.ts';
 
 export interface InspectOptions {
@@ -176,15 +176,19 @@ export async function inspect(target: string, options: InspectOptions = {}): Pro
   try {
     result = await probe(probeOptions);
   } catch (err) {
-    // A preamble that fails is what this port is, not an error of certgate: a finding with the flag that works.
-    if (!(err instanceof CertgateError) || err.code !== 'E_STARTTLS') throw err;
-    findings.push({
-      code: /does not speak/.test(err.message) ? 'STARTTLS_MISMATCH' : 'STARTTLS_REFUSED',
-      severity: 'error',
-      certificate: null,
-      message: err.message,
-      fix: err.fix ?? 'check the port and the --starttls protocol',
-    });
+    // A preamble that fails, or a port that took the connection and never answered the TLS hello,
+    // is what this port is, not an error of certgate: a finding with the flag that works.
+    const silent = err instanceof CertgateError && err.code === 'E_TIMEOUT' && /TLS handshake/.test(err.message);
+    if (!(err instanceof CertgateError) || (err.code !== 'E_STARTTLS' && !silent)) throw err;
+    if (silent) findings.push(await silentPort(probeOptions, hostPort, timeoutMs, options.servername));
+    else
+      findings.push({
+        code: /does not speak/.test(err.message) ? 'STARTTLS_MISMATCH' : 'STARTTLS_REFUSED',
+        severity: 'error',
+        certificate: null,
+        message: err.message,
+        fix: err.fix ?? 'check the port and the --starttls protocol',
+      });
     return {
       target: { host, port, servername, address: null, starttls: options.starttls ?? null },
       status: 'fail',
@@ -374,6 +378,36 @@ export async function inspect(target: string, options: InspectOptions = {}): Pro
     chain: entries(chain, analysis),
     fetched: entries(fetched, analyzeChain(fetched)),
   };
+}
+
+/** A port that accepted TCP and stayed silent through the TLS handshake: ask it what it speaks. */
+async function silentPort(probeOptions: Parameters<typeof probe>[0], hostPort: string, timeoutMs: number, servername?: string): Promise<Finding> {
+  const speaks = await identify(probeOptions).catch(() => null);
+  const sni = servername ? ` --servername ${servername}` : '';
+  const f = (code: Finding['code'], message: string, fix: string): Finding => ({ code, severity: 'error', certificate: null, message, fix });
+  if (speaks?.use === '--starttls postgres')
+    return f(
+      'POSTGRES_NEEDS_STARTTLS',
+      `${hostPort} is PostgreSQL, which negotiates TLS inside its own protocol`,
+      `certgate inspect ${hostPort} --starttls postgres${sni}`,
+    );
+  if (speaks?.use === '')
+    return f(
+      'HANDSHAKE_FAILED',
+      `${hostPort} speaks TLS but did not finish the handshake within ${timeoutMs} ms (a second try did)`,
+      `raise --timeout (certgate inspect ${hostPort}${sni} --timeout ${timeoutMs * 3}); a slow handshake is often an overloaded server or a slow OCSP/CRL fetch on it`,
+    );
+  if (speaks?.what === 'plain HTTP')
+    return f(
+      'PLAIN_HTTP_PORT',
+      `${hostPort} speaks plain HTTP (it answered an HTTP request, not the TLS hello)`,
+      `inspect the https:// port instead (certgate inspect ${hostPort.replace(/:\d+$/, '')}:443${sni})`,
+    );
+  return f(
+    'SILENT_PORT',
+    `${hostPort} accepted the connection but answered nothing to the TLS hello for ${timeoutMs} ms, nor to a PostgreSQL SSLRequest or an HTTP request: it is not a TLS port, or it waits for a protocol of its own`,
+    `check the port number of the TLS service; if it upgrades to TLS inside its protocol, pass --starttls postgres|mysql|smtp (certgate inspect ${hostPort} --starttls smtp${sni})`,
+  );
 }
 
 function safeName(b64: string): string {

@@ -66,6 +66,27 @@ test('an SMTP banner without --starttls: SMTP_NEEDS_STARTTLS with the command th
   assert.match(f.fix, new RegExp(`certgate inspect 127\\.0\\.0\\.1:${port} --starttls smtp --servername mail\\.test`));
 });
 
+test('a port that takes the connection and says nothing: SILENT_PORT after asking it what it speaks, not E_TIMEOUT', async (t) => {
+  const sockets = new Set<Socket>();
+  const server = createServer((s) => {
+    sockets.add(s);
+    s.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  );
+  const port = (server.address() as { port: number }).port;
+  const f = only(await inspect(`127.0.0.1:${port}`, { ...base, timeoutMs: 1000 }));
+  assert.equal(f.code, 'SILENT_PORT');
+  assert.match(f.message, /answered nothing to the TLS hello for 1000 ms, nor to a PostgreSQL SSLRequest or an HTTP request/);
+  assert.match(f.fix, new RegExp(`certgate inspect 127\\.0\\.0\\.1:${port} --starttls smtp`));
+});
+
 test('--starttls smtp on an SSH port: STARTTLS_MISMATCH naming SSH', async (t) => {
   const port = await bannerServer(t, 'SSH-2.0-OpenSSH_9.2\r\n', '');
   const f = only(await inspect(`127.0.0.1:${port}`, { ...base, starttls: 'smtp' }));
