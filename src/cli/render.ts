@@ -4,6 +4,7 @@
  * expiry in colour, then the findings with their fixes.
  */
 import type { CertificateInfo } from '../pki/certificate.ts';
+import type { CsrInfo } from '../pki/csr.ts';
 import type { Finding } from '../pki/findings.ts';
 import type { PrivateKeyInfo } from '../pki/keys.ts';
 import type { Palette } from './color.ts';
@@ -66,9 +67,43 @@ export function certificateBlock(info: CertificateInfo, index: number, p: Palett
   return s;
 }
 
-export function keyBlock(info: PrivateKeyInfo, matches: number | null, source: string, p: Palette): string {
+export function csrBlock(info: CsrInfo, index: number, p: Palette, extra = ''): string {
+  let s = `${p.bold(`** CERTIFICATE REQUEST #${index} **`)}  PKCS#10${extra}\n`;
+  s += row('Subject', info.subject || '(empty)');
+  const sans = [
+    ...info.subjectAltNames.dns.map((n) => `DNS:${n}`),
+    ...info.subjectAltNames.ip.map((n) => `IP:${n}`),
+    ...info.subjectAltNames.email.map((n) => `email:${n}`),
+    ...info.subjectAltNames.uri.map((n) => `URI:${n}`),
+  ];
+  s += row('SANs', sans.length ? sans.join(', ') : p.yellow('(none requested)'));
+  const key = `${info.publicKey.algorithm}${info.publicKey.curve ? ` ${info.publicKey.curve}` : info.publicKey.bits ? ` ${info.publicKey.bits}` : ''}`;
+  s += row('Key', `${key.padEnd(16)}Signature ${info.signatureAlgorithm}`);
+  s += row(
+    'Signed',
+    info.signatureValid === null ? p.yellow('not checked (algorithm)') : info.signatureValid ? p.green('valid (by the key it carries)') : p.red('INVALID'),
+  );
+  if (info.basicConstraints)
+    s += row(
+      'Basic',
+      `CA:${info.basicConstraints.ca ? 'TRUE' : 'FALSE'}${info.basicConstraints.pathLength !== null ? `, pathlen:${info.basicConstraints.pathLength}` : ''}`,
+    );
+  const usage = [info.keyUsage?.join(', '), info.extendedKeyUsage?.join(', ')].filter(Boolean).join('; ');
+  if (usage) s += row('Usage', usage);
+  if (info.extensions.length) s += row('Requested', info.extensions.map((e) => `${e.name}${e.critical ? ' (critical)' : ''}`).join(', '));
+  if (info.challengePassword) s += row('Attributes', 'challengePassword (value not shown)');
+  s += row('SPKI pin', `sha256//${info.spkiSha256}`);
+  return s;
+}
+
+export function keyBlock(info: PrivateKeyInfo, matches: number | null, source: string, p: Palette, request: number | null = null): string {
   const key = `${info.algorithm}${info.curve ? ` ${info.curve}` : info.bits ? ` ${info.bits}` : ''}`;
-  const match = matches === null ? p.yellow('matches no certificate given') : p.green(`matches certificate #${matches}`);
+  const match =
+    matches !== null
+      ? p.green(`matches certificate #${matches}`)
+      : request !== null
+        ? p.green(`matches request #${request}`)
+        : p.yellow('matches no certificate given');
   return `${p.bold('** PRIVATE KEY **')}  ${key} (${info.container}) in ${source}: ${match}\n${row('SPKI pin', `sha256//${info.spkiSha256}`)}`;
 }
 

@@ -28,6 +28,8 @@ export interface ProbeOptions {
   alpn?: string[];
   /** A resolver in place of the system's (dns.lookup signature). */
   lookup?: LookupFunction;
+  /** Send no SNI even for a host name (to see the certificate a server presents without it). */
+  noSni?: boolean;
 }
 
 export interface HandshakeError {
@@ -50,6 +52,14 @@ export interface ProbeResult {
   authorized: boolean;
   /** OpenSSL's verification code as Node reports it (e.g. UNABLE_TO_VERIFY_LEAF_SIGNATURE). */
   authorizationError: string | null;
+  /** OpenSSL's text for it ("unhandled critical extension"): Node reports many codes as UNSPECIFIED. */
+  authorizationText: string | null;
+  /** The path OpenSSL built (leaf first, ending at a trust-store root when it found one), DER. */
+  builtPath: Buffer[];
+  /** Distinguished names of the CAs the server accepts for client certificates (CertificateRequest, TLS <= 1.2). */
+  acceptableClientCas: string[] | null;
+  /** The TLS alert the server sent, when the handshake ended with one (e.g. "unrecognized name"). */
+  alert: string | null;
   /** The server asked for a client certificate (known for TLS <= 1.2 handshakes). */
   clientCertRequested: boolean | null;
   error: HandshakeError | null;
@@ -151,16 +161,54 @@ class Tap extends Duplex {
 interface WireFacts {
   certificates: Buffer[] | null;
   certificateRequest: boolean;
+  /** DER names from the CertificateRequest's certificate_authorities. */
+  certificateAuthorities: Buffer[];
+  /** A plaintext alert record: [level, description]. */
+  alert: [number, number] | null;
 }
+
+/** TLS alert descriptions (RFC 8446 §6), as OpenSSL prints them. */
+export const ALERTS: Record<number, string> = {
+  0: 'close notify',
+  10: 'unexpected message',
+  20: 'bad record mac',
+  40: 'handshake failure',
+  42: 'bad certificate',
+  43: 'unsupported certificate',
+  44: 'certificate revoked',
+  45: 'certificate expired',
+  46: 'certificate unknown',
+  47: 'illegal parameter',
+  48: 'unknown ca',
+  49: 'access denied',
+  50: 'decode error',
+  51: 'decrypt error',
+  70: 'protocol version',
+  71: 'insufficient security',
+  80: 'internal error',
+  86: 'inappropriate fallback',
+  90: 'user canceled',
+  109: 'missing extension',
+  110: 'unsupported extension',
+  112: 'unrecognized name',
+  113: 'bad certificate status response',
+  115: 'unknown psk identity',
+  116: 'certificate required',
+  120: 'no application protocol',
+};
 
 /** Reads the plaintext handshake (TLS <= 1.2): the Certificate and CertificateRequest messages. */
 export function readWireHandshake(bytes: Buffer): WireFacts {
-  const facts: WireFacts = { certificates: null, certificateRequest: false };
+  const facts: WireFacts = { certificates: null, certificateRequest: false, certificateAuthorities: [], alert: null };
   const hs: Buffer[] = [];
   let pos = 0;
   while (pos + 5 <= bytes.length) {
     const type = bytes[pos] as number;
     const len = bytes.readUInt16BE(pos + 3);
+    if (type === 21 && len === 2 && pos + 7 <= bytes.length) {
+      facts.alert = [bytes[pos + 5] as number, bytes[pos + 6] as number];
+      break;
+    }
     if (type !== 22) break; // anything but a handshake record: encryption has started
     hs.push(bytes.subarray(pos + 5, Math.min(pos + 5 + len, bytes.length)));
     pos += 5 + len;
@@ -183,10 +231,34 @@ export function readWireHandshake(bytes: Buffer): WireFacts {
       facts.certificates = certs;
     } else if (msgType === 13) {
       facts.certificateRequest = true;
+      facts.certificateAuthorities = certificateAuthorities(body);
     }
     p += 4 + len;
   }
   return facts;
+}
+
+/**
+ * TLS 1.2 CertificateRequest: certificate_types<1..2^8-1>, supported_signature_algorithms<2..2^16-2>,
+ * certificate_authorities<0..2^16-1> of DistinguishedName<1..2^16-1> (DER Name).
+ */
+function certificateAuthorities(body: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  try {
+    let q = 1 + (body[0] as number);
+    q += 2 + body.readUInt16BE(q);
+    const total = body.readUInt16BE(q);
+    q += 2;
+    const end = Math.min(body.length, q + total);
+    while (q + 2 <= end) {
+      const n = body.readUInt16BE(q);
+      out.push(Buffer.from(body.subarray(q + 2, q + 2 + n)));
+      q += 2 + n;
+    }
+  } catch {
+    // a short or odd message: no names rather than a wrong one
+  }
+  return out;
 }
 
 function reconstructed(peer: PeerCertificate | undefined): Buffer[] {
@@ -244,7 +316,7 @@ async function handshake(options: ProbeOptions): Promise<ProbeResult & { tapByte
       }
     }
     const tap = new Tap(tcp, leftover);
-    const servername = options.servername ?? (isIP(host) ? undefined : host);
+    const servername = options.noSni ? undefined : (options.servername ?? (isIP(host) ? undefined : host));
     const tlsOptions: ConnectionOptions = {
       socket: tap,
       rejectUnauthorized: false,
@@ -268,6 +340,7 @@ async function handshake(options: ProbeOptions): Promise<ProbeResult & { tapByte
       peer: [] as Buffer[],
       authorized: false,
       authorizationError: null as string | null,
+      authorizationText: null as string | null,
     };
     const outcome = await new Promise<{ error: NodeJS.ErrnoException | null }>((resolve) => {
       let settled = false;
@@ -289,6 +362,13 @@ async function handshake(options: ProbeOptions): Promise<ProbeResult & { tapByte
         facts.authorizationError = socket.authorizationError
           ? String((socket.authorizationError as unknown as Error).message ?? socket.authorizationError)
           : null;
+        // Node keeps OpenSSL's text only on the handle; its code is UNSPECIFIED for most X509_V_ERR_*.
+        try {
+          const handle = (socket as unknown as { _handle?: { verifyError?: () => Error | null } })._handle;
+          facts.authorizationText = facts.authorizationError ? (handle?.verifyError?.()?.message ?? null) : null;
+        } catch {
+          facts.authorizationText = null;
+        }
         // TLS 1.3 servers judge the client certificate after the client's Finished: give a
         // refusal alert time to arrive before calling the handshake good.
         const elapsed = performance.now() - started;
@@ -333,6 +413,10 @@ async function handshake(options: ProbeOptions): Promise<ProbeResult & { tapByte
       chainSource: fromWire ? 'wire' : chain.length ? 'reconstructed' : 'none',
       authorized: facts.authorized,
       authorizationError: facts.authorizationError,
+      authorizationText: facts.authorizationText,
+      builtPath: facts.peer,
+      acceptableClientCas: wire.certificateRequest ? wire.certificateAuthorities.map((n) => n.toString('base64')) : null,
+      alert: wire.alert ? (ALERTS[wire.alert[1]] ?? `alert ${wire.alert[1]}`) : alertFromError(outcome.error),
       clientCertRequested: wire.certificates ? wire.certificateRequest : null,
       error,
       closedSilently: facts.closedSilently,
@@ -344,6 +428,12 @@ async function handshake(options: ProbeOptions): Promise<ProbeResult & { tapByte
     clearTimeout(deadline);
     tcp.destroy();
   }
+}
+
+/** The alert named in an OpenSSL error code (ERR_SSL_TLSV1_ALERT_UNRECOGNIZED_NAME → "unrecognized name"). */
+function alertFromError(err: NodeJS.ErrnoException | null): string | null {
+  const m = /(?:TLSV1|SSLV3)_ALERT_([A-Z_]+)/.exec(err?.code ?? '') ?? /(?:tlsv1|sslv3) alert ([a-z ]+)/i.exec(err?.message ?? '');
+  return m ? (m[1] as string).toLowerCase().replace(/_/g, ' ') : null;
 }
 
 /**
@@ -360,6 +450,7 @@ export async function probe(options: ProbeOptions): Promise<ProbeResult> {
         first.chain = second.chain;
         first.chainSource = 'wire';
         first.clientCertRequested = second.clientCertRequested;
+        first.acceptableClientCas = second.acceptableClientCas;
       }
     } catch {
       // the server refuses TLS 1.2; keep the reconstructed chain

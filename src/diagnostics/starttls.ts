@@ -37,6 +37,8 @@ class Reader {
     this.socket = socket;
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);
+    // A socket destroyed by a timer ends with 'close' only: a reader waiting on it must wake too.
+    socket.on('close', this.onEnd);
     socket.on('error', this.onError);
   }
   async read(need: (buf: Buffer) => number | null): Promise<Buffer> {
@@ -62,6 +64,7 @@ class Reader {
   release(): Buffer {
     this.socket.off('data', this.onData);
     this.socket.off('end', this.onEnd);
+    this.socket.off('close', this.onEnd);
     this.socket.off('error', this.onError);
     this.socket.pause();
     return this.buf;
@@ -101,7 +104,7 @@ export function notThisProtocol(protocol: StartTlsProtocol, speaks: Speaks, targ
     speaks.use === ''
       ? `drop --starttls: this port speaks TLS from the first byte${target ? ` (certgate inspect ${target})` : ''}`
       : speaks.use
-        ? `use ${speaks.use} instead of --starttls ${protocol}`
+        ? `use ${speaks.use} instead of --starttls ${protocol}${target ? `: certgate inspect ${target} ${speaks.use}` : ''}`
         : `this port is not ${NAMES[protocol]}: check the port number`;
   return refused(protocol, `the server does not speak ${NAMES[protocol]}: it seems to speak ${speaks.what}`, instead);
 }

@@ -23,7 +23,17 @@ import {
   type Tlv,
   value,
 } from './der.ts';
-import { ACCESS_METHOD, CURVES, EXT, EXTENDED_KEY_USAGES, KEY_USAGE_BITS, NAME_ATTRIBUTES, PUBLIC_KEY_ALGORITHMS, SIGNATURE_ALGORITHMS } from './oids.ts';
+import {
+  ACCESS_METHOD,
+  CURVES,
+  EXT,
+  EXTENDED_KEY_USAGES,
+  EXTENSION_NAMES,
+  KEY_USAGE_BITS,
+  NAME_ATTRIBUTES,
+  PUBLIC_KEY_ALGORITHMS,
+  SIGNATURE_ALGORITHMS,
+} from './oids.ts';
 
 export type CertificateKind = 'root' | 'intermediate' | 'leaf' | 'self-signed-leaf';
 
@@ -60,6 +70,14 @@ export interface CertificateInfo {
   authorityKeyId: string | null;
   authorityInfoAccess: { ocsp: string[]; caIssuers: string[] };
   crlDistributionPoints: string[];
+  /** Every extension present, in order, with its criticality (a critical one a client does not know fails verification). */
+  extensions: Array<{ oid: string; name: string; critical: boolean }>;
+  /** nameConstraints of a CA: the subtrees below it, as `DNS:example.com`, `IP:10.0.0.0/8`, `email:...`, `DirName:...`. */
+  nameConstraints: { permitted: string[]; excluded: string[]; critical: boolean } | null;
+  /** certificatePolicies OIDs. */
+  policies: string[];
+  /** policyConstraints: requireExplicitPolicy / inhibitPolicyMapping skip counts. */
+  policyConstraints: { requireExplicitPolicy: number | null; inhibitPolicyMapping: number | null } | null;
   /** Embedded signed certificate timestamps (Certificate Transparency). */
   sctCount: number;
   mustStaple: boolean;
@@ -82,7 +100,7 @@ export interface Certificate {
 
 const DAY = 86_400_000;
 
-function renderName(name: Tlv): { text: string; cn: string | null } {
+export function renderName(name: Tlv): { text: string; cn: string | null } {
   expectTag(name, TAG.SEQUENCE, 'name');
   const rdns: string[] = [];
   let cn: string | null = null;
@@ -140,7 +158,7 @@ function ipText(bytes: Uint8Array): string {
 
 const latin1 = new TextDecoder('latin1');
 
-function readGeneralNames(seq: Tlv, into: CertificateInfo['subjectAltNames']): void {
+export function readGeneralNames(seq: Tlv, into: CertificateInfo['subjectAltNames']): void {
   for (const gn of children(seq)) {
     const bytes = value(gn);
     switch (gn.tag) {
@@ -166,7 +184,60 @@ function colonHex(bytes: Uint8Array): string {
   return hex(bytes, ':');
 }
 
-function decodeExtensions(list: Tlv, info: CertificateInfo): void {
+/** The extension fields a certificate and a CSR's extensionRequest share. */
+export type ExtensionFields = Pick<
+  CertificateInfo,
+  | 'subjectAltNames'
+  | 'basicConstraints'
+  | 'keyUsage'
+  | 'extendedKeyUsage'
+  | 'subjectKeyId'
+  | 'authorityKeyId'
+  | 'authorityInfoAccess'
+  | 'crlDistributionPoints'
+  | 'extensions'
+  | 'nameConstraints'
+  | 'policies'
+  | 'policyConstraints'
+  | 'sctCount'
+  | 'mustStaple'
+>;
+
+function generalSubtrees(seq: Tlv): string[] {
+  const out: string[] = [];
+  for (const subtree of children(seq)) {
+    const base = children(subtree)[0];
+    if (!base) continue;
+    const bytes = value(base);
+    switch (base.tag) {
+      case 0x81:
+        out.push(`email:${latin1.decode(bytes)}`);
+        break;
+      case 0x82:
+        out.push(`DNS:${latin1.decode(bytes)}`);
+        break;
+      case 0x86:
+        out.push(`URI:${latin1.decode(bytes)}`);
+        break;
+      case 0x87: {
+        const half = bytes.length / 2;
+        const mask = bytes.subarray(half);
+        let prefix = 0;
+        for (const b of mask) prefix += (b.toString(2).match(/1/g) ?? []).length;
+        out.push(`IP:${ipText(bytes.subarray(0, half))}/${prefix}`);
+        break;
+      }
+      case 0xa4:
+        out.push(`DirName:${renderName(children(base)[0] as Tlv).text}`);
+        break;
+      default:
+        out.push(`other:[${base.tag & 0x1f}]`);
+    }
+  }
+  return out;
+}
+
+export function decodeExtensions(list: Tlv, info: ExtensionFields): void {
   for (const ext of children(list)) {
     const parts = children(expectTag(ext, TAG.SEQUENCE, 'extension'));
     const oid = readOid(parts[0] as Tlv);
@@ -177,7 +248,30 @@ function decodeExtensions(list: Tlv, info: CertificateInfo): void {
       octets = parts[2];
     }
     const inner = value(expectTag(octets, TAG.OCTET_STRING, `extension ${oid}`));
+    info.extensions.push({ oid, name: EXTENSION_NAMES[oid] ?? oid, critical });
     switch (oid) {
+      case EXT.NAME_CONSTRAINTS: {
+        const nc = { permitted: [] as string[], excluded: [] as string[], critical };
+        for (const part of children(readOne(inner))) {
+          if (part.tag === 0xa0) nc.permitted.push(...generalSubtrees(part));
+          else if (part.tag === 0xa1) nc.excluded.push(...generalSubtrees(part));
+        }
+        info.nameConstraints = nc;
+        break;
+      }
+      case EXT.CERTIFICATE_POLICIES:
+        info.policies = children(readOne(inner)).map((p) => readOid(children(p)[0] as Tlv));
+        break;
+      case EXT.POLICY_CONSTRAINTS: {
+        const pc = { requireExplicitPolicy: null as number | null, inhibitPolicyMapping: null as number | null };
+        for (const part of children(readOne(inner))) {
+          const n = value(part).reduce((a, b) => a * 256 + b, 0);
+          if (part.tag === 0x80) pc.requireExplicitPolicy = n;
+          else if (part.tag === 0x81) pc.inhibitPolicyMapping = n;
+        }
+        info.policyConstraints = pc;
+        break;
+      }
       case EXT.SUBJECT_ALT_NAME:
         readGeneralNames(readOne(inner), info.subjectAltNames);
         break;
@@ -367,6 +461,10 @@ function decodeParsed(buf: Buffer, x509: X509Certificate, now: Date): Certificat
     authorityKeyId: null,
     authorityInfoAccess: { ocsp: [], caIssuers: [] },
     crlDistributionPoints: [],
+    extensions: [],
+    nameConstraints: null,
+    policies: [],
+    policyConstraints: null,
     sctCount: 0,
     mustStaple: false,
     fingerprints: {
@@ -413,4 +511,9 @@ export function isIssuerOf(issuer: Certificate, child: Certificate): boolean {
 export function toPem(cert: Certificate): string {
   const b64 = cert.der.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n$/, '');
   return `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
+}
+
+/** RFC 4514 text of a DER Name (e.g. a CA name from a TLS CertificateRequest). */
+export function nameText(der: Uint8Array): string {
+  return renderName(readOne(der)).text;
 }

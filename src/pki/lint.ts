@@ -4,6 +4,7 @@
  */
 import type { Certificate } from './certificate.ts';
 import { type ChainAnalysis, isCertgateLocalCaName, isSelfSignedServerCert } from './chain.ts';
+import type { CsrInfo } from './csr.ts';
 import type { Finding } from './findings.ts';
 
 export const EXPIRY_WARNING_DAYS = 30;
@@ -129,6 +130,10 @@ export interface ChainLintOptions {
   context: 'server' | 'file';
 }
 
+function shortName(c: Certificate): string {
+  return `"${c.info.subjectCommonName ?? c.info.subject}"`;
+}
+
 /** Findings about the shape of a chain. Trust is decided elsewhere. */
 export function lintChain(certs: readonly Certificate[], analysis: ChainAnalysis, options: ChainLintOptions): Finding[] {
   const out: Finding[] = [];
@@ -150,7 +155,40 @@ export function lintChain(certs: readonly Certificate[], analysis: ChainAnalysis
   // A chain that ends in a CA may well end where the client's store takes over; only the
   // TLS verdict can say it is short. A chain that ends in a leaf is short for everyone.
   // certgate's local CA sends the leaf alone on purpose: the client trusts the root or not.
-  if (missingIssuer && options.context === 'server' && certs[lastIdx]?.info.basicConstraints?.ca !== true && !isCertgateLocalCaName(missingIssuer.name)) {
+  // A last certificate that is a non-CA issuer is ISSUER_NOT_CA below, not a missing intermediate.
+  const lastIsBadIssuer = analysis.issuerNotCa.some(([, issuer]) => issuer === lastIdx);
+  // A sent certificate with the missing issuer's name that did not link: wrong key or bad signature, not a gap.
+  const namesake = missingIssuer ? certs.findIndex((c, i) => !analysis.path.includes(i) && c.info.subject === missingIssuer.name) : -1;
+  if (missingIssuer && namesake >= 0) {
+    const other = certs[namesake] as Certificate;
+    const aki = missingIssuer.authorityKeyId;
+    const ski = other.info.subjectKeyId;
+    out.push(
+      aki && ski && aki !== ski
+        ? {
+            code: 'AKI_SKI_MISMATCH',
+            severity: 'error',
+            certificate: namesake,
+            message: `#${namesake} ${shortName(other)} has the right name but not the key that signed #${lastIdx}: #${lastIdx} names the issuer key ${aki}, #${namesake} has ${ski} (a re-keyed or renewed intermediate)`,
+            fix: `serve the intermediate ${shortName(other)} whose subjectKeyIdentifier is ${aki}; replace #${namesake} in the chain file (or reissue the certificate from the new intermediate)`,
+          }
+        : {
+            code: 'SIGNATURE_INVALID',
+            severity: 'error',
+            certificate: lastIdx,
+            message: `the signature of #${lastIdx} ${shortName(certs[lastIdx] as Certificate)} does not verify with the key of #${namesake} ${shortName(other)}, its issuer by name: the certificate was altered, or #${namesake} is another CA with the same name`,
+            fix: `download #${lastIdx} and its intermediate again from the CA; serve the intermediate that really issued it`,
+          },
+    );
+  }
+  if (
+    missingIssuer &&
+    options.context === 'server' &&
+    !lastIsBadIssuer &&
+    namesake < 0 &&
+    certs[lastIdx]?.info.basicConstraints?.ca !== true &&
+    !isCertgateLocalCaName(missingIssuer.name)
+  ) {
     const where = missingIssuer.caIssuersUrls[0];
     const name = missingIssuer.commonName ?? missingIssuer.name;
     const onlyLeaf = analysis.path.length === 1;
@@ -171,11 +209,16 @@ export function lintChain(certs: readonly Certificate[], analysis: ChainAnalysis
       code: 'CHAIN_WRONG_ORDER',
       severity: 'warning',
       certificate: null,
-      message: `${sent} the chain out of order (${analysis.path.map((i) => `#${i}`).join(' → ')} is the issuing order)`,
-      fix: 'put the certificates in order in the chain file: the server certificate first, then each issuer; some clients (Java, older OpenSSL) fail otherwise',
+      message: `${sent} the chain out of order: found ${certs.map((c, i) => `#${i} ${shortName(c)}`).join(', ')}; the issuing order is ${analysis.path
+        .map((i) => `#${i} ${shortName(certs[i] as Certificate)}`)
+        .join(' → ')}`,
+      fix: `put the certificates in this order in the chain file: ${analysis.path.map((i) => `#${i}`).join(', ')}${
+        analysis.extra.length ? ` (and drop ${analysis.extra.map((i) => `#${i}`).join(', ')})` : ''
+      }: the server certificate first, then each issuer; some clients (Java, older OpenSSL) fail otherwise`,
     });
   }
   for (const i of analysis.extra) {
+    if (i === namesake) continue;
     const c = certs[i] as Certificate;
     out.push({
       code: 'CHAIN_EXTRA_CERT',
@@ -207,6 +250,60 @@ export function lintChain(certs: readonly Certificate[], analysis: ChainAnalysis
         fix: 'optional: drop the root from the chain file to save bytes in every handshake',
       });
     }
+  }
+  return out;
+}
+
+/** Findings about a certificate signing request: what a CA will refuse or silently change. */
+export function lintCsr(info: CsrInfo, index: number): Finding[] {
+  const out: Finding[] = [];
+  const who = `request #${index} "${info.subjectCommonName ?? info.subject}"`;
+  if (info.signatureValid === false) {
+    out.push({
+      code: 'CSR_SIGNATURE_INVALID',
+      severity: 'error',
+      certificate: null,
+      message: `${who} is not signed by the key it carries: it was altered, or assembled from another key`,
+      fix: 'generate the CSR again from the private key (openssl req -new -key KEY); every CA refuses this one',
+    });
+  }
+  const sans = info.subjectAltNames;
+  if (sans.dns.length + sans.ip.length + sans.email.length + sans.uri.length === 0) {
+    out.push({
+      code: 'NO_SAN',
+      severity: 'warning',
+      certificate: null,
+      message: `${who} requests no subjectAltName; certificates without one are rejected by browsers, Go and Python`,
+      fix: `generate it with the names: openssl req -new -key KEY -subj "/CN=${info.subjectCommonName ?? 'host'}" -addext "subjectAltName=DNS:${info.subjectCommonName ?? 'host'}"`,
+    });
+  }
+  const { algorithm, bits } = info.publicKey;
+  if ((algorithm === 'RSA' || algorithm === 'DSA') && bits !== null && bits < 2048) {
+    out.push({
+      code: 'WEAK_KEY',
+      severity: 'error',
+      certificate: null,
+      message: `${who} carries a ${bits}-bit ${algorithm} key; CAs refuse keys under 2048 bits`,
+      fix: 'make a new key (openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256) and a new CSR',
+    });
+  }
+  if (/md5|sha1/i.test(info.signatureAlgorithm)) {
+    out.push({
+      code: 'WEAK_SIGNATURE',
+      severity: 'warning',
+      certificate: null,
+      message: `${who} is signed with ${info.signatureAlgorithm}; some CAs refuse SHA-1/MD5 requests`,
+      fix: 'generate it again with -sha256',
+    });
+  }
+  if (info.basicConstraints?.ca) {
+    out.push({
+      code: 'CSR_REQUESTS_CA',
+      severity: 'warning',
+      certificate: null,
+      message: `${who} asks for CA:TRUE; a public CA ignores or refuses that for a server certificate`,
+      fix: 'drop basicConstraints CA:TRUE from the request (openssl req uses the v3_req section, not v3_ca)',
+    });
   }
   return out;
 }

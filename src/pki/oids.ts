@@ -100,6 +100,9 @@ export const EXT = {
   NAME_CONSTRAINTS: '2.5.29.30',
   CRL_DISTRIBUTION_POINTS: '2.5.29.31',
   CERTIFICATE_POLICIES: '2.5.29.32',
+  POLICY_MAPPINGS: '2.5.29.33',
+  POLICY_CONSTRAINTS: '2.5.29.36',
+  INHIBIT_ANY_POLICY: '2.5.29.54',
   AUTHORITY_KEY_ID: '2.5.29.35',
   EXT_KEY_USAGE: '2.5.29.37',
   AUTHORITY_INFO_ACCESS: '1.3.6.1.5.5.7.1.1',
@@ -118,3 +121,50 @@ export const CONTENT_TYPE = {
   SIGNED_DATA: '1.2.840.113549.1.7.2',
   ENCRYPTED_DATA: '1.2.840.113549.1.7.6',
 } as const;
+
+/** Extension names as `openssl x509 -text` prints them (X509v3 ...), for findings. */
+export const EXTENSION_NAMES: Record<string, string> = {
+  '2.5.29.14': 'subjectKeyIdentifier',
+  '2.5.29.15': 'keyUsage',
+  '2.5.29.17': 'subjectAltName',
+  '2.5.29.18': 'issuerAltName',
+  '2.5.29.19': 'basicConstraints',
+  '2.5.29.30': 'nameConstraints',
+  '2.5.29.31': 'cRLDistributionPoints',
+  '2.5.29.32': 'certificatePolicies',
+  '2.5.29.33': 'policyMappings',
+  '2.5.29.35': 'authorityKeyIdentifier',
+  '2.5.29.36': 'policyConstraints',
+  '2.5.29.37': 'extendedKeyUsage',
+  '2.5.29.46': 'freshestCRL',
+  '2.5.29.54': 'inhibitAnyPolicy',
+  '1.3.6.1.5.5.7.1.1': 'authorityInfoAccess',
+  '1.3.6.1.5.5.7.1.11': 'subjectInfoAccess',
+  '1.3.6.1.5.5.7.1.24': 'tlsFeature',
+  '1.3.6.1.5.5.7.1.3': 'qcStatements',
+  '1.3.6.1.5.5.7.1.7': 'ipAddrBlocks',
+  '1.3.6.1.5.5.7.1.8': 'autonomousSysIds',
+  '1.3.6.1.4.1.11129.2.4.2': 'ctPrecertificateScts',
+  '1.3.6.1.4.1.11129.2.4.3': 'ctPrecertificatePoison',
+  '2.16.840.1.113730.1.1': 'nsCertType',
+  '2.16.840.1.113730.1.13': 'nsComment',
+};
+
+/** Extensions OpenSSL 3 understands when they are critical; any other critical one fails verification (UNHANDLED_CRITICAL_EXTENSION). */
+export const OPENSSL_HANDLED_EXTENSIONS = new Set([
+  '2.16.840.1.113730.1.1', // nsCertType
+  '2.5.29.15', // keyUsage
+  '2.5.29.17', // subjectAltName
+  '2.5.29.19', // basicConstraints
+  '2.5.29.32', // certificatePolicies
+  '2.5.29.31', // cRLDistributionPoints
+  '2.5.29.37', // extendedKeyUsage
+  '1.3.6.1.5.5.7.1.7', // ipAddrBlocks
+  '1.3.6.1.5.5.7.1.8', // autonomousSysIds
+  '1.3.6.1.5.5.7.48.1.5', // OCSP noCheck
+  '2.5.29.36', // policyConstraints
+  '1.3.6.1.5.5.7.1.14', // proxyCertInfo
+  '2.5.29.30', // nameConstraints
+  '2.5.29.33', // policyMappings
+  '2.5.29.54', // inhibitAnyPolicy
+]);

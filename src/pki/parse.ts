@@ -5,7 +5,10 @@
  */
 import { CertgateError } from '../errors.ts';
 import { type Certificate, decodeCertificate } from './certificate.ts';
+import { type CertificateRequest, decodeCsr, looksLikeCsr } from './csr.ts';
 import { children, readOne, readTlv, TAG } from './der.ts';
+import type { Keystore } from './jks.ts';
+import { looksLikeJks } from './jks-magic.ts';
 import { type PrivateKey, readEncryptedDerKey, readPemKey, tryDerKey } from './keys.ts';
 import { MAX_INPUT_BYTES } from './limits.ts';
 import { hasPem, isBareBase64, parsePem } from './pem.ts';
@@ -14,7 +17,17 @@ import { looksLikePkcs12, readPkcs12 } from './pkcs12.ts';
 
 export { MAX_INPUT_BYTES };
 
-export type InputFormat = 'pem' | 'der' | 'pkcs7' | 'pkcs12' | 'key';
+export type InputFormat = 'pem' | 'der' | 'pkcs7' | 'pkcs12' | 'jks' | 'key' | 'csr';
+
+/** The Java keystore reader (pki/jks), loaded on demand: `await loadKeystoreReader()` before parseInput reads a keystore. */
+let jksReader: ((bytes: Uint8Array, password: string | undefined, source?: string) => Keystore) | null = null;
+
+/** Loads pki/jks for parseInput; decode calls it when a file starts with the JKS/JCEKS magic. */
+export async function loadKeystoreReader(): Promise<void> {
+  jksReader ??= (await import('./jks.ts')).readJks;
+}
+
+export { looksLikeJks };
 
 export interface ParseOptions {
   /** Password for PKCS#12 or passphrase for an encrypted key. */
@@ -29,11 +42,16 @@ export interface ParsedInput {
   format: InputFormat;
   certificates: Certificate[];
   keys: PrivateKey[];
-  /** Blocks recognised but not decoded (CSRs, CRLs, public keys), by label. */
+  /** PKCS#10 certificate signing requests. */
+  csrs: CertificateRequest[];
+  /** Keystore entry aliases (JKS, PKCS#12 friendly names), in the order of `certificates`, when known. */
+  aliases?: Array<string | null>;
+  /** Blocks recognised but not decoded (CRLs, public keys), by label. */
   skipped: string[];
 }
 
 const KEY_LABELS = new Set(['PRIVATE KEY', 'RSA PRIVATE KEY', 'EC PRIVATE KEY', 'ENCRYPTED PRIVATE KEY', 'DSA PRIVATE KEY']);
+const CSR_LABELS = new Set(['CERTIFICATE REQUEST', 'NEW CERTIFICATE REQUEST']);
 const CERT_LABELS = new Set(['CERTIFICATE', 'X509 CERTIFICATE', 'TRUSTED CERTIFICATE']);
 
 function looksLikeCertificate(der: Uint8Array): boolean {
@@ -79,7 +97,7 @@ export function parseInput(bytes: Uint8Array, options: ParseOptions = {}): Parse
       'split the bundle, or check that this is the file you meant',
     );
   }
-  const result: ParsedInput = { source, format: 'pem', certificates: [], keys: [], skipped: [] };
+  const result: ParsedInput = { source, format: 'pem', certificates: [], keys: [], csrs: [], skipped: [] };
   const now = options.now ?? new Date();
   if (isText(bytes)) {
     const text = Buffer.from(bytes).toString('utf8');
@@ -92,6 +110,8 @@ export function parseInput(bytes: Uint8Array, options: ParseOptions = {}): Parse
           result.certificates.push(withSource(() => decodeCertificate(der, now), where));
         } else if (block.label === 'PKCS7' || block.label === 'CMS') {
           for (const der of pkcs7Certificates(block.der)) result.certificates.push(withSource(() => decodeCertificate(der, now), where));
+        } else if (CSR_LABELS.has(block.label)) {
+          result.csrs.push(withSource(() => decodeCsr(block.der), where));
         } else if (KEY_LABELS.has(block.label)) {
           result.keys.push(withSource(() => readPemKey(block.label, block.text, block.headers, options.password, block.der), where));
         } else if (block.label !== 'EC PARAMETERS') {
@@ -131,6 +151,24 @@ function withSource<T>(fn: () => T, where: string): T {
 
 function parseDer(der: Buffer, result: ParsedInput, options: ParseOptions, now: Date): ParsedInput {
   const { source } = result;
+  if (looksLikeJks(der)) {
+    result.format = 'jks';
+    if (!jksReader) {
+      throw new CertgateError(
+        'E_INPUT_FORMAT',
+        `${source} is a Java keystore, which only certgate decode reads`,
+        `decode it (certgate decode ${source} --password-file FILE), or export a certificate: keytool -exportcert -rfc -keystore ${source} -alias ALIAS`,
+      );
+    }
+    const store = jksReader(der, options.password, source);
+    result.aliases = [];
+    for (const entry of store.certificates) {
+      result.certificates.push(withSource(() => decodeCertificate(entry.der, now), `${source} entry "${entry.alias}"`));
+      result.aliases.push(entry.alias);
+    }
+    result.keys.push(...store.keys);
+    return result;
+  }
   let top: ReturnType<typeof readOne>;
   try {
     top = readOne(der);
@@ -150,6 +188,11 @@ function parseDer(der: Buffer, result: ParsedInput, options: ParseOptions, now: 
   }
   if (top.tag !== TAG.SEQUENCE) {
     throw new CertgateError('E_INPUT_FORMAT', `${source} is binary data that is not PEM, DER, PKCS#7 or PKCS#12`, 'pass a certificate, chain or key file');
+  }
+  if (looksLikeCsr(der)) {
+    result.format = 'csr';
+    result.csrs.push(withSource(() => decodeCsr(der), source));
+    return result;
   }
   if (looksLikeCertificate(der)) {
     result.format = 'der';
@@ -182,7 +225,7 @@ function parseDer(der: Buffer, result: ParsedInput, options: ParseOptions, now: 
   throw new CertgateError(
     'E_INPUT_FORMAT',
     `${source} is DER but not a certificate, PKCS#7, PKCS#12 or private key`,
-    'if it is a CSR or CRL, certgate decode does not read those yet; otherwise export the certificate again',
+    'if it is a CRL, certgate decode does not read those yet; otherwise export the certificate again',
   );
 }
 

@@ -36,7 +36,7 @@ test('decode --json: the documented schema', async () => {
   const io = fakeIo({ stdin: Buffer.from(pki.leaf.certPem) });
   assert.equal(await run(['decode', '--json'], io), 0);
   const out = JSON.parse(io.stdout);
-  assert.deepEqual(Object.keys(out), ['status', 'findings', 'certificates', 'keys']);
+  assert.deepEqual(Object.keys(out), ['status', 'findings', 'certificates', 'keys', 'requests']);
   assert.equal(out.status, 'ok');
   const c = out.certificates[0];
   for (const key of [

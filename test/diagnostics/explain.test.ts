@@ -84,9 +84,9 @@ test('every verification code Node reports is explained with a cause and a fix',
 
 test('handshake errors: each Node/OpenSSL failure maps to its meaning', () => {
   const cases: Array<[string, string, string | null, Partial<typeof ctx>, string]> = [
-    ['ERR_SSL_WRONG_VERSION_NUMBER', 'wrong version number', 'HTTP/1.1 400 Bad Request', {}, 'PLAINTEXT_PORT'],
-    ['ERR_SSL_PACKET_LENGTH_TOO_LONG', 'packet length too long', 'SSH-2.0-OpenSSH_9.2', {}, 'PLAINTEXT_PORT'],
-    ['ERR_SSL_WRONG_VERSION_NUMBER', 'wrong version number', '220 mail.test ESMTP', {}, 'PLAINTEXT_PORT'],
+    ['ERR_SSL_WRONG_VERSION_NUMBER', 'wrong version number', 'HTTP/1.1 400 Bad Request', {}, 'PLAIN_HTTP_PORT'],
+    ['ERR_SSL_PACKET_LENGTH_TOO_LONG', 'packet length too long', 'SSH-2.0-OpenSSH_9.2', {}, 'SSH_PORT'],
+    ['ERR_SSL_WRONG_VERSION_NUMBER', 'wrong version number', '220 mail.test ESMTP', {}, 'SMTP_NEEDS_STARTTLS'],
     ['ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED', 'alert certificate required', null, {}, 'CLIENT_CERT_REQUIRED'],
     ['ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE', 'handshake failure', null, { clientCertRequested: true }, 'CLIENT_CERT_REQUIRED'],
     ['ERR_SSL_TLSV1_ALERT_UNKNOWN_CA', 'alert unknown ca', null, { clientCertGiven: true }, 'CLIENT_CERT_REJECTED'],
@@ -96,7 +96,7 @@ test('handshake errors: each Node/OpenSSL failure maps to its meaning', () => {
     ['ERR_SSL_DH_KEY_TOO_SMALL', 'dh key too small', null, {}, 'SECURITY_LEVEL'],
     ['ERR_SSL_UNSUPPORTED_PROTOCOL', 'unsupported protocol', null, {}, 'PROTOCOL_MISMATCH'],
     ['ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION', 'tlsv1 alert protocol version', null, {}, 'PROTOCOL_MISMATCH'],
-    ['ERR_SSL_TLSV1_UNRECOGNIZED_NAME', 'unrecognized name', null, {}, 'HANDSHAKE_FAILED'],
+    ['ERR_SSL_TLSV1_UNRECOGNIZED_NAME', 'unrecognized name', null, {}, 'SNI_REQUIRED'],
     ['ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE', 'handshake failure', null, {}, 'HANDSHAKE_FAILED'],
     ['ECONNRESET', 'socket hang up', null, {}, 'HANDSHAKE_FAILED'],
   ];

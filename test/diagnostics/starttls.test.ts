@@ -25,18 +25,18 @@ test('STARTTLS postgres against a real PostgreSQL with ssl=on', async (t) => {
   // Without --starttls the port answers in PostgreSQL's own protocol: say so.
   const plain = await inspect(`127.0.0.1:${pg.port}`, { ca, systemRoots: false, timeoutMs: 3000 });
   assert.equal(plain.status, 'fail');
-  assert.equal(plain.findings[0]?.code, 'PLAINTEXT_PORT');
-  assert.match(plain.findings[0]?.fix ?? '', /--starttls postgres/);
+  assert.equal(plain.findings[0]?.code, 'POSTGRES_NEEDS_STARTTLS');
+  assert.match(plain.findings[0]?.fix ?? '', new RegExp(`certgate inspect 127\\.0\\.0\\.1:${pg.port} --starttls postgres`));
 });
 
 test('STARTTLS postgres against a PostgreSQL with ssl=off says so', async (t) => {
   const pg = await startPostgres({ certPem: pki.leaf.certPem, keyPem: pki.leaf.keyPem, ssl: false });
   t.after(() => pg.close());
-  await assert.rejects(inspect(`127.0.0.1:${pg.port}`, { starttls: 'postgres', ca, systemRoots: false }), (err: Error & { code?: string; fix?: string }) => {
-    assert.equal(err.code, 'E_STARTTLS');
+  {
+    const err = asFinding(await inspect(`127.0.0.1:${pg.port}`, { starttls: 'postgres', ca, systemRoots: false }));
+    assert.match(err.code, /^STARTTLS_(MISMATCH|REFUSED)$/);
     assert.match(err.fix ?? '', /ssl = on/);
-    return true;
-  });
+  }
 });
 
 test('STARTTLS smtp and mysql preambles', async (t) => {
@@ -50,59 +50,66 @@ test('STARTTLS smtp and mysql preambles', async (t) => {
   }
 });
 
-type Rejection = Error & { code?: string; fix?: string };
+/** A preamble that fails is a finding of inspect (status fail), not a thrown error. */
+function asFinding(r: Awaited<ReturnType<typeof inspect>>): { code: string; message: string; fix: string } {
+  assert.equal(r.status, 'fail');
+  assert.equal(r.tls, null);
+  const f = r.findings[0];
+  assert.ok(f);
+  return f;
+}
 
-test('--starttls smtp against a TLS server: E_STARTTLS saying it speaks TLS directly, not a handshake timeout', async (t) => {
+test('--starttls smtp against a TLS server: STARTTLS_MISMATCH saying it speaks TLS directly, not a handshake timeout', async (t) => {
   const server = await startTlsServer({ chain: [pki.leaf.certPem, pki.inter.certPem], key: pki.leaf.keyPem });
   t.after(() => server.close());
   const started = Date.now();
-  await assert.rejects(inspect(`127.0.0.1:${server.port}`, { starttls: 'smtp', ca, systemRoots: false, timeoutMs: 10_000 }), (err: Rejection) => {
-    assert.equal(err.code, 'E_STARTTLS', err.message);
+  {
+    const err = asFinding(await inspect(`127.0.0.1:${server.port}`, { starttls: 'smtp', ca, systemRoots: false, timeoutMs: 10_000 }));
+    assert.equal(err.code, 'STARTTLS_MISMATCH', err.message);
     assert.match(err.message, /does not speak SMTP: it seems to speak TLS directly/);
     assert.match(err.fix ?? '', /drop --starttls/);
-    return true;
-  });
+  }
   assert.ok(Date.now() - started < 8000, 'found out before the timeout');
 });
 
 test('--starttls postgres against a MySQL server names MySQL and the flag to use', async (t) => {
   const server = await startStartTlsServer('mysql', { chain: [pki.leaf.certPem], key: pki.leaf.keyPem });
   t.after(() => server.close());
-  await assert.rejects(inspect(`127.0.0.1:${server.port}`, { starttls: 'postgres', ca, systemRoots: false }), (err: Rejection) => {
-    assert.equal(err.code, 'E_STARTTLS');
+  {
+    const err = asFinding(await inspect(`127.0.0.1:${server.port}`, { starttls: 'postgres', ca, systemRoots: false }));
+    assert.match(err.code, /^STARTTLS_(MISMATCH|REFUSED)$/);
     assert.match(err.message, /does not speak PostgreSQL: it seems to speak MySQL/);
     assert.match(err.fix ?? '', /use --starttls mysql/);
-    return true;
-  });
+  }
 });
 
 test('--starttls mysql against an SMTP server names SMTP at once', async (t) => {
   const server = await startStartTlsServer('smtp', { chain: [pki.leaf.certPem], key: pki.leaf.keyPem });
   t.after(() => server.close());
-  await assert.rejects(inspect(`127.0.0.1:${server.port}`, { starttls: 'mysql', ca, systemRoots: false, timeoutMs: 10_000 }), (err: Rejection) => {
-    assert.equal(err.code, 'E_STARTTLS');
+  {
+    const err = asFinding(await inspect(`127.0.0.1:${server.port}`, { starttls: 'mysql', ca, systemRoots: false, timeoutMs: 10_000 }));
+    assert.match(err.code, /^STARTTLS_(MISMATCH|REFUSED)$/);
     assert.match(err.message, /does not speak MySQL: it seems to speak SMTP/);
     assert.match(err.fix ?? '', /use --starttls smtp/);
-    return true;
-  });
+  }
 });
 
 test('--starttls smtp against a MySQL server names MySQL', async (t) => {
   const server = await startStartTlsServer('mysql', { chain: [pki.leaf.certPem], key: pki.leaf.keyPem });
   t.after(() => server.close());
-  await assert.rejects(inspect(`127.0.0.1:${server.port}`, { starttls: 'smtp', ca, systemRoots: false, timeoutMs: 10_000 }), (err: Rejection) => {
-    assert.equal(err.code, 'E_STARTTLS');
+  {
+    const err = asFinding(await inspect(`127.0.0.1:${server.port}`, { starttls: 'smtp', ca, systemRoots: false, timeoutMs: 10_000 }));
+    assert.match(err.code, /^STARTTLS_(MISMATCH|REFUSED)$/);
     assert.match(err.message, /does not speak SMTP: it seems to speak MySQL/);
-    return true;
-  });
+  }
 });
 
-test('--starttls mysql against a plain HTTP server: E_STARTTLS naming plain HTTP', async (t) => {
+test('--starttls mysql against a plain HTTP server: STARTTLS_MISMATCH naming plain HTTP', async (t) => {
   const server = await startHttpServer(() => ({ status: 200, body: 'ok' }));
   t.after(() => server.close());
-  await assert.rejects(inspect(`127.0.0.1:${server.port}`, { starttls: 'mysql', ca, systemRoots: false, timeoutMs: 10_000 }), (err: Rejection) => {
-    assert.equal(err.code, 'E_STARTTLS');
+  {
+    const err = asFinding(await inspect(`127.0.0.1:${server.port}`, { starttls: 'mysql', ca, systemRoots: false, timeoutMs: 10_000 }));
+    assert.match(err.code, /^STARTTLS_(MISMATCH|REFUSED)$/);
     assert.match(err.message, /does not speak MySQL: it seems to speak plain HTTP/);
-    return true;
-  });
+  }
 });
