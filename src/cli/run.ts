@@ -26,6 +26,8 @@ commands:
   domains list|add|remove the names certgate may obtain certificates for
   logs [DOMAIN]           the certificates log (--follow, --json)
   resources ...           outbound endpoints and their TLS profiles: list, show, add, remove, pin, test, export, import
+  cluster status          the nodes sharing a PostgreSQL store: heartbeat, version, mixed versions
+  store migrate           bring a PostgreSQL store's tables to this version's schema
   config check|show       validate the configuration (start nothing), or show the effective settings and their sources
   version                 print the version
 
@@ -46,6 +48,7 @@ const acme = () => import('./commands/acme.ts');
 const serve = () => import('./commands/serve.ts');
 const resources = () => import('./commands/resources.ts');
 const configCmd = () => import('./commands/config.ts');
+const clusterCmd = () => import('./commands/cluster.ts');
 
 const COMMANDS: Record<string, () => Promise<Loaded>> = {
   decode: () => decode().then((m) => ({ command: m.decode, usage: m.usage })),
@@ -61,6 +64,17 @@ const COMMANDS: Record<string, () => Promise<Loaded>> = {
   config: () => configCmd().then((m) => ({ command: m.config, usage: m.configUsage, help: m.configHelp })),
   'local-ca': () => serve().then((m) => ({ command: m.localCaCommand, usage: m.localCaUsage })),
   resources: () => resources().then((m) => ({ command: m.resources, usage: m.usage })),
+  cluster: () => clusterCmd().then((m) => ({ command: m.cluster, usage: m.clusterUsage, help: m.clusterHelp })),
+  // `store migrate` only, until the store command (rekey, copy) lands; the lead merges the two.
+  store: () =>
+    clusterCmd().then((m) => ({
+      command: (argv: string[], io: Io) =>
+        argv[0] === 'migrate'
+          ? m.storeMigrate(argv.slice(1), io)
+          : Promise.reject(new CertgateError('E_USAGE', `unknown store subcommand "${argv[0] ?? ''}"`, `usage: ${m.storeMigrateUsage}`)),
+      usage: m.storeMigrateUsage,
+      help: m.storeMigrateHelp,
+    })),
 };
 
 export function renderError(err: unknown, debug: boolean): string {

@@ -116,7 +116,8 @@ export class CertManager {
   async #obtain(name: string, options: ObtainOptions): Promise<ObtainResult> {
     const { store, locker, issuers } = this.#o;
     const started = performance.now();
-    const release = await locker.lock(`issue-${name}`, {
+    const lockKey = `issue-${name}`;
+    const release = await locker.lock(lockKey, {
       ...(options.signal ? { signal: options.signal } : {}),
       onWait: (holder) => this.#o.onLockWait?.(name, holder),
     });
@@ -193,7 +194,9 @@ export class CertManager {
         done();
       }
       bundle.meta.issuedAt = this.#clock().toISOString();
-      await store.putBundle(name, bundle);
+      // Fenced where the locker fences: a holder whose lease lapsed mid-order (a pause) cannot
+      // overwrite the newer pair another node wrote meanwhile (E_FENCED, nothing written).
+      await store.putBundle(name, bundle, release.fence !== undefined ? { lock: lockKey, fence: release.fence } : undefined);
       if (state.attempts) await this.event(name, 'attempts_reset', `attempts reset after a successful issuance (${state.attempts} before)`);
       await store.putState(name, { ...EMPTY_STATE });
       const ms = performance.now() - started;

@@ -15,10 +15,21 @@ import { CertManager } from '../manager/manager.ts';
 import { DomainRegistry } from '../manager/registry.ts';
 import { type DataPaths, pathsUnder } from '../paths.ts';
 import { FsLocker, FsStore } from '../store/fs.ts';
+import { createPgBackend, type PgBackend } from '../store/pg/index.ts';
+import { Repository } from '../store/repository.ts';
+import type { Locker } from '../store/storage.ts';
 import type { AcmeSettings } from './settings.ts';
 
 export interface AcmeEngines {
-  store: FsStore;
+  /** The repository over the filesystem (FsStore: files) or over PostgreSQL (no files). */
+  store: Repository;
+  locker: Locker;
+  /** The PostgreSQL backend when the store setting names one; null on the filesystem. */
+  pg: PgBackend | null;
+  /** Resolves once the store is usable (PostgreSQL: connected, schema migrated and checked). */
+  ready(): Promise<void>;
+  /** Closes the store's connections. */
+  close(): Promise<void>;
   answers: ChallengeAnswers;
   registry: DomainRegistry;
   paths: DataPaths;
@@ -71,9 +82,12 @@ function challengeList(s: AcmeSettings, deps: AcmeDeps): ChallengeType[] {
 
 export function createAcmeEngines(s: AcmeSettings, deps: AcmeDeps): AcmeEngines {
   const paths = pathsUnder(s.data);
-  const store = withEventPath(new FsStore({ root: paths.root }), deps.onEvent);
-  const locker = new FsLocker({ root: paths.root });
-  const answers = new ChallengeAnswers(deps.workers ? { sharedDir: join(paths.root, 'challenges') } : {});
+  // A postgres:// store: one pool to the primary (never a replica), migrated at first use under
+  // the schema lock; start-up awaits ready() so a bad URL, password, TLS or schema fails it.
+  const pg = s.store ? createPgBackend(s.store, { leaseMs: s.storeLease, ...(s.storeCa ? { caFile: s.storeCa } : {}) }) : null;
+  const store = withEventPath(pg ? new Repository(pg.storage) : new FsStore({ root: paths.root }), deps.onEvent);
+  const locker: Locker = pg ? pg.locker : new FsLocker({ root: paths.root });
+  const answers = new ChallengeAnswers(pg ? { storage: pg.storage } : deps.workers ? { sharedDir: join(paths.root, 'challenges') } : {});
   const registry = new DomainRegistry({
     store,
     ...(s.domain ? { mainDomain: s.domain } : {}),
@@ -114,6 +128,14 @@ export function createAcmeEngines(s: AcmeSettings, deps: AcmeDeps): AcmeEngines 
   };
   return {
     store,
+    locker,
+    pg,
+    ready: async () => {
+      await pg?.ready();
+    },
+    close: async () => {
+      await pg?.close();
+    },
     answers,
     registry,
     paths,

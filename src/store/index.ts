@@ -7,5 +7,5 @@ export { FsLocker, type FsLockerOptions, FsStorage, type FsStorageOptions, FsSto
 export { certMeta, type MetaFields } from './meta.ts';
 export { canonicalName } from './names.ts';
 export { Repository } from './repository.ts';
-export { checkKey, type KeyInfo, type LockHolder, type LockOptions, type Release, type Storage } from './storage.ts';
+export { checkKey, type KeyInfo, type LockHolder, type LockOptions, type Release, type Storage, type WriteCondition } from './storage.ts';
 export type { AccountRecord, AriInfo, CertEvent, CertificateBundle, CertMeta, DomainState, IndexEntry, Locker, Store } from './store.ts';

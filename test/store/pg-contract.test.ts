@@ -14,9 +14,9 @@ storageContract('pg', async (_t, options = {}) => {
   const url = await fx.database();
   const lease = options.leaseMs ? { leaseMs: options.leaseMs } : {};
   const a = createPgBackend(url, { pollMs: 20, max: 4, ...lease });
-  await a.ready;
+  await a.ready();
   const b = createPgBackend(url, { pollMs: 20, max: 4, ...lease });
-  await b.ready;
+  await b.ready();
   return {
     storage: a.storage,
     locker: a.locker,

@@ -97,6 +97,11 @@ export async function config(argv: string[], io: Io): Promise<number> {
       checks.push(`ACME: ${issuer.directory}${server.acmeEmail ? ` as ${server.acmeEmail}` : ''}`);
     } else checks.push(server.mode === 'development' ? 'ACME: off (development mode: the local CA only)' : 'ACME: off (no --agree-tos): the local CA only');
     checks.push(`data: ${await checkDataDir(server.data)}`);
+    if (server.store) {
+      await engines.close();
+      const { probePgStore } = await import('../../store/pg/index.ts');
+      checks.push(`store: ${await probePgStore(server.store, server.storeCa ? { caFile: server.storeCa } : {})}`);
+    }
     await checkPorts(server);
     checks.push(
       `ports: ${[server.httpsPort !== null ? `https ${server.httpsPort}` : null, server.httpPort !== null ? `http ${server.httpPort}` : null].filter(Boolean).join(', ')} free`,

@@ -5,6 +5,7 @@
  * covers every runtime setting.
  */
 import { join } from 'node:path';
+import { z } from 'zod';
 import { KEY_TYPES, type KeyType } from '../../acme/issuer.ts';
 import type { AcmeSettings, ServerSettings } from '../../runtime/settings.ts';
 import { bool, cidr, duration, hostName, int, listenHost, listOf, oneOf, path, port, routes, text, urlOf, workers } from './kinds.ts';
@@ -33,6 +34,38 @@ export const ACME_ROWS: Rows<AcmeSettings> = {
     default: defaultData,
     defaultText: '$XDG_DATA_HOME/certgate or ~/.local/share/certgate',
     help: 'the data directory: certificates, keys, state, ca-certs, resources',
+  }),
+  store: row<string | undefined>({
+    flag: 'store',
+    env: 'CERTGATE_STORE',
+    file: 'store',
+    kind: {
+      ...text,
+      arg: 'URL',
+      expect: 'a postgres:// URL (postgres://USER:PASSWORD@HOST:5432/DATABASE)',
+      schema: z.string().regex(/^postgres(ql)?:\/\/\S+$/i),
+    },
+    default: undefined,
+    defaultText: 'the data directory (filesystem)',
+    secret: true,
+    help: 'a PostgreSQL store shared by several nodes: postgres://USER:PASSWORD@HOST:5432/DATABASE (TLS verify-full off loopback)',
+  }),
+  storeCa: row<string | undefined>({
+    flag: 'store-ca',
+    env: 'CERTGATE_STORE_CA',
+    file: 'store.ca',
+    kind: path(),
+    default: undefined,
+    defaultText: 'the system roots',
+    help: "PEM bundle of the CA that signed the database server's certificate (e.g. global-bundle.pem)",
+  }),
+  storeLease: row<number>({
+    flag: 'store-lease',
+    env: 'CERTGATE_STORE_LEASE',
+    file: 'store.lease',
+    kind: duration(1_000, 3_600_000),
+    default: 60_000,
+    help: 'how long a PostgreSQL lock lease lasts unrenewed (renewed every third of it while held)',
   }),
   acmeDirectory: row<string>({
     flag: 'directory',

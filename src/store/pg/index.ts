@@ -10,7 +10,7 @@ import type { Logger } from '../../log.ts';
 import type { Locker, Storage } from '../storage.ts';
 import { classifyPgError, type PgTarget, pgTarget } from './connection.ts';
 import { PgLocker } from './locker.ts';
-import { checkSchema, migrate } from './migrate.ts';
+import { checkSchema, migrate, SCHEMA_VERSION, schemaVersion } from './migrate.ts';
 import { PgStorage } from './storage.ts';
 
 export { classifyPgError, isLoopback, isPgUrl, type PgTarget, pgTarget } from './connection.ts';
@@ -34,7 +34,8 @@ export interface PgBackend {
   locker: PgLocker;
   pool: pg.Pool;
   target: PgTarget;
-  ready: Promise<void>;
+  /** Connects, migrates (or checks) the schema: once, at the first call or the first operation. */
+  ready(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -43,16 +44,19 @@ export function createPgBackend(url: string, options: PgOpenOptions = {}): PgBac
   const pool = new pg.Pool({ ...target.config, max: options.max ?? 10, idleTimeoutMillis: 30_000 });
   // An idle client's error (the database restarted) must not end the process: the next query reconnects.
   pool.on('error', (err) => options.log?.debug({ err: err.message }, 'store: an idle connection closed'));
-  const ready = (async () => {
-    try {
-      if (options.migrate === false) await checkSchema(pool);
-      else await migrate(pool);
-    } catch (err) {
-      throw classifyPgError(err, target);
-    }
-  })();
-  // Callers await ready; an unawaited failure is reported there, not as an unhandled rejection.
-  ready.catch(() => {});
+  let opened: Promise<void> | null = null;
+  // Lazy: building the engines (config check) connects to nothing and writes nothing.
+  const ready = () => {
+    opened ??= (async () => {
+      try {
+        if (options.migrate === false) await checkSchema(pool);
+        else await migrate(pool);
+      } catch (err) {
+        throw classifyPgError(err, target);
+      }
+    })();
+    return opened;
+  };
   const storage = new PgStorage({ pool, target, ready });
   const locker = new PgLocker({
     pool,
@@ -82,10 +86,32 @@ export async function openPgStorage(
 ): Promise<{ storage: Storage; locker: Locker; close(): Promise<void> }> {
   const b = createPgBackend(url, options);
   try {
-    await b.ready;
+    await b.ready();
   } catch (err) {
     await b.close();
     throw err;
   }
   return { storage: b.storage, locker: b.locker, close: b.close };
+}
+
+/**
+ * `config check`'s look at the store: connects (DNS, TCP, TLS, auth classified), reads the
+ * schema version and the user's right to create tables, writes nothing.
+ */
+export async function probePgStore(url: string, options: { caFile?: string } = {}): Promise<string> {
+  const target = pgTarget(url, options.caFile ? { caFile: options.caFile } : {});
+  const pool = new pg.Pool({ ...target.config, max: 1 });
+  pool.on('error', () => {});
+  try {
+    const v = await schemaVersion(pool).catch((err) => {
+      throw classifyPgError(err, target);
+    });
+    if (v > SCHEMA_VERSION) await checkSchema(pool);
+    const r = await pool.query<{ create: boolean }>("SELECT has_schema_privilege(current_user, 'public', 'CREATE') AS create");
+    if (v < SCHEMA_VERSION && !r.rows[0]?.create)
+      throw classifyPgError(Object.assign(new Error('permission denied for schema public (certgate must create its tables)'), { code: '42501' }), target);
+    return `${target.display} (TLS ${target.tls}), schema ${v === SCHEMA_VERSION ? `version ${v}` : `version ${v}, migrated to ${SCHEMA_VERSION} at start`}`;
+  } finally {
+    await pool.end().catch(() => {});
+  }
 }

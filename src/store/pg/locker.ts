@@ -16,7 +16,7 @@ import { classifyPgError, type PgTarget } from './connection.ts';
 export interface PgLockerOptions {
   pool: Pool;
   target: Pick<PgTarget, 'host' | 'port' | 'database' | 'tls' | 'loopback'>;
-  ready?: Promise<unknown>;
+  ready?: () => Promise<unknown>;
   /** How long a lease lasts without renewal (default 60 s); renewed every third of it. */
   leaseMs?: number;
   /** How often a waiting lock asks again (default 250 ms). */
@@ -53,7 +53,7 @@ export class PgLocker implements Locker {
   }
 
   async #q<R extends Record<string, unknown>>(sql: string, params: unknown[]): Promise<{ rows: R[]; rowCount: number }> {
-    await this.#o.ready;
+    await this.#o.ready?.();
     try {
       const r = await this.#o.pool.query<R>(sql, params);
       return { rows: r.rows, rowCount: r.rowCount ?? 0 };

@@ -22,23 +22,23 @@ function likePrefix(prefix: string): string {
 export interface PgStorageOptions {
   pool: Pool;
   target: Pick<PgTarget, 'host' | 'port' | 'database' | 'tls' | 'loopback'>;
-  /** Resolves once the schema is checked; every operation waits for it. */
-  ready?: Promise<unknown>;
+  /** Resolves once the schema is checked; every operation waits for it (started at the first). */
+  ready?: () => Promise<unknown>;
 }
 
 export class PgStorage implements Storage {
   readonly pool: Pool;
   readonly #target: PgStorageOptions['target'];
-  readonly #ready: Promise<unknown>;
+  readonly #ready: () => Promise<unknown>;
 
   constructor(options: PgStorageOptions) {
     this.pool = options.pool;
     this.#target = options.target;
-    this.#ready = options.ready ?? Promise.resolve();
+    this.#ready = options.ready ?? (() => Promise.resolve());
   }
 
   async #q<R extends Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<R[]> {
-    await this.#ready;
+    await this.#ready();
     try {
       return (await this.pool.query<R>(sql, params)).rows;
     } catch (err) {
@@ -47,7 +47,7 @@ export class PgStorage implements Storage {
   }
 
   async #tx<T>(fn: (c: PoolClient) => Promise<T>): Promise<T> {
-    await this.#ready;
+    await this.#ready();
     let client: PoolClient;
     try {
       client = await this.pool.connect();
