@@ -196,7 +196,16 @@ export class CertManager {
       bundle.meta.issuedAt = this.#clock().toISOString();
       // Fenced where the locker fences: a holder whose lease lapsed mid-order (a pause) cannot
       // overwrite the newer pair another node wrote meanwhile (E_FENCED, nothing written).
-      await store.putBundle(name, bundle, release.fence !== undefined ? { lock: lockKey, fence: release.fence } : undefined);
+      try {
+        await store.putBundle(name, bundle, release.fence !== undefined ? { lock: lockKey, fence: release.fence } : undefined);
+      } catch (err) {
+        if ((err as CertgateError).code !== 'E_FENCED') throw err;
+        // The newer pair another node wrote is the one to serve; this one is dropped unseen.
+        await this.event(name, 'cert_failed', (err as CertgateError).message, { code: 'E_FENCED', counted: false });
+        const newer = await store.getBundle(name);
+        if (newer) return { name, issued: false, bundle: newer, ms: performance.now() - started };
+        throw err;
+      }
       if (state.attempts) await this.event(name, 'attempts_reset', `attempts reset after a successful issuance (${state.attempts} before)`);
       await store.putState(name, { ...EMPTY_STATE });
       const ms = performance.now() - started;
