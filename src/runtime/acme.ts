@@ -141,6 +141,16 @@ export function createAcmeEngines(s: AcmeSettings, deps: AcmeDeps): AcmeEngines 
     paths,
     issuer: getIssuer,
     manager: getManager,
-    maintainer: (hooks = {}) => new Maintainer({ store, manager: getManager(), issuer: getIssuer(), registry, intervalMs: s.maintenanceInterval, ...hooks }),
+    maintainer: (hooks = {}) =>
+      new Maintainer({
+        store,
+        manager: getManager(),
+        issuer: getIssuer(),
+        registry,
+        intervalMs: s.maintenanceInterval,
+        // One cycle per interval across the nodes of a PostgreSQL store.
+        ...(pg ? { shared: { locker } } : {}),
+        ...hooks,
+      }),
   };
 }

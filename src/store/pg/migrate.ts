@@ -78,7 +78,7 @@ async function bootstrap(client: PoolClient): Promise<void> {
     } catch (err) {
       // Two nodes creating the table at once: one gets a duplicate on the catalog; try again.
       const code = (err as { code?: string }).code;
-      if (code !== '23505' && code !== '42P07') throw err;
+      if (code !== '23505' && code !== '42P07' && code !== '42710') throw err;
     }
   }
 }
