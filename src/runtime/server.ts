@@ -14,6 +14,7 @@ import { type Logger, silentLogger } from '../log.ts';
 import type { CycleReport } from '../maintenance/maintainer.ts';
 import { pairProblem } from '../store/meta.ts';
 import { nameFromSegment } from '../store/names.ts';
+import { PgCounters } from '../store/pg/counters.ts';
 import { nodeId, startHeartbeat } from '../store/pg/nodes.ts';
 import { watchStore } from '../store/pg/watch.ts';
 import { type AcmeEngines, createAcmeEngines } from './acme.ts';
@@ -119,7 +120,9 @@ export async function buildRuntime(settings: ServerSettings, options: RuntimeOpt
       localCa,
       answers: engines.answers,
       ...(manager ? { manager, registry: engines.registry } : {}),
-      onDemandPerMinute: share(settings.onDemandPerMinute),
+      // On a PostgreSQL store the budgets are the cluster's, counted in the database: not split.
+      onDemandPerMinute: engines.pg ? settings.onDemandPerMinute : share(settings.onDemandPerMinute),
+      ...(engines.pg ? { sharedBudget: new PgCounters(engines.pg.pool) } : {}),
       onDemandPerClient: settings.onDemandPerClient,
       onDemandTimeoutMs: settings.onDemandWait,
       log: ({ level, msg, ...rest }) => edgeLog[level](rest, msg),

@@ -52,3 +52,16 @@ test('cluster: the CA validates at a node that did not order, and the pair reach
   assert.equal(await handshake(c.nodes[0]!.https, 'cl-only1.example.com', root, 10_000), serial);
   assert.equal(c.pebble.orders(), orders);
 });
+
+test("cluster: the on-demand budget is the cluster's: 3 per minute across three nodes is 3 orders, not 9", { timeout: 120_000 }, async (t) => {
+  const c = await startCluster(tempDir(t), { nodes: 3, perMinute: 3 });
+  t.after(() => c.close());
+  const root = await c.root();
+  const before = c.pebble.orders();
+  const names = Array.from({ length: 9 }, (_, i) => `cl-budget${i}-${process.pid}.example.com`);
+  // The budget's window is a minute aligned on the database's clock: not across a boundary.
+  if (Date.now() % 60_000 > 45_000) await new Promise((r) => setTimeout(r, 61_000 - (Date.now() % 60_000)));
+  const served = await Promise.all(names.map((n, i) => handshake(c.nodes[i % 3]!.https, n, root, 60_000)));
+  assert.equal(served.filter(Boolean).length, 3, `${served}`);
+  assert.equal(c.pebble.orders() - before, 3);
+});

@@ -30,7 +30,10 @@ export interface Cluster {
   close(): Promise<void>;
 }
 
-export async function startCluster(dir: string, o: { nodes: number; leaseMs?: number; pebbleEnv?: Record<string, string> }): Promise<Cluster> {
+export async function startCluster(
+  dir: string,
+  o: { nodes: number; leaseMs?: number; pebbleEnv?: Record<string, string>; perMinute?: number },
+): Promise<Cluster> {
   const pg = await pgFixture();
   const pebble = await startPebble(o.pebbleEnv ? { env: o.pebbleEnv } : {});
   const url = await pg.database();
@@ -69,7 +72,7 @@ export async function startCluster(dir: string, o: { nodes: number; leaseMs?: nu
         '--ask',
         `http://127.0.0.1:${(ask.address() as { port: number }).port}/`,
         '--on-demand-per-minute',
-        '10000',
+        String(o.perMinute ?? 10000),
         '--on-demand-per-client',
         '10000',
         '--on-demand-wait',

@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import pg from 'pg';
+import { PgCounters } from '../../src/store/pg/counters.ts';
 import { createPgBackend, migrate, openPgStorage, pgTarget, SCHEMA_VERSION } from '../../src/store/pg/index.ts';
 import { watchStore } from '../../src/store/pg/watch.ts';
 import { startPostgres } from '../helpers/postgres.ts';
@@ -173,5 +174,18 @@ test('pg: a holder whose lease lapsed (renewals stopped) cannot write under its 
   assert.equal(err.code, 'E_FENCED');
   assert.equal((await b.storage.load('certificates/z/cert'))?.toString(), 'new');
   await fresh();
+  await b.close();
+});
+
+test('pg: a budget counted in the database is shared: two nodes taking at once spend exactly the limit', async () => {
+  const url = await fx.database();
+  const a = createPgBackend(url);
+  const b = createPgBackend(url);
+  await Promise.all([a.ready(), b.ready()]);
+  const [ca, cb] = [new PgCounters(a.pool), new PgCounters(b.pool)];
+  const taken = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? ca : cb).take('on-demand-minute', 5, 60_000)));
+  assert.equal(taken.filter(Boolean).length, 5);
+  assert.equal(await ca.take('other-key', 5, 60_000), true, 'another key has its own budget');
+  await a.close();
   await b.close();
 });
