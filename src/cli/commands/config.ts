@@ -51,6 +51,11 @@ async function checkDataDir(dir: string): Promise<string> {
   return cur === dir ? `${dir} (writable)` : `${dir} (will be created under ${cur})`;
 }
 
+/** A URL's password (the store's postgres://user:secret@...) is never shown. */
+function withoutPassword(v: unknown): unknown {
+  return typeof v === 'string' ? v.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/\s]*:)[^@/\s]+@/i, '$1****@') : v;
+}
+
 export async function config(argv: string[], io: Io): Promise<number> {
   const [sub, ...rest] = argv;
   const { values } = parse(rest, { ...flagOptions(SERVE_TABLE), json: { type: 'boolean' } }, configUsage);
@@ -63,7 +68,7 @@ export async function config(argv: string[], io: Io): Promise<number> {
       const v = (settings as Record<string, unknown>)[key];
       return {
         key,
-        value: r.secret && v !== undefined ? '(redacted)' : v,
+        value: r.secret && v !== undefined ? '(redacted)' : withoutPassword(v),
         source: describeSource(source[key as keyof typeof SERVE_TABLE]),
         set: describeRow(r),
       };

@@ -38,7 +38,8 @@ export const ACME_ROWS: Rows<AcmeSettings> = {
   store: row<string | undefined>({
     flag: 'store',
     env: 'CERTGATE_STORE',
-    file: 'store',
+    // An object in the file, beside store.ca and store.lease.
+    file: 'store.url',
     kind: {
       ...text,
       arg: 'URL',
@@ -47,7 +48,6 @@ export const ACME_ROWS: Rows<AcmeSettings> = {
     },
     default: undefined,
     defaultText: 'the data directory (filesystem)',
-    secret: true,
     help: 'a PostgreSQL store shared by several nodes: postgres://USER:PASSWORD@HOST:5432/DATABASE (TLS verify-full off loopback)',
   }),
   storeCa: row<string | undefined>({
