@@ -30,6 +30,11 @@ export interface ManagerOptions {
   concurrency?: number;
   /** New orders per account (default Let's Encrypt's 300 per 3 hours). */
   ordersPerAccount?: BucketSpec;
+  /**
+   * Several nodes sharing one account (a PostgreSQL store): the order budget is counted by the
+   * cluster, in fixed windows of the bucket's period, instead of per process.
+   */
+  sharedBudget?: { take(key: string, limit: number, windowMs: number): Promise<boolean> };
   /** Told when another process or node holds the name's lock and this one waits for it. */
   onLockWait?: (name: string, holder: LockHolder | null) => void;
 }
@@ -151,11 +156,15 @@ export class CertManager {
         await this.event(name, 'cert_failed', `not ordered: ${(err as Error).message}`, { code: (err as CertgateError).code ?? 'E_STORE', counted: false });
         throw err;
       }
-      if (!this.#orders.take('account')) {
+      const spec = this.#o.ordersPerAccount ?? LETS_ENCRYPT_LIMITS.ordersPerAccount;
+      const shared = this.#o.sharedBudget;
+      if (shared ? !(await shared.take(`orders:${issuers[0]?.id ?? 'account'}`, spec.capacity, spec.periodMs)) : !this.#orders.take('account')) {
         throw new CertgateError(
           'E_ACME_RATE_LIMITED',
           `${name}: certgate holds back: the account's order budget is spent (the CA's published limit)`,
-          `wait until ${this.#orders.nextAt('account').toISOString()}, or raise ordersPerAccount if your CA allows more`,
+          shared
+            ? `wait for the cluster's order window (${Math.round(spec.periodMs / 60_000)} min) to pass, or raise ordersPerAccount if your CA allows more`
+            : `wait until ${this.#orders.nextAt('account').toISOString()}, or raise ordersPerAccount if your CA allows more`,
         );
       }
       let bundle: CertificateBundle | null = null;

@@ -15,6 +15,7 @@ import { CertManager } from '../manager/manager.ts';
 import { DomainRegistry } from '../manager/registry.ts';
 import { type DataPaths, pathsUnder } from '../paths.ts';
 import { FsLocker, FsStore } from '../store/fs.ts';
+import { PgCounters } from '../store/pg/counters.ts';
 import { createPgBackend, type PgBackend } from '../store/pg/index.ts';
 import { Repository } from '../store/repository.ts';
 import type { Locker } from '../store/storage.ts';
@@ -119,6 +120,8 @@ export function createAcmeEngines(s: AcmeSettings, deps: AcmeDeps): AcmeEngines 
       locker,
       issuers: [getIssuer()],
       keyType: s.keyType,
+      // The account's order budget is the cluster's when nodes share a PostgreSQL store.
+      ...(pg ? { sharedBudget: new PgCounters(pg.pool) } : {}),
       onLockWait: (name, h) =>
         deps.warn(
           `${name}: waiting for the issuance lock, held by ${h?.pid ? `pid ${h.pid}` : 'another process'}${h?.host ? ` on ${h.host}` : ''}${h?.since ? ` since ${h.since}` : ''}`,

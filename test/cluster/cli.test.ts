@@ -5,6 +5,7 @@
  * fix, exit 2, nothing written and nothing listening.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -13,6 +14,7 @@ import { run } from '../../src/cli/run.ts';
 import { pgTarget } from '../../src/store/pg/connection.ts';
 import { SCHEMA_VERSION } from '../../src/store/pg/migrate.ts';
 import { startHeartbeat } from '../../src/store/pg/nodes.ts';
+import { cleanEnv } from '../helpers/env.ts';
 import { fakeIo } from '../helpers/io.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { pgFixture } from '../store/pg-helpers.ts';
@@ -111,4 +113,26 @@ test('config check probes the store: a wrong port is E_STORE_CONNECT; a good sto
   assert.equal((await pool.query("SELECT count(*)::int AS n FROM pg_tables WHERE tablename LIKE 'certgate_%'")).rows[0].n, 0, 'config check writes nothing');
   await pool.end();
   assert.equal(existsSync(join(dir, 'd2', 'certificates')), false);
+});
+
+test('the ACME commands use the store too, and a one-shot command ends when done (the pool lets the process exit)', async (t) => {
+  const url = await fx.database();
+  const bin = join(import.meta.dirname, '..', '..', 'bin', 'certgate.js');
+  const env = cleanEnv({ CERTGATE_DATA: join(tempDir(t), 'data'), CERTGATE_STORE: url });
+  const call = (args: string[]) =>
+    new Promise<{ code: number; out: string; ms: number }>((resolve) => {
+      const t0 = Date.now();
+      execFile(process.execPath, [bin, ...args], { env, timeout: 20_000 }, (err, out) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out, ms: Date.now() - t0 }),
+      );
+    });
+  const add = await call(['domains', 'add', 'app.example.com']);
+  assert.equal(add.code, 0, add.out);
+  const list = await call(['domains', 'list', '--json']);
+  assert.equal(list.code, 0);
+  assert.match(list.out, /app\.example\.com/);
+  assert.ok(list.ms < 10_000, `ended after ${list.ms} ms`);
+  const pool = new pg.Pool(pgTarget(url).config);
+  assert.ok((await pool.query("SELECT count(*)::int AS n FROM certgate_kv WHERE key LIKE 'docs/%'")).rows[0].n >= 1, 'the registry is in PostgreSQL');
+  await pool.end();
 });

@@ -8,9 +8,13 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import pg from 'pg';
+import { CertManager } from '../../src/manager/manager.ts';
+import { createCertificate } from '../../src/pki/generate.ts';
+import { certMeta } from '../../src/store/meta.ts';
 import { PgCounters } from '../../src/store/pg/counters.ts';
 import { createPgBackend, migrate, openPgStorage, pgTarget, SCHEMA_VERSION } from '../../src/store/pg/index.ts';
 import { watchStore } from '../../src/store/pg/watch.ts';
+import { Repository } from '../../src/store/repository.ts';
 import { startPostgres } from '../helpers/postgres.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { pgFixture } from './pg-helpers.ts';
@@ -188,4 +192,34 @@ test('pg: a budget counted in the database is shared: two nodes taking at once s
   assert.equal(await ca.take('other-key', 5, 60_000), true, 'another key has its own budget');
   await a.close();
   await b.close();
+});
+
+test("pg: the account order budget is the cluster's: two nodes with a budget of 3 place 3 orders between them", async () => {
+  const url = await fx.database();
+  let orders = 0;
+  // The CA boundary only: counts orders and issues a generated certificate.
+  const issuer = {
+    id: 'acme:test',
+    issue: async (names: string[]) => {
+      orders++;
+      const c = await createCertificate({ subject: `CN=${names[0]}`, dns: names });
+      return { certPem: c.certPem, keyPem: c.keyPem, meta: certMeta(c.certPem, { name: names[0] as string, names, directory: 'test', keyType: 'ec-p256' }) };
+    },
+  };
+  const nodes = [createPgBackend(url), createPgBackend(url)];
+  await Promise.all(nodes.map((b) => b.ready()));
+  const managers = nodes.map(
+    (b) =>
+      new CertManager({
+        store: new Repository(b.storage),
+        locker: b.locker,
+        issuers: [issuer],
+        ordersPerAccount: { capacity: 3, periodMs: 3_600_000 },
+        sharedBudget: new PgCounters(b.pool),
+      }),
+  );
+  const results = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => (managers[i % 2] as CertManager).obtain(`o${i}.example.com`)));
+  assert.equal(orders, 3);
+  assert.equal(results.filter((r) => r.status === 'rejected' && (r.reason as { code?: string }).code === 'E_ACME_RATE_LIMITED').length, 3);
+  for (const b of nodes) await b.close();
 });

@@ -41,7 +41,8 @@ export interface PgBackend {
 
 export function createPgBackend(url: string, options: PgOpenOptions = {}): PgBackend {
   const target = pgTarget(url, options.caFile ? { caFile: options.caFile } : {});
-  const pool = new pg.Pool({ ...target.config, max: options.max ?? 10, idleTimeoutMillis: 30_000 });
+  // allowExitOnIdle: a CLI command (certs list --store) ends when done; serve is kept alive by its listeners.
+  const pool = new pg.Pool({ ...target.config, max: options.max ?? 10, idleTimeoutMillis: 30_000, allowExitOnIdle: true });
   // An idle client's error (the database restarted) must not end the process: the next query reconnects.
   pool.on('error', (err) => options.log?.debug({ err: err.message }, 'store: an idle connection closed'));
   let opened: Promise<void> | null = null;
