@@ -37,6 +37,7 @@ export interface ChallengeAnswersOptions {
 /** Where a challenge answer lives in the store (a token may start with "-": prefixed). */
 export const HTTP_PREFIX = 'challenges/http-01';
 export const ALPN_PREFIX = 'challenges/tls-alpn-01';
+const ALPN_SETTLE_MS = 300;
 
 export class ChallengeAnswers {
   readonly http = new Map<string, string>();
@@ -99,8 +100,12 @@ export class ChallengeAnswers {
   /** Publishes a TLS-ALPN-01 certificate here and, with a store, to every node (through its change notification). */
   async setAlpn(name: string, certPem: string, keyPem: string): Promise<void> {
     this.alpn.set(name.toLowerCase(), createSecureContext({ cert: certPem, key: keyPem }));
-    if (this.#storage)
+    if (this.#storage) {
       await this.#storage.storeGroup(`${ALPN_PREFIX}/${name.toLowerCase()}`, { 'cert.pem': { value: certPem }, 'key.pem': { value: keyPem, private: true } });
+      // The other nodes hold it once its notification arrived (p99 about 0.1 s, bench/cluster):
+      // the CA is told to look only after that much time.
+      await new Promise((r) => setTimeout(r, ALPN_SETTLE_MS));
+    }
   }
 
   async deleteAlpn(name: string): Promise<void> {

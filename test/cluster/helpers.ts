@@ -32,7 +32,7 @@ export interface Cluster {
 
 export async function startCluster(
   dir: string,
-  o: { nodes: number; leaseMs?: number; pebbleEnv?: Record<string, string>; perMinute?: number },
+  o: { nodes: number; leaseMs?: number; pebbleEnv?: Record<string, string>; perMinute?: number; alpn?: boolean },
 ): Promise<Cluster> {
   const pg = await pgFixture();
   const pebble = await startPebble(o.pebbleEnv ? { env: o.pebbleEnv } : {});
@@ -46,8 +46,9 @@ export async function startCluster(
   writeFileSync(caFile, pebble.tlsCaPem);
   const nodes: ClusterNode[] = [];
   const startNode = async (index: number): Promise<ClusterNode> => {
-    const https = await freePort();
-    const http = index === 0 ? pebble.httpPort : await freePort();
+    // Node 0 holds the port Pebble validates on: HTTP-01's, or TLS-ALPN-01's with alpn.
+    const https = index === 0 && o.alpn ? pebble.tlsPort : await freePort();
+    const http = index === 0 && !o.alpn ? pebble.httpPort : await freePort();
     const proc = startServe(
       [
         '--store',
@@ -68,7 +69,7 @@ export async function startCluster(
         'ops@certgate.dev',
         '--agree-tos',
         '--challenges',
-        'http-01',
+        o.alpn ? 'tls-alpn-01' : 'http-01',
         '--ask',
         `http://127.0.0.1:${(ask.address() as { port: number }).port}/`,
         '--on-demand-per-minute',

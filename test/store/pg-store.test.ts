@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import pg from 'pg';
+import { ChallengeAnswers } from '../../src/acme/challenges.ts';
 import { CertManager } from '../../src/manager/manager.ts';
 import { createCertificate } from '../../src/pki/generate.ts';
 import { certMeta } from '../../src/store/meta.ts';
@@ -222,4 +223,36 @@ test("pg: the account order budget is the cluster's: two nodes with a budget of 
   assert.equal(orders, 3);
   assert.equal(results.filter((r) => r.status === 'rejected' && (r.reason as { code?: string }).code === 'E_ACME_RATE_LIMITED').length, 3);
   for (const b of nodes) await b.close();
+});
+
+test('pg: challenge answers written by one node are given by another: HTTP-01 read from the store, TLS-ALPN-01 mirrored by notification', async () => {
+  const url = await fx.database();
+  const [a, b] = [createPgBackend(url), createPgBackend(url)];
+  await Promise.all([a.ready(), b.ready()]);
+  const [A, B] = [new ChallengeAnswers({ storage: a.storage }), new ChallengeAnswers({ storage: b.storage })];
+  const w = watchStore({
+    target: b.target,
+    pool: b.pool,
+    onChange: (keys) => {
+      for (const k of keys) {
+        const [top, type, name] = k.split('/');
+        if (top === 'challenges' && type === 'tls-alpn-01' && name) void B.syncAlpn(name);
+      }
+    },
+  });
+  await w.started;
+  await A.setHttp('-tok_1', '-tok_1.thumb');
+  assert.equal((await b.storage.load('challenges/http-01/t-tok_1'))?.toString(), '-tok_1.thumb', 'in the store before the CA is told');
+  const c = await createCertificate({ subject: 'CN=x.example.com', dns: ['x.example.com'] });
+  await A.setAlpn('x.example.com', c.certPem, c.keyPem);
+  assert.ok(B.alpnContext('x.example.com'), 'mirrored on the other node once setAlpn returns');
+  await A.deleteAlpn('x.example.com');
+  await A.deleteHttp('-tok_1');
+  const t0 = Date.now();
+  while (B.alpnContext('x.example.com') && Date.now() - t0 < 2000) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(B.alpnContext('x.example.com'), undefined, 'withdrawn there too');
+  assert.equal(await b.storage.load('challenges/http-01/t-tok_1'), null);
+  await w.close();
+  await a.close();
+  await b.close();
 });
