@@ -82,6 +82,15 @@ export type ErrorCode =
   | 'E_STORE_DECRYPT'
   | 'E_STORE_NOT_EMPTY'
   | 'E_STORE_UNSUPPORTED'
+  // the PostgreSQL store
+  | 'E_STORE_URL'
+  | 'E_STORE_CONNECT'
+  | 'E_STORE_TLS'
+  | 'E_STORE_AUTH'
+  | 'E_STORE_PERMISSION'
+  | 'E_STORE_SCHEMA'
+  | 'E_STORE_DOWN'
+  | 'E_FENCED'
   | 'E_DATA_DIR';
 
 export class CertgateError extends Error {

@@ -12,6 +12,7 @@ import { createSecureContext, createServer as createTlsServer, type SecureContex
 import { promisify } from 'node:util';
 import { CertgateError } from '../errors.ts';
 import { listenOn } from '../listen.ts';
+import type { Storage } from '../store/storage.ts';
 
 const run = promisify(execFile);
 
@@ -25,29 +26,44 @@ export interface ChallengeAnswersOptions {
    * there too, so that whichever process the CA's request reaches can answer it (serve --workers).
    */
   sharedDir?: string;
+  /**
+   * A store every node reads (PostgreSQL): answers are written to it before the CA is told to
+   * look. HTTP-01 is read from it on a miss; TLS-ALPN-01 reaches the other nodes' memory through
+   * the store's change notifications (a handshake callback cannot wait on a query).
+   */
+  storage?: Storage;
 }
+
+/** Where a challenge answer lives in the store (a token may start with "-": prefixed). */
+export const HTTP_PREFIX = 'challenges/http-01';
+export const ALPN_PREFIX = 'challenges/tls-alpn-01';
+const ALPN_SETTLE_MS = 300;
 
 export class ChallengeAnswers {
   readonly http = new Map<string, string>();
   readonly alpn = new Map<string, SecureContext>();
   readonly #shared: string | null;
+  readonly #storage: Storage | null;
 
   constructor(options: ChallengeAnswersOptions = {}) {
     this.#shared = options.sharedDir ?? null;
+    this.#storage = options.storage ?? null;
   }
 
-  /** Publishes an HTTP-01 answer (written before the CA is told to look: synchronously). */
-  setHttp(token: string, keyAuthorization: string): void {
+  /** Publishes an HTTP-01 answer; resolves once every serving process can give it (before the CA is told to look). */
+  async setHttp(token: string, keyAuthorization: string): Promise<void> {
     this.http.set(token, keyAuthorization);
     if (this.#shared) {
       mkdirSync(this.#shared, { recursive: true, mode: 0o700 });
       writeFileSync(join(this.#shared, `${token}.http-01`), keyAuthorization);
     }
+    if (this.#storage) await this.#storage.store(`${HTTP_PREFIX}/t${token}`, keyAuthorization);
   }
 
-  deleteHttp(token: string): void {
+  async deleteHttp(token: string): Promise<void> {
     this.http.delete(token);
     if (this.#shared) rmSync(join(this.#shared, `${token}.http-01`), { force: true });
+    if (this.#storage) await this.#storage.delete(`${HTTP_PREFIX}/t${token}`).catch(() => {});
   }
 
   /** Answers an HTTP-01 request; false when the request is not one (let the app have it). */
@@ -60,9 +76,16 @@ export class ChallengeAnswers {
       res.end(answer ?? 'no such challenge');
     };
     const answer = this.http.get(token);
-    if (answer || !this.#shared) send(answer);
+    const storage = this.#storage;
+    if (answer || (!this.#shared && !storage)) send(answer);
+    else if (storage)
+      // Another node ordered: its answer is in the store (read from the primary, never a replica).
+      storage.load(`${HTTP_PREFIX}/t${token}`).then(
+        (a) => send(a?.toString('utf8')),
+        () => send(undefined),
+      );
     else
-      readFile(join(this.#shared, `${token}.http-01`), 'utf8').then(
+      readFile(join(this.#shared as string, `${token}.http-01`), 'utf8').then(
         (a) => send(a),
         () => send(undefined),
       );
@@ -74,8 +97,28 @@ export class ChallengeAnswers {
     return this.alpn.get(servername.toLowerCase());
   }
 
-  setAlpn(name: string, certPem: string, keyPem: string): void {
+  /** Publishes a TLS-ALPN-01 certificate here and, with a store, to every node (through its change notification). */
+  async setAlpn(name: string, certPem: string, keyPem: string): Promise<void> {
     this.alpn.set(name.toLowerCase(), createSecureContext({ cert: certPem, key: keyPem }));
+    if (this.#storage) {
+      await this.#storage.storeGroup(`${ALPN_PREFIX}/${name.toLowerCase()}`, { 'cert.pem': { value: certPem }, 'key.pem': { value: keyPem, private: true } });
+      // The other nodes hold it once its notification arrived (p99 about 0.1 s, bench/cluster):
+      // the CA is told to look only after that much time.
+      await new Promise((r) => setTimeout(r, ALPN_SETTLE_MS));
+    }
+  }
+
+  async deleteAlpn(name: string): Promise<void> {
+    this.alpn.delete(name.toLowerCase());
+    if (this.#storage) await this.#storage.delete(`${ALPN_PREFIX}/${name.toLowerCase()}`).catch(() => {});
+  }
+
+  /** Another node published or withdrew a TLS-ALPN-01 certificate: mirror it in memory. */
+  async syncAlpn(name: string): Promise<void> {
+    if (!this.#storage) return;
+    const [cert, key] = await Promise.all([this.#storage.load(`${ALPN_PREFIX}/${name}/cert.pem`), this.#storage.load(`${ALPN_PREFIX}/${name}/key.pem`)]);
+    if (cert && key) this.alpn.set(name, createSecureContext({ cert: cert.toString(), key: key.toString() }));
+    else this.alpn.delete(name);
   }
 }
 

@@ -347,15 +347,15 @@ export class AcmeIssuer implements Issuer {
     const answers = this.#o.answers;
     const fullName = `${authz.wildcard ? '*.' : ''}${name}`;
     const present = async () => {
-      if (type === 'http-01') answers.setHttp((challenge as { token: string }).token, keyAuthorization);
+      if (type === 'http-01') await answers.setHttp((challenge as { token: string }).token, keyAuthorization);
       else if (type === 'tls-alpn-01') {
         const [key, cert] = await acme.crypto.createAlpnCertificate(authz, keyAuthorization);
-        answers.setAlpn(name, cert.toString(), key.toString());
+        await answers.setAlpn(name, cert.toString(), key.toString());
       } else await runDnsHook(this.#o.dnsHook as string, 'present', fullName, keyAuthorization, this.#hookOptions());
     };
     const cleanup = async () => {
-      if (type === 'http-01') answers.deleteHttp((challenge as { token: string }).token);
-      else if (type === 'tls-alpn-01') answers.alpn.delete(name.toLowerCase());
+      if (type === 'http-01') await answers.deleteHttp((challenge as { token: string }).token);
+      else if (type === 'tls-alpn-01') await answers.deleteAlpn(name);
       else await runDnsHook(this.#o.dnsHook as string, 'cleanup', fullName, keyAuthorization, this.#hookOptions()).catch(() => {});
     };
     try {

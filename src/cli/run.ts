@@ -27,8 +27,9 @@ commands:
   logs [DOMAIN]           the certificates log (--follow, --json)
   resources ...           outbound endpoints and their TLS profiles: list, show, add, remove, pin, test, export, import
   doctor                  check ports, DNS, CAA, email, proxy, redirects, HSTS, trust, certificates, storage, clock
+  cluster status          the nodes sharing a PostgreSQL store: heartbeat, version, mixed versions
   config check|show       validate the configuration (start nothing), or show the effective settings and their sources
-  store copy|rekey        copy a store to another (no reissuing); move the private keys to a new store key
+  store copy|rekey|migrate  copy a store to another (no reissuing); move the private keys to a new store key; migrate a PostgreSQL schema
   version                 print the version
 
 every command takes --json; run certgate <command> --help for its options.
@@ -50,6 +51,7 @@ const resources = () => import('./commands/resources.ts');
 const configCmd = () => import('./commands/config.ts');
 const doctorCmd = () => import('./commands/doctor.ts');
 const storeCmd = () => import('./commands/store.ts');
+const clusterCmd = () => import('./commands/cluster.ts');
 
 const COMMANDS: Record<string, () => Promise<Loaded>> = {
   decode: () => decode().then((m) => ({ command: m.decode, usage: m.usage })),
@@ -67,6 +69,7 @@ const COMMANDS: Record<string, () => Promise<Loaded>> = {
   'local-ca': () => serve().then((m) => ({ command: m.localCaCommand, usage: m.localCaUsage })),
   resources: () => resources().then((m) => ({ command: m.resources, usage: m.usage })),
   store: () => storeCmd().then((m) => ({ command: m.store, usage: m.storeUsage, help: m.storeHelp })),
+  cluster: () => clusterCmd().then((m) => ({ command: m.cluster, usage: m.clusterUsage, help: m.clusterHelp })),
 };
 
 export function renderError(err: unknown, debug: boolean): string {

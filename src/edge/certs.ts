@@ -39,6 +39,8 @@ export interface HandshakeOptions {
   onDemandPerClient?: number | undefined;
   /** How long a first handshake waits for its certificate before the visitor gets the "pending" page (default 20 s). */
   onDemandTimeoutMs?: number | undefined;
+  /** Counts the on-demand budgets for the whole cluster (a PostgreSQL store) instead of this process. */
+  sharedBudget?: { take(key: string, limit: number, windowMs: number): Promise<boolean> } | undefined;
   /** A failed name is not tried again on demand before this long (default 5 min, or the store's backoff). */
   retryFailedMs?: number | undefined;
   clock?: (() => number) | undefined;
@@ -276,14 +278,30 @@ export class HandshakeCertificates {
       this.#remember(this.#failed, name, { detail, retryAt: state.flagged ? now + this.#o.retryFailedMs : nextAt });
       return this.#withStandIn(name, { kind: 'failed', detail });
     }
-    if (!this.#clientAllows(clientAddress)) {
+    const shared = this.#o.sharedBudget;
+    if (shared) {
+      // Counted by the cluster; the database away means no issuance now (it would wait anyway).
+      const verdict = await shared
+        .take(`on-demand-client:${clientKey(clientAddress)}`, this.#o.onDemandPerClient, CLIENT_WINDOW_MS)
+        .then(async (ok) => (ok ? ((await shared.take('on-demand-minute', this.#o.onDemandPerMinute, 60_000)) ? 'ok' : 'minute') : 'client'))
+        .catch(() => 'down' as const);
+      if (verdict !== 'ok') {
+        this.#o.onDecision?.('over_budget');
+        this.#o.log?.(
+          'warn',
+          `on-demand budget (${verdict === 'down' ? 'the store is unreachable' : `cluster-wide, per ${verdict}`}) spent; not asking the CA for ${name}`,
+          { host: name },
+        );
+        return this.#withStandIn(name, { kind: 'budget', detail: 'too many new certificates were requested; try again shortly' });
+      }
+    } else if (!this.#clientAllows(clientAddress)) {
       this.#o.onDecision?.('over_budget');
       this.#o.log?.('warn', `on-demand budget of client ${clientKey(clientAddress)} spent; not asking the CA for ${name}`, { host: name });
       return this.#withStandIn(name, { kind: 'budget', detail: 'too many new names were asked for from your address; try again in a few minutes' });
     }
     const minute = Math.floor(now / 60_000);
     if (this.#minute.at !== minute) this.#minute = { at: minute, count: 0 };
-    if (this.#minute.count >= this.#o.onDemandPerMinute) {
+    if (!shared && this.#minute.count >= this.#o.onDemandPerMinute) {
       this.#o.onDecision?.('over_budget');
       this.#o.log?.('warn', `on-demand budget of ${this.#o.onDemandPerMinute} per minute spent; not asking the CA for ${name}`, { host: name });
       return this.#withStandIn(name, { kind: 'budget', detail: 'too many new certificates were requested this minute; try again shortly' });

@@ -61,6 +61,8 @@ export interface EdgeOptions {
   onDemandPerClient?: number;
   /** How long the first handshake waits for its certificate before the "pending" page (default 20 s). */
   onDemandTimeoutMs?: number;
+  /** On-demand budgets counted by the whole cluster (PostgreSQL store). */
+  sharedBudget?: { take(key: string, limit: number, windowMs: number): Promise<boolean> };
   /** The certificate for clients that send no SNI (default: a local-CA one for localhost). */
   defaultSni?: string | null;
   headersTimeoutMs?: number;
@@ -231,6 +233,7 @@ export class Edge {
       onDemandPerMinute: options.onDemandPerMinute,
       onDemandPerClient: options.onDemandPerClient,
       onDemandTimeoutMs: options.onDemandTimeoutMs,
+      sharedBudget: options.sharedBudget,
       log: (level, msg, extra) => this.#log(level, msg, extra),
       onDecision: options.observer?.onDemand?.bind(options.observer),
     });

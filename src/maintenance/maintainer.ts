@@ -12,6 +12,7 @@ import type { CertManager } from '../manager/manager.ts';
 import { registeredDomain } from '../manager/policy.ts';
 import type { DomainRegistry } from '../manager/registry.ts';
 import { type BucketSpec, LETS_ENCRYPT_LIMITS, TokenBuckets } from '../ratelimit.ts';
+import type { Locker } from '../store/storage.ts';
 import type { IndexEntry, Store } from '../store/store.ts';
 
 /** The longest single timer Node keeps (2^31-1 ms); longer ones fire at once. */
@@ -44,7 +45,17 @@ export interface MaintainerOptions {
   newDomainShare?: number;
   /** ARI lookups per cycle (default 200). */
   ariBudget?: number;
+  /**
+   * Several nodes on one store: the loop's cycle runs under this lock (tryLock: a node that
+   * finds it held skips), and a last-cycle record in the store keeps the next node from running
+   * another one before the interval: one cycle per interval across the cluster. A cycle that
+   * failed (the database away) is tried again after retryMs (default 5 s), not a whole interval.
+   */
+  shared?: { locker: Locker; retryMs?: number };
 }
+
+export const MAINTENANCE_LOCK = 'maintenance';
+export const LAST_CYCLE_DOC = 'maintenance-last-cycle';
 
 export interface CycleReport {
   at: string;
@@ -79,8 +90,8 @@ export function dueAt(entry: IndexEntry, renewBeforeMs?: number): { at: number; 
 }
 
 export class Maintainer {
-  readonly #o: Required<Omit<MaintainerOptions, 'issuer' | 'registry' | 'renewBeforeMs' | 'onReport' | 'onError'>> &
-    Pick<MaintainerOptions, 'issuer' | 'registry' | 'renewBeforeMs' | 'onReport' | 'onError'>;
+  readonly #o: Required<Omit<MaintainerOptions, 'issuer' | 'registry' | 'renewBeforeMs' | 'onReport' | 'onError' | 'shared'>> &
+    Pick<MaintainerOptions, 'issuer' | 'registry' | 'renewBeforeMs' | 'onReport' | 'onError' | 'shared'>;
   readonly #domains: TokenBuckets;
   readonly #failures: TokenBuckets;
   #timer: NodeJS.Timeout | null = null;
@@ -119,15 +130,22 @@ export class Maintainer {
   start(): void {
     if (this.#started) return;
     this.#started = true;
+    const shared = this.#o.shared;
     const cycle = () => {
       this.#timer = null;
       if (this.#closed) return;
-      void this.runCycle()
+      let next = this.#o.intervalMs;
+      void (shared ? this.#sharedCycle(shared.locker) : this.runCycle())
         .then(
-          (r) => this.#o.onReport?.(r),
-          (err) => this.#o.onError?.(err),
+          (r) => {
+            if (r) this.#o.onReport?.(r);
+          },
+          (err) => {
+            if (shared) next = Math.min(next, shared.retryMs ?? 5_000);
+            this.#o.onError?.(err);
+          },
         )
-        .finally(() => this.#schedule(this.#o.intervalMs, cycle));
+        .finally(() => this.#schedule(next, cycle));
     };
     cycle();
   }
@@ -168,6 +186,22 @@ export class Maintainer {
     }
     due.sort((a, b) => a.notAfter.localeCompare(b.notAfter));
     return { entries, due, ms: performance.now() - t0 };
+  }
+
+  /** The cluster's cycle: null when another node holds it or ran one within the interval. */
+  async #sharedCycle(locker: Locker): Promise<CycleReport | null> {
+    const release = await locker.tryLock(MAINTENANCE_LOCK);
+    if (!release) return null;
+    try {
+      const last = await this.#o.store.getDocument<{ at: string }>(LAST_CYCLE_DOC);
+      // A tenth of the interval of slack: nodes' timers drift, the record is by their clocks.
+      if (last && this.#o.clock().getTime() - Date.parse(last.at) < this.#o.intervalMs * 0.9) return null;
+      const report = await this.runCycle();
+      await this.#o.store.putDocument(LAST_CYCLE_DOC, { at: report.at, scanned: report.scanned, renewed: report.renewed.length });
+      return report;
+    } finally {
+      await release();
+    }
   }
 
   runCycle(options: { dryRun?: boolean } = {}): Promise<CycleReport> {

@@ -30,6 +30,11 @@ export interface ManagerOptions {
   concurrency?: number;
   /** New orders per account (default Let's Encrypt's 300 per 3 hours). */
   ordersPerAccount?: BucketSpec;
+  /**
+   * Several nodes sharing one account (a PostgreSQL store): the order budget is counted by the
+   * cluster, in fixed windows of the bucket's period, instead of per process.
+   */
+  sharedBudget?: { take(key: string, limit: number, windowMs: number): Promise<boolean> };
   /** Told when another process or node holds the name's lock and this one waits for it. */
   onLockWait?: (name: string, holder: LockHolder | null) => void;
 }
@@ -125,7 +130,8 @@ export class CertManager {
   async #obtain(name: string, options: ObtainOptions): Promise<ObtainResult> {
     const { store, locker, issuers } = this.#o;
     const started = performance.now();
-    const release = await locker.lock(`issue-${name}`, {
+    const lockKey = `issue-${name}`;
+    const release = await locker.lock(lockKey, {
       ...(options.signal ? { signal: options.signal } : {}),
       onWait: (holder) => this.#o.onLockWait?.(name, holder),
     });
@@ -159,11 +165,15 @@ export class CertManager {
         await this.event(name, 'cert_failed', `not ordered: ${(err as Error).message}`, { code: (err as CertgateError).code ?? 'E_STORE', counted: false });
         throw err;
       }
-      if (!this.#orders.take('account')) {
+      const spec = this.#o.ordersPerAccount ?? LETS_ENCRYPT_LIMITS.ordersPerAccount;
+      const shared = this.#o.sharedBudget;
+      if (shared ? !(await shared.take(`orders:${issuers[0]?.id ?? 'account'}`, spec.capacity, spec.periodMs)) : !this.#orders.take('account')) {
         throw new CertgateError(
           'E_ACME_RATE_LIMITED',
           `${name}: certgate holds back: the account's order budget is spent (the CA's published limit)`,
-          `wait until ${this.#orders.nextAt('account').toISOString()}, or raise ordersPerAccount if your CA allows more`,
+          shared
+            ? `wait for the cluster's order window (${Math.round(spec.periodMs / 60_000)} min) to pass, or raise ordersPerAccount if your CA allows more`
+            : `wait until ${this.#orders.nextAt('account').toISOString()}, or raise ordersPerAccount if your CA allows more`,
         );
       }
       let bundle: CertificateBundle | null = null;
@@ -202,7 +212,18 @@ export class CertManager {
         done();
       }
       bundle.meta.issuedAt = this.#clock().toISOString();
-      await store.putBundle(name, bundle);
+      // Fenced where the locker fences: a holder whose lease lapsed mid-order (a pause) cannot
+      // overwrite the newer pair another node wrote meanwhile (E_FENCED, nothing written).
+      try {
+        await store.putBundle(name, bundle, release.fence !== undefined ? { lock: lockKey, fence: release.fence } : undefined);
+      } catch (err) {
+        if ((err as CertgateError).code !== 'E_FENCED') throw err;
+        // The newer pair another node wrote is the one to serve; this one is dropped unseen.
+        await this.event(name, 'cert_failed', (err as CertgateError).message, { code: 'E_FENCED', counted: false });
+        const newer = await store.getBundle(name);
+        if (newer) return { name, issued: false, bundle: newer, ms: performance.now() - started };
+        throw err;
+      }
       if (state.attempts) await this.event(name, 'attempts_reset', `attempts reset after a successful issuance (${state.attempts} before)`);
       await store.putState(name, { ...EMPTY_STATE });
       const ms = performance.now() - started;

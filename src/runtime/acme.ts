@@ -16,10 +16,22 @@ import { DomainRegistry } from '../manager/registry.ts';
 import { type DataPaths, pathsUnder } from '../paths.ts';
 import { keyringFrom } from '../store/crypt.ts';
 import { FsLocker, FsStore } from '../store/fs.ts';
+import { PgCounters } from '../store/pg/counters.ts';
+import { createPgBackend, type PgBackend } from '../store/pg/index.ts';
+import { Repository } from '../store/repository.ts';
+import type { Locker } from '../store/storage.ts';
 import type { AcmeSettings } from './settings.ts';
 
 export interface AcmeEngines {
-  store: FsStore;
+  /** The repository over the filesystem (FsStore: files) or over PostgreSQL (no files). */
+  store: Repository;
+  locker: Locker;
+  /** The PostgreSQL backend when the store setting names one; null on the filesystem. */
+  pg: PgBackend | null;
+  /** Resolves once the store is usable (PostgreSQL: connected, schema migrated and checked). */
+  ready(): Promise<void>;
+  /** Closes the store's connections. */
+  close(): Promise<void>;
   answers: ChallengeAnswers;
   registry: DomainRegistry;
   paths: DataPaths;
@@ -74,11 +86,15 @@ export function createAcmeEngines(s: AcmeSettings, deps: AcmeDeps): AcmeEngines 
   const paths = pathsUnder(s.data);
   // The store key comes down as settings (only the CLI reads the environment); a bad one fails here.
   const keyring = keyringFrom({ key: s.storeKey, keyFile: s.storeKeyFile, oldKey: s.storeKeyOld, oldKeyFile: s.storeKeyOldFile });
-  const store = withEventPath(new FsStore({ root: paths.root, keyring }), deps.onEvent);
-  const locker = new FsLocker({ root: paths.root });
-  // Always read from <data>/challenges too: answers written there by another process (serve
-  // --workers, `certgate doctor --dry-run-issue` while serve holds the port) are served.
-  const answers = new ChallengeAnswers({ sharedDir: join(paths.root, 'challenges') });
+  // A postgres:// store: one pool to the primary (never a replica), migrated at first use under
+  // the schema lock; start-up awaits ready() so a bad URL, password, TLS or schema fails it.
+  const pg = s.store ? createPgBackend(s.store, { leaseMs: s.storeLease, ...(s.storeCa ? { caFile: s.storeCa } : {}) }) : null;
+  const store = withEventPath(pg ? new Repository(pg.storage, { keyring }) : new FsStore({ root: paths.root, keyring }), deps.onEvent);
+  const locker: Locker = pg ? pg.locker : new FsLocker({ root: paths.root });
+  // On PostgreSQL the answers live in the store (any node answers the CA). On files, always read
+  // <data>/challenges too: answers written there by another process (serve --workers,
+  // `certgate doctor --dry-run-issue` while serve holds the port) are served.
+  const answers = new ChallengeAnswers(pg ? { storage: pg.storage } : { sharedDir: join(paths.root, 'challenges') });
   const registry = new DomainRegistry({
     store,
     ...(s.domain ? { mainDomain: s.domain } : {}),
@@ -110,6 +126,8 @@ export function createAcmeEngines(s: AcmeSettings, deps: AcmeDeps): AcmeEngines 
       locker,
       issuers: [getIssuer()],
       keyType: s.keyType,
+      // The account's order budget is the cluster's when nodes share a PostgreSQL store.
+      ...(pg ? { sharedBudget: new PgCounters(pg.pool) } : {}),
       onLockWait: (name, h) =>
         deps.warn(
           `${name}: waiting for the issuance lock, held by ${h?.pid ? `pid ${h.pid}` : 'another process'}${h?.host ? ` on ${h.host}` : ''}${h?.since ? ` since ${h.since}` : ''}`,
@@ -119,11 +137,29 @@ export function createAcmeEngines(s: AcmeSettings, deps: AcmeDeps): AcmeEngines 
   };
   return {
     store,
+    locker,
+    pg,
+    ready: async () => {
+      await pg?.ready();
+    },
+    close: async () => {
+      await pg?.close();
+    },
     answers,
     registry,
     paths,
     issuer: getIssuer,
     manager: getManager,
-    maintainer: (hooks = {}) => new Maintainer({ store, manager: getManager(), issuer: getIssuer(), registry, intervalMs: s.maintenanceInterval, ...hooks }),
+    maintainer: (hooks = {}) =>
+      new Maintainer({
+        store,
+        manager: getManager(),
+        issuer: getIssuer(),
+        registry,
+        intervalMs: s.maintenanceInterval,
+        // One cycle per interval across the nodes of a PostgreSQL store.
+        ...(pg ? { shared: { locker } } : {}),
+        ...hooks,
+      }),
   };
 }

@@ -15,6 +15,10 @@ import { type Logger, silentLogger } from '../log.ts';
 import type { CycleReport } from '../maintenance/maintainer.ts';
 import { CertificateView, createMetrics, type Metrics, type MetricsJson } from '../metrics/index.ts';
 import { pairProblem } from '../store/meta.ts';
+import { nameFromSegment } from '../store/names.ts';
+import { PgCounters } from '../store/pg/counters.ts';
+import { nodeId, startHeartbeat } from '../store/pg/nodes.ts';
+import { watchStore } from '../store/pg/watch.ts';
 import type { CertEvent } from '../store/store.ts';
 import { createTrustStore, type TrustStore } from '../trust/store.ts';
 import { type AcmeEngines, createAcmeEngines } from './acme.ts';
@@ -39,6 +43,10 @@ export interface RuntimeOptions {
   metricsPeers?: () => Promise<MetricsJson[]>;
   /** Alert delivery knobs (timeouts, backoff, clock) beside the settings' webhooks and secret. */
   alertOptions?: Omit<Partial<AlertsOptions>, 'urls' | 'secret'>;
+  /** This node's certgate version, recorded in the cluster's node table (PostgreSQL store). */
+  version?: string;
+  /** PostgreSQL store: between resyncs and between heartbeats (ms; tests shorten them). */
+  cluster?: { resyncMs?: number; heartbeatMs?: number };
 }
 
 export interface Runtime {
@@ -105,6 +113,13 @@ export async function buildRuntime(settings: ServerSettings, options: RuntimeOpt
     workers: workers > 1 || options.serve === false,
     ...(options.hookEnv ? { hookEnv: options.hookEnv } : {}),
   });
+  try {
+    await engines.ready();
+  } catch (err) {
+    // Nothing half-configured: the pool goes, nothing listens, nothing was written.
+    await engines.close();
+    throw err;
+  }
   const acme = settings.mode === 'production' && settings.acmeAgreeTos;
   // A store encrypted with a key this node does not have refuses the start before anything is
   // written or listens (read only: the key ids of the stored secrets).
@@ -151,7 +166,9 @@ export async function buildRuntime(settings: ServerSettings, options: RuntimeOpt
       localCa,
       answers: engines.answers,
       ...(manager ? { manager, registry: engines.registry } : {}),
-      onDemandPerMinute: share(settings.onDemandPerMinute),
+      // On a PostgreSQL store the budgets are the cluster's, counted in the database: not split.
+      onDemandPerMinute: engines.pg ? settings.onDemandPerMinute : share(settings.onDemandPerMinute),
+      ...(engines.pg ? { sharedBudget: new PgCounters(engines.pg.pool) } : {}),
       onDemandPerClient: settings.onDemandPerClient,
       onDemandTimeoutMs: settings.onDemandWait,
       log: ({ level, msg, ...rest }) => edgeLog[level](rest, msg),
@@ -184,6 +201,19 @@ export async function buildRuntime(settings: ServerSettings, options: RuntimeOpt
         })
       : null;
   let current = settings;
+  const storeLog = log.child({ area: 'store' });
+  let watcher: ReturnType<typeof watchStore> | null = null;
+  let heartbeat: ReturnType<typeof startHeartbeat> | null = null;
+  /** Another node wrote: its certificates are served from the next handshake, its TLS-ALPN-01 answers given here too. */
+  const onStoreChange = (keys: string[]) => {
+    const names: string[] = [];
+    for (const key of keys) {
+      const [top, a, b] = key.split('/');
+      if (top === 'certificates' && a && a !== 'index.log') names.push(nameFromSegment(a));
+      else if (top === 'challenges' && a === 'tls-alpn-01' && b) void engines.answers.syncAlpn(b).catch(() => {});
+    }
+    if (names.length && acme) void refresh(names).catch((err) => storeLog.warn(`refreshing ${names.length} certificates: ${(err as Error).message}`));
+  };
 
   return {
     settings,
@@ -228,7 +258,10 @@ export async function buildRuntime(settings: ServerSettings, options: RuntimeOpt
           // A damaged pair would fail every handshake for the name: say which file, keep it out
           // of the cache, and obtain a new one (the damaged one is replaced when it lands).
           const files = engines.store.filePaths(e.name);
-          edgeLog.error({ name: e.name, files }, `${e.name}: the stored certificate is damaged: ${problem} (${files.fullchain}); obtaining a new one`);
+          edgeLog.error(
+            { name: e.name, files },
+            `${e.name}: the stored certificate is damaged: ${problem} (${files?.fullchain ?? 'in the PostgreSQL store'}); obtaining a new one`,
+          );
           void manager
             ?.obtain(e.name, { force: true, reason: `the stored pair is damaged: ${problem}` })
             .then((r) => edge?.update(e.name, r.bundle))
@@ -245,6 +278,22 @@ export async function buildRuntime(settings: ServerSettings, options: RuntimeOpt
       }
       const ports = edge ? await edge.start() : { https: null, http: null };
       if (edge) edgeLog.info({ https: ports.https, http: ports.http }, `listening: https ${ports.https ?? 'off'}, http ${ports.http ?? 'off'}`);
+      if (engines.pg) {
+        const pg = engines.pg;
+        watcher = watchStore({
+          target: pg.target,
+          pool: pg.pool,
+          onChange: onStoreChange,
+          log: storeLog,
+          ...(options.cluster?.resyncMs ? { resyncMs: options.cluster.resyncMs } : {}),
+        });
+        await watcher.started;
+        heartbeat = startHeartbeat(pg.pool, {
+          id: nodeId(),
+          version: options.version ?? 'unknown',
+          ...(options.cluster?.heartbeatMs ? { intervalMs: options.cluster.heartbeatMs } : {}),
+        });
+      }
       maintainer?.start();
       return ports;
     },
@@ -270,6 +319,9 @@ export async function buildRuntime(settings: ServerSettings, options: RuntimeOpt
         clearTimeout(timer);
         await alerts.close();
       }
+      await watcher?.close();
+      await heartbeat?.stop();
+      await engines.close();
     },
   };
 }

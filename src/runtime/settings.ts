@@ -10,6 +10,12 @@ import type { KeyType } from '../acme/issuer.ts';
 export interface AcmeSettings {
   /** The data directory (absolute). */
   data: string;
+  /** A postgres:// URL: the shared PostgreSQL store; undefined: the filesystem under data. */
+  store: string | undefined;
+  /** CA bundle for the store connection's TLS; undefined: the system roots. */
+  storeCa: string | undefined;
+  /** A PostgreSQL lock lease (ms), renewed every third of it while held. */
+  storeLease: number;
   /** Preset (`letsencrypt`, `letsencrypt-staging`, `zerossl`) or the directory's https:// URL. */
   acmeDirectory: string;
   acmeEmail: string | undefined;

@@ -11,5 +11,5 @@ export { canonicalName } from './names.ts';
 export { type OpenedStorage, type OpenStorageOptions, openStorage } from './open.ts';
 export { type RekeyOptions, type RekeyReport, rekeyStore } from './rekey.ts';
 export { isPrivateKey, Repository, type RepositoryOptions, type SecretRef, STORE_PREFIXES } from './repository.ts';
-export { checkKey, type KeyInfo, type LockHolder, type LockOptions, type Release, type Storage } from './storage.ts';
+export { checkKey, type KeyInfo, type LockHolder, type LockOptions, type Release, type Storage, type WriteCondition } from './storage.ts';
 export type { AccountRecord, AriInfo, CertEvent, CertificateBundle, CertMeta, DomainState, IndexEntry, Locker, Store } from './store.ts';

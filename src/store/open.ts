@@ -43,16 +43,9 @@ export async function openStorage(spec: string, options: OpenStorageOptions = {}
     throw new CertgateError('E_OPTION', 'the store is empty', 'give a data directory (/var/lib/certgate) or a postgres:// URL', { option: 'store' });
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(spec)?.[1]?.toLowerCase();
   if (scheme === 'postgres' || scheme === 'postgresql') {
-    // The lead wires the PostgreSQL backend in here at merge:
-    //   const { openPgStorage } = await import('./pg/index.ts');
-    //   const pg = await openPgStorage(spec, { caFile: options.caFile, log: options.log });
-    //   return { ...pg, describe: redactUrl(spec) };
-    throw new CertgateError(
-      'E_STORE_UNSUPPORTED',
-      `${redactUrl(spec)}: this build of certgate has no PostgreSQL store`,
-      'use a filesystem directory, or a certgate built with the PostgreSQL store',
-      { option: 'store' },
-    );
+    const { openPgStorage } = await import('./pg/index.ts');
+    const pg = await openPgStorage(spec, { ...(options.caFile ? { caFile: options.caFile } : {}), ...(options.log ? { log: options.log } : {}) });
+    return { ...pg, describe: redactUrl(spec) };
   }
   let dir: string;
   if (scheme === 'file') dir = resolve(fileURLToPath(spec));

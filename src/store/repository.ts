@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { CertgateError } from '../errors.ts';
 import { type Keyring, NO_KEYS, type SecretKind, sealedKeyId } from './crypt.ts';
 import { canonicalName, nameFromSegment, pathSegment } from './names.ts';
-import type { Storage } from './storage.ts';
+import type { Storage, WriteCondition } from './storage.ts';
 import {
   type AccountRecord,
   type CertEvent,
@@ -116,12 +116,16 @@ export class Repository implements Store {
     return { fullchain: pathOf(`${base}/fullchain.pem`), key: pathOf(`${base}/privkey.pem`), meta: pathOf(`${base}/meta.json`) };
   }
 
-  async putBundle(name: string, bundle: CertificateBundle): Promise<void> {
-    await this.storage.storeGroup(this.#certKey(name), {
-      'privkey.pem': { value: this.keyring.seal('certificate', canonicalName(name), bundle.keyPem), private: true },
-      'fullchain.pem': { value: bundle.certPem },
-      'meta.json': { value: JSON.stringify(bundle.meta, null, 2) },
-    });
+  async putBundle(name: string, bundle: CertificateBundle, condition?: WriteCondition): Promise<void> {
+    await this.storage.storeGroup(
+      this.#certKey(name),
+      {
+        'privkey.pem': { value: this.keyring.seal('certificate', canonicalName(name), bundle.keyPem), private: true },
+        'fullchain.pem': { value: bundle.certPem },
+        'meta.json': { value: JSON.stringify(bundle.meta, null, 2) },
+      },
+      condition,
+    );
     await this.storage.append(INDEX, `${JSON.stringify(indexEntry(bundle.meta))}\n`);
   }
 

@@ -34,7 +34,7 @@ export interface Storage {
    * Replaces everything under `prefix` with `files` (names relative to it) as one step: a reader
    * sees the whole old set or the whole new one (a certificate never with the wrong key).
    */
-  storeGroup(prefix: string, files: Record<string, { value: string | Uint8Array; private?: boolean }>): Promise<void>;
+  storeGroup(prefix: string, files: Record<string, { value: string | Uint8Array; private?: boolean }>, condition?: WriteCondition): Promise<void>;
   /** Appends text to a key (a log); concurrent appends of whole lines do not interleave. */
   append(key: string, text: string): Promise<void>;
   /** Where an outside tool can read a key as a file, when the backend has files. */
@@ -64,7 +64,21 @@ export interface LockHolder {
   since: string | null;
 }
 
-export type Release = () => Promise<void>;
+/**
+ * A write made only while a lock is still held with this fence (a lease that lapsed, then was
+ * taken by another node, has a lower fence than the lock's): otherwise refused with E_FENCED
+ * and nothing written. A backend without fences (the filesystem: one host) ignores it.
+ */
+export interface WriteCondition {
+  lock: string;
+  fence: number;
+}
+
+/**
+ * Gives the lock back. A backend with leases also says which fence it holds (a number that
+ * only grows per lock, never reset) and aborts `lost` when the lease lapsed under the holder.
+ */
+export type Release = (() => Promise<void>) & { fence?: number; lost?: AbortSignal };
 
 export interface Locker {
   /** Takes the named lock, waiting as long as needed (or until the signal aborts). The lease is renewed while held. */

@@ -87,7 +87,7 @@ export interface IndexEntry {
 
 export interface Store {
   /** Writes certificate, key and meta as one: a reader sees the old pair or the new, never a mix. */
-  putBundle(name: string, bundle: CertificateBundle): Promise<void>;
+  putBundle(name: string, bundle: CertificateBundle, condition?: WriteCondition): Promise<void>;
   getBundle(name: string): Promise<CertificateBundle | null>;
   deleteBundle(name: string): Promise<void>;
   /** Every stored certificate's index entry: what a maintenance scan reads. */
@@ -110,5 +110,7 @@ export interface Store {
 }
 
 export type { Locker } from './storage.ts';
+
+import type { WriteCondition } from './storage.ts';
 
 export const EMPTY_STATE: DomainState = { attempts: 0, lastError: null, nextAttemptAt: null, flagged: false };

@@ -26,6 +26,8 @@ interface Raw {
 
 const RAW: Record<string, Raw> = {
   data: { file: '/tmp/cg-file', env: '/tmp/cg-env', flag: '/tmp/cg-flag' },
+  store: { file: 'postgres://u@127.0.0.1:5432/file', env: 'postgres://u@127.0.0.1:5432/env', flag: 'postgresql://u@127.0.0.1/flag' },
+  storeCa: { file: '/tmp/store-ca-file.pem', env: '/tmp/store-ca-env.pem', flag: '/tmp/store-ca-flag.pem' },
   acmeDirectory: { file: 'https://ca.test/file', env: 'https://ca.test/env', flag: 'zerossl' },
   acmeEmail: { file: 'file@ops.dev', env: 'env@ops.dev', flag: 'flag@ops.dev' },
   acmeCaRoot: { file: '/tmp/root-file.pem', env: '/tmp/root-env.pem', flag: '/tmp/root-flag.pem' },
@@ -148,7 +150,19 @@ for (const [key, r] of Object.entries(SERVE_TABLE) as Array<[string, Row<unknown
 
   if (
     r.env &&
-    !['acmeDirectory', 'acmeEmail', 'dnsHook', 'domain', 'defaultSni', 'data', 'acmeCaRoot', 'alertsSecret', 'storeKeyFile', 'storeKeyOldFile'].includes(key)
+    ![
+      'acmeDirectory',
+      'acmeEmail',
+      'dnsHook',
+      'domain',
+      'defaultSni',
+      'data',
+      'acmeCaRoot',
+      'alertsSecret',
+      'storeKeyFile',
+      'storeKeyOldFile',
+      'storeCa',
+    ].includes(key)
   )
     test(`setting ${key}: a bad ${r.env} is refused, naming the variable`, async (t) => {
       const { code, io } = await show(tempDir(t), null, { [r.env as string]: 'bad value!' }, []);

@@ -7,6 +7,9 @@ import type { ServerSettings } from '../../src/runtime/settings.ts';
 export function settings(data: string, over: Partial<ServerSettings> = {}): ServerSettings {
   return {
     data,
+    store: undefined,
+    storeCa: undefined,
+    storeLease: 60_000,
     acmeDirectory: 'letsencrypt',
     acmeEmail: undefined,
     acmeAgreeTos: false,

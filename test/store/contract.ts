@@ -12,12 +12,22 @@ export interface Backend {
   locker: Locker;
   /** A second locker on the same backing store, as another process or node would have. */
   otherLocker: Locker;
+  /**
+   * Whether releases carry a fence and storeGroup honours a WriteCondition. A backend without
+   * fences says why it needs none; the fencing tests are then skipped with that reason.
+   */
+  fencing: true | { skip: string };
   close(): Promise<void>;
 }
 
-export function storageContract(name: string, make: (t: { after(fn: () => unknown): void }) => Promise<Backend>): void {
-  const setup = async (t: { after(fn: () => unknown): void }) => {
-    const b = await make(t);
+export interface BackendOptions {
+  /** A short lease, for the tests of a lapsed holder (ms). */
+  leaseMs?: number;
+}
+
+export function storageContract(name: string, make: (t: { after(fn: () => unknown): void }, options?: BackendOptions) => Promise<Backend>): void {
+  const setup = async (t: { after(fn: () => unknown): void }, options?: BackendOptions) => {
+    const b = await make(t, options);
     t.after(() => b.close());
     return b;
   };
@@ -164,5 +174,71 @@ export function storageContract(name: string, make: (t: { after(fn: () => unknow
     const waiting = otherLocker.lock('k', { signal: ac.signal });
     setTimeout(() => ac.abort(new Error('stop waiting')), 100);
     await assert.rejects(waiting, /stop waiting/);
+  });
+
+  const fenced = async (t: { after(fn: () => unknown): void; skip(reason: string): void }, options?: BackendOptions) => {
+    const b = await setup(t, options);
+    if (b.fencing !== true) {
+      t.skip(b.fencing.skip);
+      return null;
+    }
+    return b;
+  };
+
+  test(`${name}: every acquisition of a lock has a higher fence than the last, across lockers`, async (t) => {
+    const b = await fenced(t);
+    if (!b) return;
+    const fences: number[] = [];
+    for (const l of [b.locker, b.otherLocker, b.locker]) {
+      const r = await l.lock('fence-k');
+      fences.push(r.fence as number);
+      await r();
+    }
+    assert.ok(
+      fences.every((f, i) => Number.isInteger(f) && (i === 0 || f > (fences[i - 1] as number))),
+      `fences ${fences}`,
+    );
+  });
+
+  test(`${name}: a group written under the current holder's fence is written`, async (t) => {
+    const b = await fenced(t);
+    if (!b) return;
+    const r = await b.locker.lock('issue-a');
+    await b.storage.storeGroup('certificates/a', { k: { value: 'mine' } }, { lock: 'issue-a', fence: r.fence as number });
+    assert.equal((await b.storage.load('certificates/a/k'))?.toString(), 'mine');
+    await r();
+  });
+
+  test(`${name}: a group write under a fence that is no longer current is refused (E_FENCED); the newer group stays whole`, async (t) => {
+    const b = await fenced(t);
+    if (!b) return;
+    // The old holder's lease is gone (here released; a paused process is test/cluster's case).
+    const old = await b.locker.lock('issue-a');
+    await old();
+    const fence = old.fence as number;
+    const fresh = await b.otherLocker.lock('issue-a');
+    await b.storage.storeGroup('certificates/a', { cert: { value: 'new cert' }, key: { value: 'new key' } }, { lock: 'issue-a', fence: fresh.fence as number });
+    await assert.rejects(
+      b.storage.storeGroup('certificates/a', { cert: { value: 'old cert' }, key: { value: 'old key' } }, { lock: 'issue-a', fence }),
+      (err: { code?: string }) => err.code === 'E_FENCED',
+    );
+    assert.equal((await b.storage.load('certificates/a/cert'))?.toString(), 'new cert');
+    assert.equal((await b.storage.load('certificates/a/key'))?.toString(), 'new key');
+    await fresh();
+  });
+
+  test(`${name}: a lease not renewed lapses: another locker takes it, the old holder is told it lost it`, async (t) => {
+    const b = await fenced(t, { leaseMs: 300 });
+    if (!b) return;
+    const held = await b.locker.lock('lease-k');
+    assert.equal(await b.otherLocker.tryLock('lease-k'), null, 'held while renewed');
+    // Renewed every third of the lease: it stays held well past the lease itself.
+    await new Promise((r) => setTimeout(r, 700));
+    assert.equal(await b.otherLocker.tryLock('lease-k'), null, 'still held after twice the lease');
+    assert.equal(held.lost?.aborted, false);
+    await held();
+    const next = await b.otherLocker.tryLock('lease-k');
+    assert.ok(next && (next.fence as number) > (held.fence as number));
+    await next();
   });
 }

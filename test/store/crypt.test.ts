@@ -60,7 +60,7 @@ test('encrypted at rest: privkey.pem is the envelope (with the key id), getBundl
   const store = new FsStore({ root, keyring: ring(key) });
   const b = await bundleFor('app.example.com');
   await store.putBundle('app.example.com', b);
-  const onDisk = readFileSync(store.filePaths('app.example.com').key, 'utf8');
+  const onDisk = readFileSync(store.filePaths('app.example.com')?.key ?? '', 'utf8');
   assert.ok(onDisk.startsWith(`${ARMOR_BEGIN}\n`));
   assert.match(onDisk, new RegExp(`^Key-Id: ${parseStoreKey(key).id}$`, 'm'));
   assert.match(onDisk, /^Kind: certificate$/m);
@@ -166,7 +166,7 @@ test('the runtime takes the key from settings: a key file works, and a malformed
   writeFileSync(join(root, 'key'), `${key}\n`, { mode: 0o600 });
   const { store } = createAcmeEngines(settings(root, { storeKeyFile: join(root, 'key') }), { warn: () => {} });
   await store.putBundle('app.example.com', await bundleFor('app.example.com'));
-  assert.ok(readFileSync(store.filePaths('app.example.com').key, 'utf8').startsWith(ARMOR_BEGIN));
+  assert.ok(readFileSync(store.filePaths('app.example.com')?.key ?? '', 'utf8').startsWith(ARMOR_BEGIN));
   const io = fakeIo({ env: { CERTGATE_DATA: root, CERTGATE_STORE_KEY: 'hunter2-hunter2' } });
   assert.equal(await run(['certs', 'list'], io), 2);
   assert.match(io.stderr, /error E_USAGE: CERTGATE_STORE_KEY=\(redacted\): not 32 random bytes/);

@@ -124,7 +124,7 @@ export async function issue(argv: string[], io: Io): Promise<number> {
     } else {
       const c = palette(io);
       io.out(
-        `${c.green('✓')} ${name}: issued by ${result.bundle.meta.issuer}, valid until ${result.bundle.meta.notAfter} (${Math.round(result.ms)} ms)\n  fullchain ${files.fullchain}\n  key       ${files.key}\n`,
+        `${c.green('✓')} ${name}: issued by ${result.bundle.meta.issuer}, valid until ${result.bundle.meta.notAfter} (${Math.round(result.ms)} ms)${files ? `\n  fullchain ${files.fullchain}\n  key       ${files.key}` : '\n  stored in the PostgreSQL store'}\n`,
       );
     }
     return 0;
@@ -270,7 +270,7 @@ async function certsShow(setup: AcmeEngines, name: string, json: boolean, io: Io
   if (json) io.out(`${JSON.stringify(out, null, 2)}\n`);
   else {
     io.out(
-      `${name}\n  names      ${bundle.meta.names.join(', ')}\n  issuer     ${bundle.meta.issuer}\n  valid      ${bundle.meta.notBefore} → ${bundle.meta.notAfter}\n  renew from ${out.renewFrom} (${d.window === 'ari' ? "the CA's ARI window" : d.window === 'fixed' ? 'renewBefore' : 'last third of the lifetime'})\n  key        ${bundle.meta.keyType}\n  attempts   ${state.attempts}${state.lastError ? ` (last: ${state.lastError.message})` : ''}${state.flagged ? ' — stopped; certgate issue --force' : ''}\n  fullchain  ${out.files.fullchain}\n  key file   ${out.files.key}\n`,
+      `${name}\n  names      ${bundle.meta.names.join(', ')}\n  issuer     ${bundle.meta.issuer}\n  valid      ${bundle.meta.notBefore} → ${bundle.meta.notAfter}\n  renew from ${out.renewFrom} (${d.window === 'ari' ? "the CA's ARI window" : d.window === 'fixed' ? 'renewBefore' : 'last third of the lifetime'})\n  key        ${bundle.meta.keyType}\n  attempts   ${state.attempts}${state.lastError ? ` (last: ${state.lastError.message})` : ''}${state.flagged ? ' — stopped; certgate issue --force' : ''}${out.files ? `\n  fullchain  ${out.files.fullchain}\n  key file   ${out.files.key}` : '\n  stored     the PostgreSQL store'}\n`,
     );
   }
   return 0;

@@ -51,6 +51,11 @@ async function checkDataDir(dir: string): Promise<string> {
   return cur === dir ? `${dir} (writable)` : `${dir} (will be created under ${cur})`;
 }
 
+/** A URL's password (the store's postgres://user:secret@...) is never shown. */
+function withoutPassword(v: unknown): unknown {
+  return typeof v === 'string' ? v.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/\s]*:)[^@/\s]+@/i, '$1****@') : v;
+}
+
 export async function config(argv: string[], io: Io): Promise<number> {
   const [sub, ...rest] = argv;
   const { values } = parse(rest, { ...flagOptions(SERVE_TABLE), json: { type: 'boolean' } }, configUsage);
@@ -63,7 +68,7 @@ export async function config(argv: string[], io: Io): Promise<number> {
       const v = (settings as Record<string, unknown>)[key];
       return {
         key,
-        value: r.secret && v !== undefined ? '(redacted)' : v,
+        value: r.secret && v !== undefined ? '(redacted)' : withoutPassword(v),
         source: describeSource(source[key as keyof typeof SERVE_TABLE]),
         set: describeRow(r),
       };
@@ -97,12 +102,20 @@ export async function config(argv: string[], io: Io): Promise<number> {
       checks.push(`ACME: ${issuer.directory}${server.acmeEmail ? ` as ${server.acmeEmail}` : ''}`);
     } else checks.push(server.mode === 'development' ? 'ACME: off (development mode: the local CA only)' : 'ACME: off (no --agree-tos): the local CA only');
     checks.push(`data: ${await checkDataDir(server.data)}`);
-    // The store key opens what the store holds (key ids only; nothing is decrypted or written).
-    const keys = await engines.store.checkSecrets();
-    const sealed = Object.entries(keys.sealed).map(([id, n]) => `${n} under key ${id}`);
-    checks.push(
-      `store keys: ${[keys.plain ? `${keys.plain} plain` : null, ...sealed].filter(Boolean).join(', ') || 'none yet'}${engines.store.keyring.current ? `; new keys are encrypted with key ${engines.store.keyring.current.id}` : ''}`,
-    );
+    if (server.store) {
+      // Probed without migrating: config check writes nothing. The store key is checked against
+      // a PostgreSQL store's rows at start, once its schema is in place.
+      await engines.close();
+      const { probePgStore } = await import('../../store/pg/index.ts');
+      checks.push(`store: ${await probePgStore(server.store, server.storeCa ? { caFile: server.storeCa } : {})}`);
+    } else {
+      // The store key opens what the store holds (key ids only; nothing is decrypted or written).
+      const keys = await engines.store.checkSecrets();
+      const sealed = Object.entries(keys.sealed).map(([id, n]) => `${n} under key ${id}`);
+      checks.push(
+        `store keys: ${[keys.plain ? `${keys.plain} plain` : null, ...sealed].filter(Boolean).join(', ') || 'none yet'}${engines.store.keyring.current ? `; new keys are encrypted with key ${engines.store.keyring.current.id}` : ''}`,
+      );
+    }
     await checkPorts(server);
     checks.push(
       `ports: ${[server.httpsPort !== null ? `https ${server.httpsPort}` : null, server.httpPort !== null ? `http ${server.httpPort}` : null].filter(Boolean).join(', ')} free`,

@@ -15,6 +15,7 @@ import type { ServerSettings } from '../../runtime/settings.ts';
 import type { CertEvent } from '../../store/store.ts';
 import { parse } from '../args.ts';
 import type { Io } from '../io.ts';
+import { VERSION } from '../run.ts';
 import { dataPathsFor, loadSettings, withSource } from '../settings/load.ts';
 import { DATA_TABLE, SERVE_TABLE } from '../settings/rows.ts';
 import { flagOptions, renderHelp, type SettingsOf } from '../settings/table.ts';
@@ -101,7 +102,7 @@ export async function serve(argv: string[], io: Io): Promise<number> {
   const log = serveLogger(io, worker ? { worker: workerId() } : undefined);
   const stopped = stoppedBy(io);
   const build = (opts: Parameters<typeof buildRuntime>[1]) =>
-    buildRuntime(settings, { log, hookEnv: io.env, ...opts }).catch((err) => {
+    buildRuntime(settings, { log, hookEnv: io.env, version: VERSION, ...opts }).catch((err) => {
       throw withSource(err, SERVE_TABLE);
     });
 

@@ -1,9 +1,9 @@
 /**
  * @module cli/commands/store
- * `certgate store copy|rekey`: the store as a whole. `copy` moves an installation between
+ * `certgate store copy|rekey|migrate`: the store as a whole. `copy` moves an installation between
  * stores (any pair of backends) without reissuing anything; `rekey` moves every private key to
- * a new store key (from none, to none). `store migrate` (the PostgreSQL schema) is hooked in by
- * the PostgreSQL store: add it to SUBCOMMANDS.
+ * a new store key (from none, to none); `migrate` brings a PostgreSQL store's schema up to date
+ * (cluster.ts).
  */
 import { CertgateError } from '../../errors.ts';
 import { copyStore } from '../../store/copy.ts';
@@ -17,15 +17,17 @@ import { loadSettings, withSource } from '../settings/load.ts';
 import { STORE_TABLE } from '../settings/rows.ts';
 import { flagOptions, renderHelp } from '../settings/table.ts';
 
-export const storeUsage = `certgate store copy|rekey [options]
-  copy --from FROM --to TO [--force] [--json]   copy a store (a data directory or a postgres:// URL) to another, then verify
+export const storeUsage = `certgate store copy|rekey|migrate [options]
+  copy --from FROM --to TO [--store-ca FILE] [--force] [--json]   copy a store (a data directory or a postgres:// URL) to another, then verify
   rekey [--store-key-file FILE] [--store-key-old-file FILE] [--decrypt] [--json]
-                                                 move every private key to CERTGATE_STORE_KEY (from CERTGATE_STORE_KEY_OLD)`;
+                                                 move every private key to CERTGATE_STORE_KEY (from CERTGATE_STORE_KEY_OLD)
+  migrate [--store URL] [--store-ca FILE] [--json]   bring a PostgreSQL store's tables to this version's schema`;
 
 export const storeHelp = () =>
   renderHelp(storeUsage, STORE_TABLE, [
     '  --from FROM                    copy: the source store: a data directory, file:// or postgres:// URL',
     '  --to TO                        copy: the target store (empty, unless --force)',
+    '  --store-ca FILE                copy: the CA bundle that verifies a PostgreSQL end (default CERTGATE_STORE_CA)',
     '  --force                        copy: make a non-empty target an exact copy of the source',
     '  --decrypt                      rekey: store the keys plain (no CERTGATE_STORE_KEY), opening them with the old key',
     '  --json                         JSON output (errors too)',
@@ -36,7 +38,7 @@ type Sub = (argv: string[], io: Io) => Promise<number>;
 async function copy(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(
     argv,
-    { from: { type: 'string' }, to: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' } },
+    { from: { type: 'string' }, to: { type: 'string' }, 'store-ca': { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' } },
     storeUsage,
   );
   if (positionals.length) throw new CertgateError('E_USAGE', `unexpected argument "${positionals[0]}"`, `usage: ${storeUsage}`);
@@ -44,9 +46,12 @@ async function copy(argv: string[], io: Io): Promise<number> {
   const to = values.to as string | undefined;
   if (!from || !to)
     throw new CertgateError('E_USAGE', 'store copy needs --from and --to', 'e.g. certgate store copy --from /var/lib/certgate --to /srv/certgate');
-  const src = await openStorage(from, { cwd: io.cwd });
+  // The CA bundle of a PostgreSQL end (verify-full off loopback), as serve takes it.
+  const ca = (values['store-ca'] as string | undefined) ?? (io.env.CERTGATE_STORE_CA || undefined);
+  const opts = { cwd: io.cwd, ...(ca ? { caFile: ca } : {}) };
+  const src = await openStorage(from, opts);
   try {
-    const dst = await openStorage(to, { cwd: io.cwd });
+    const dst = await openStorage(to, opts);
     try {
       if (src.describe === dst.describe)
         throw new CertgateError('E_USAGE', `--from and --to are the same store (${src.describe})`, 'give two different stores');
@@ -99,7 +104,7 @@ async function rekey(argv: string[], io: Io): Promise<number> {
   // The old key's bytes are in the ring; rekeyStore takes the keys themselves.
   const fromKeys = keyringFrom({ key: settings.storeKeyOld, keyFile: settings.storeKeyOldFile }).current;
   checkRekeyPlan(to, fromKeys ? [fromKeys] : [], values.decrypt === true);
-  const opened = await openStorage(settings.data, { cwd: io.cwd });
+  const opened = await openStorage(settings.store ?? settings.data, { cwd: io.cwd, ...(settings.storeCa ? { caFile: settings.storeCa } : {}) });
   try {
     const repository = new Repository(opened.storage);
     const report = await rekeyStore({ repository, locker: opened.locker, from: fromKeys ? [fromKeys] : [], to });
@@ -119,8 +124,12 @@ async function rekey(argv: string[], io: Io): Promise<number> {
   }
 }
 
-/** The store subcommands; `migrate` (PostgreSQL schema migrations) is added by the PostgreSQL store. */
-const SUBCOMMANDS: Record<string, Sub> = { copy, rekey };
+/** The store subcommands. */
+const SUBCOMMANDS: Record<string, Sub> = {
+  copy,
+  rekey,
+  migrate: (argv, io) => import('./cluster.ts').then((m) => m.storeMigrate(argv, io)),
+};
 
 export async function store(argv: string[], io: Io): Promise<number> {
   const [sub, ...rest] = argv;

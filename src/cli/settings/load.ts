@@ -58,7 +58,7 @@ export async function loadSettings<R extends Table>(table: R, flags: Record<stri
   // One file format for every command: a field another command reads is not unknown here.
   const resolved = resolve(table, { flags, env: io.env, file, fileFields: SERVE_TABLE, context: contextFor(io, command) });
   const s = resolved.settings as Record<string, unknown>;
-  for (const key of ['data', 'acmeCaRoot', 'storeKeyFile', 'storeKeyOldFile']) {
+  for (const key of ['data', 'acmeCaRoot', 'storeKeyFile', 'storeKeyOldFile', 'storeCa']) {
     if (typeof s[key] === 'string') s[key] = resolvePath(io.cwd, s[key] as string);
   }
   if (file && typeof s.config === 'string') s.config = resolvePath(io.cwd, s.config as string);

@@ -44,6 +44,38 @@ export const ACME_ROWS: Rows<AcmeSettings> = {
     defaultText: '$XDG_DATA_HOME/certgate or ~/.local/share/certgate',
     help: 'the data directory: certificates, keys, state, ca-certs, resources',
   }),
+  store: row<string | undefined>({
+    flag: 'store',
+    env: 'CERTGATE_STORE',
+    // An object in the file, beside store.ca and store.lease.
+    file: 'store.url',
+    kind: {
+      ...text,
+      arg: 'URL',
+      expect: 'a postgres:// URL (postgres://USER:PASSWORD@HOST:5432/DATABASE)',
+      schema: z.string().regex(/^postgres(ql)?:\/\/\S+$/i),
+    },
+    default: undefined,
+    defaultText: 'the data directory (filesystem)',
+    help: 'a PostgreSQL store shared by several nodes: postgres://USER:PASSWORD@HOST:5432/DATABASE (TLS verify-full off loopback)',
+  }),
+  storeCa: row<string | undefined>({
+    flag: 'store-ca',
+    env: 'CERTGATE_STORE_CA',
+    file: 'store.ca',
+    kind: path(),
+    default: undefined,
+    defaultText: 'the system roots',
+    help: "PEM bundle of the CA that signed the database server's certificate (e.g. global-bundle.pem)",
+  }),
+  storeLease: row<number>({
+    flag: 'store-lease',
+    env: 'CERTGATE_STORE_LEASE',
+    file: 'store.lease',
+    kind: duration(1_000, 3_600_000),
+    default: 60_000,
+    help: 'how long a PostgreSQL lock lease lasts unrenewed (renewed every third of it while held)',
+  }),
   acmeDirectory: row<string>({
     flag: 'directory',
     env: 'CERTGATE_ACME_DIRECTORY',
@@ -397,10 +429,12 @@ export const SERVE_TABLE = { config: CONFIG_ROW, ...SERVER_ROWS, workers: WORKER
 export const ACME_TABLE = { config: CONFIG_ROW, ...ACME_ROWS };
 export const DATA_TABLE = { data: ACME_ROWS.data };
 
-/** `store rekey`: the data directory and the store keys (the new one, and the old one it replaces). */
+/** `store rekey`: the store (a data directory or a PostgreSQL URL) and the store keys (the new one, and the old one it replaces). */
 export const STORE_TABLE = {
   config: CONFIG_ROW,
   data: ACME_ROWS.data,
+  store: ACME_ROWS.store,
+  storeCa: ACME_ROWS.storeCa,
   storeKey: ACME_ROWS.storeKey,
   storeKeyFile: ACME_ROWS.storeKeyFile,
   storeKeyOld: ACME_ROWS.storeKeyOld,
