@@ -4,10 +4,9 @@
  * SSL Labs) judges it, each finding with a stable code and the fix. Probes run concurrently,
  * a few at a time, with a bound on handshakes and on time.
  */
-import { constants } from 'node:crypto';
+import { constants, X509Certificate } from 'node:crypto';
 import { isIP, type LookupFunction } from 'node:net';
 import { rootCertificates, type SecureVersion } from 'node:tls';
-import { X509Certificate } from 'node:crypto';
 import { type Certificate, decodeCertificate } from '../../pki/certificate.ts';
 import { probe } from '../probe.ts';
 import { gradeChain } from './certs.ts';
@@ -59,7 +58,8 @@ export interface GradeReport {
 
 const VERSIONS: SecureVersion[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
 const LABEL: Record<SecureVersion, string> = { TLSv1: 'TLS 1.0', 'TLSv1.1': 'TLS 1.1', 'TLSv1.2': 'TLS 1.2', 'TLSv1.3': 'TLS 1.3' };
-const MODERN_FIX = 'enable TLS 1.2 and 1.3 (nginx: ssl_protocols TLSv1.2 TLSv1.3; Apache: SSLProtocol -all +TLSv1.2 +TLSv1.3); certgate serve does this by default';
+const MODERN_FIX =
+  'enable TLS 1.2 and 1.3 (nginx: ssl_protocols TLSv1.2 TLSv1.3; Apache: SSLProtocol -all +TLSv1.2 +TLSv1.3); certgate serve does this by default';
 
 /** At most n tasks at once. */
 function limiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
@@ -326,7 +326,9 @@ export async function gradeServer(target: { host: string; port: number }, option
       code: 'GRADE_NO_ALPN_H2',
       severity: 'info',
       certificate: null,
-      what: main.alpn ? `offered h2 and http/1.1, the server chose ${main.alpn}: no HTTP/2` : 'the server does not answer ALPN: clients cannot negotiate HTTP/2',
+      what: main.alpn
+        ? `offered h2 and http/1.1, the server chose ${main.alpn}: no HTTP/2`
+        : 'the server does not answer ALPN: clients cannot negotiate HTTP/2',
       fix: 'enable HTTP/2 (nginx: http2 on; Apache: Protocols h2 http/1.1; certgate serve offers h2)',
     });
 

@@ -47,7 +47,11 @@ type Base = Omit<HelloOptions, 'ciphers' | 'minVersion' | 'maxVersion'>;
  * TLS <= 1.2 suites at one version. Bounded: at most `maxHandshakes`, and stops at `deadline`
  * (a Date.now() value), reporting `complete: false`.
  */
-export async function enumerateLegacy(base: Base, version: 'TLSv1.2' | 'TLSv1.1' | 'TLSv1', bound: { maxHandshakes: number; deadline: number }): Promise<Enumeration> {
+export async function enumerateLegacy(
+  base: Base,
+  version: 'TLSv1.2' | 'TLSv1.1' | 'TLSv1',
+  bound: { maxHandshakes: number; deadline: number },
+): Promise<Enumeration> {
   const found: Suite[] = [];
   let handshakes = 0;
   while (handshakes < bound.maxHandshakes && Date.now() < bound.deadline) {
