@@ -176,20 +176,25 @@ test('a server that resumes nothing is a warning', async (t) => {
   assert.match(finding(r, 'GRADE_NO_RESUMPTION').fix, /ssl_session_cache/);
 });
 
-test('OCSP stapling from -status_file is seen; without it the finding says to turn it on', async (t) => {
+test('an OCSP response stapled from -status_file is seen', async (t) => {
   const dir = tempDir(t);
   const files = await opensslChain(dir);
   const resp = await ocspResponse(dir);
-  const ca = parseCertificates(readFileSync(files.ca));
-  const stapled = await startSServer(files, ['-status_file', resp]);
-  t.after(stapled.close);
-  const plain = await startSServer(files, []);
-  t.after(plain.close);
-  const [a, b] = await Promise.all([grade(stapled.port, { ca }), grade(plain.port, { ca })]);
-  assert.equal(a.ocspStapled, true);
-  absent(a, 'GRADE_OCSP_NOT_STAPLED');
-  assert.equal(b.ocspStapled, false);
-  assert.match(finding(b, 'GRADE_OCSP_NOT_STAPLED').fix, /stapling on/);
+  const s = await startSServer(files, ['-status_file', resp]);
+  t.after(s.close);
+  const r = await grade(s.port, { ca: parseCertificates(readFileSync(files.ca)) });
+  assert.equal(r.ocspStapled, true);
+  absent(r, 'GRADE_OCSP_NOT_STAPLED');
+});
+
+test('no stapling, with an OCSP responder in the certificate: the finding says to turn it on', async (t) => {
+  const dir = tempDir(t);
+  const files = await opensslChain(dir);
+  const s = await startSServer(files, []);
+  t.after(s.close);
+  const r = await grade(s.port, { ca: parseCertificates(readFileSync(files.ca)) });
+  assert.equal(r.ocspStapled, false);
+  assert.match(finding(r, 'GRADE_OCSP_NOT_STAPLED').fix, /stapling on/);
 });
 
 test('must-staple without a staple is an error', async (t) => {
@@ -203,12 +208,14 @@ test('must-staple without a staple is an error', async (t) => {
   assert.match(f.fix, /ssl_stapling on/);
 });
 
-test('HSTS: missing on the HTTPS answer, then too short', async (t) => {
-  const none = await node(t, { ...good, https: (res) => res.end('ok') });
-  const short = await node(t, { ...good, https: (res) => res.writeHead(200, { 'strict-transport-security': 'max-age=300' }).end('ok') });
-  const [a, b] = await Promise.all([grade(none), grade(short)]);
-  assert.match(finding(a, 'GRADE_HSTS_MISSING').fix, /max-age=31536000/);
-  assert.match(finding(b, 'GRADE_HSTS_SHORT').what, /max-age 300/);
+test('no HSTS header on the HTTPS answer', async (t) => {
+  const r = await grade(await node(t, { ...good, https: (res) => res.end('ok') }));
+  assert.match(finding(r, 'GRADE_HSTS_MISSING').fix, /max-age=31536000/);
+});
+
+test('an HSTS max-age under 180 days', async (t) => {
+  const r = await grade(await node(t, { ...good, https: (res) => res.writeHead(200, { 'strict-transport-security': 'max-age=300' }).end('ok') }));
+  assert.match(finding(r, 'GRADE_HSTS_SHORT').what, /max-age 300/);
 });
 
 test('HSTS is not judged on a port that does not answer HTTP', async (t) => {
@@ -218,51 +225,112 @@ test('HSTS is not judged on a port that does not answer HTTP', async (t) => {
   absent(r, 'GRADE_HSTS_MISSING');
 });
 
-test('a server that needs SNI is told apart from one with a default certificate', async (t) => {
+test('a server that fails without SNI needs it', async (t) => {
   const ctx = createSecureContext(good);
-  const sniOnly = await node(t, { SNICallback: (_n, cb) => cb(null, ctx) });
-  const other = await leafSpec(pki, { subject: 'CN=default.test', dns: ['default.test'], ip: [] });
-  const withDefault = await node(t, { cert: other.certPem + pki.inter.certPem, key: other.keyPem, SNICallback: (_n, cb) => cb(null, ctx) });
-  const [a, b] = await Promise.all([grade(sniOnly), grade(withDefault)]);
-  assert.match(finding(a, 'GRADE_SNI_REQUIRED').fix, /-servername localhost/);
-  assert.match(finding(b, 'GRADE_NO_SNI_OTHER_CERT').what, /default\.test/);
+  const r = await grade(await node(t, { SNICallback: (_n, cb) => cb(null, ctx) }));
+  assert.match(finding(r, 'GRADE_SNI_REQUIRED').fix, /-servername localhost/);
 });
 
-test('the chain as sent: wrong order, root included, extra certificate, missing intermediate', async (t) => {
-  const wrong = await node(t, { cert: pki.leaf.certPem + pki.root.certPem + pki.inter.certPem, key: pki.leaf.keyPem });
-  const withRoot = await node(t, { cert: pki.leaf.certPem + pki.inter.certPem + pki.root.certPem, key: pki.leaf.keyPem });
-  const extra = await node(t, { cert: pki.leaf.certPem + pki.inter.certPem + pki.otherRoot.certPem, key: pki.leaf.keyPem });
-  const missing = await node(t, { cert: pki.leaf.certPem, key: pki.leaf.keyPem });
-  const [a, b, c, d] = await Promise.all([grade(wrong), grade(withRoot), grade(extra), grade(missing)]);
-  assert.match(finding(a, 'GRADE_CHAIN_WRONG_ORDER').fix, /server certificate first/);
-  assert.equal(finding(b, 'GRADE_CHAIN_ROOT_SENT').certificate, 2);
-  assert.equal(finding(c, 'GRADE_CHAIN_EXTRA_CERT').certificate, 2);
-  const f = finding(d, 'GRADE_CHAIN_INCOMPLETE');
+test('a server whose default certificate (no SNI) is another one', async (t) => {
+  const ctx = createSecureContext(good);
+  const other = await leafSpec(pki, { subject: 'CN=default.test', dns: ['default.test'], ip: [] });
+  const r = await grade(await node(t, { cert: other.certPem + pki.inter.certPem, key: other.keyPem, SNICallback: (_n, cb) => cb(null, ctx) }));
+  assert.match(finding(r, 'GRADE_NO_SNI_OTHER_CERT').what, /default\.test/);
+});
+
+/** Grades a Node TLS server that sends `chain` with the key of its first certificate. */
+async function served(t: import('node:test').TestContext, chain: string[], key: string): Promise<GradeReport> {
+  return grade(await node(t, { cert: chain.join(''), key }));
+}
+
+test('the chain as sent out of order is a finding that says which order to write', async (t) => {
+  const r = await served(t, [pki.leaf.certPem, pki.root.certPem, pki.inter.certPem], pki.leaf.keyPem);
+  assert.match(finding(r, 'GRADE_CHAIN_WRONG_ORDER').fix, /server certificate first/);
+});
+
+test('a root sent with the chain is named by its position', async (t) => {
+  const r = await served(t, [pki.leaf.certPem, pki.inter.certPem, pki.root.certPem], pki.leaf.keyPem);
+  assert.equal(finding(r, 'GRADE_CHAIN_ROOT_SENT').certificate, 2);
+  absent(r, 'GRADE_CHAIN_INCOMPLETE');
+});
+
+test('a certificate off the path is an extra certificate', async (t) => {
+  const r = await served(t, [pki.leaf.certPem, pki.inter.certPem, pki.otherRoot.certPem], pki.leaf.keyPem);
+  assert.equal(finding(r, 'GRADE_CHAIN_EXTRA_CERT').certificate, 2);
+});
+
+test('a missing intermediate names the issuer the server does not send', async (t) => {
+  const r = await served(t, [pki.leaf.certPem], pki.leaf.keyPem);
+  const f = finding(r, 'GRADE_CHAIN_INCOMPLETE');
   assert.match(f.what, /Certgate Test Intermediate/);
   assert.match(f.fix, /fullchain/);
-  absent(b, 'GRADE_CHAIN_INCOMPLETE');
 });
 
-test("the certificate's own extensions: no SAN, no serverAuth, CA:TRUE leaf, EC key with keyEncipherment", async (t) => {
-  const noSan = await leafSpec(pki, { subject: 'CN=localhost', dns: [], ip: [] });
-  const clientOnly = await leafSpec(pki, { extendedKeyUsage: ['clientAuth'] });
-  const caLeaf = await leafSpec(pki, { ca: true });
-  const ecEnc = await leafSpec(pki, { keyUsage: ['digitalSignature', 'keyEncipherment'] });
-  const ports = await Promise.all([noSan, clientOnly, caLeaf, ecEnc].map((c) => node(t, { cert: c.certPem + pki.inter.certPem, key: c.keyPem })));
-  const [a, b, c, d] = await Promise.all(ports.map((p) => grade(p)));
-  assert.match(finding(a, 'GRADE_CERT_NO_SAN').fix, /subjectAltName/);
-  assert.match(finding(b, 'GRADE_CERT_NO_SERVER_AUTH').fix, /serverAuth/);
-  assert.match(finding(c, 'GRADE_CERT_LEAF_IS_CA').fix, /CA:FALSE/);
-  assert.match(finding(d, 'GRADE_CERT_KEY_USAGE').fix, /digitalSignature only/);
+test('a certificate without subjectAltName', async (t) => {
+  const c = await leafSpec(pki, { subject: 'CN=localhost', dns: [], ip: [] });
+  const r = await served(t, [c.certPem, pki.inter.certPem], c.keyPem);
+  assert.match(finding(r, 'GRADE_CERT_NO_SAN').fix, /subjectAltName/);
 });
 
-test('a certificate with under a third of its lifetime left is close to expiry; measured against its lifetime', async (t) => {
+test('a certificate whose extendedKeyUsage lacks serverAuth', async (t) => {
+  const c = await leafSpec(pki, { extendedKeyUsage: ['clientAuth'] });
+  const r = await served(t, [c.certPem, pki.inter.certPem], c.keyPem);
+  assert.match(finding(r, 'GRADE_CERT_NO_SERVER_AUTH').fix, /serverAuth/);
+});
+
+test('a server certificate that says CA:TRUE', async (t) => {
+  const c = await leafSpec(pki, { ca: true });
+  const r = await served(t, [c.certPem, pki.inter.certPem], c.keyPem);
+  assert.match(finding(r, 'GRADE_CERT_LEAF_IS_CA').fix, /CA:FALSE/);
+});
+
+test('an EC key with keyUsage keyEncipherment is inconsistent with its key type', async (t) => {
+  const c = await leafSpec(pki, { keyUsage: ['digitalSignature', 'keyEncipherment'] });
+  const r = await served(t, [c.certPem, pki.inter.certPem], c.keyPem);
+  assert.match(finding(r, 'GRADE_CERT_KEY_USAGE').fix, /digitalSignature only/);
+});
+
+test('under a third of its lifetime left is close to expiry', async (t) => {
   const now = Date.now();
-  const late = await leafSpec(pki, { notBefore: new Date(now - days(80)), notAfter: new Date(now + days(10)) });
-  const long = await leafSpec(pki, { notBefore: new Date(now - days(5)), notAfter: new Date(now + days(10)) });
-  const [p1, p2] = await Promise.all([late, long].map((c) => node(t, { cert: c.certPem + pki.inter.certPem, key: c.keyPem })));
-  const [a, b] = await Promise.all([grade(p1), grade(p2)]);
-  const f = finding(a, 'GRADE_CERT_EXPIRING');
-  assert.match(f.what, /of its 90 days left/);
-  absent(b, 'GRADE_CERT_EXPIRING');
+  const c = await leafSpec(pki, { notBefore: new Date(now - days(80)), notAfter: new Date(now + days(10)) });
+  const r = await served(t, [c.certPem, pki.inter.certPem], c.keyPem);
+  assert.match(finding(r, 'GRADE_CERT_EXPIRING').what, /of its 90 days left/);
+});
+
+test('the same days left on a short-lived certificate are not close to expiry', async (t) => {
+  const now = Date.now();
+  const c = await leafSpec(pki, { notBefore: new Date(now - days(5)), notAfter: new Date(now + days(10)) });
+  const r = await served(t, [c.certPem, pki.inter.certPem], c.keyPem);
+  absent(r, 'GRADE_CERT_EXPIRING');
+});
+
+test('a 1024-bit DH group behind DHE suites is weak', async (t) => {
+  const dir = tempDir(t);
+  // OpenSSL sizes its automatic DH group to the certificate key: a 1024-bit key gets a 1024-bit group.
+  const files = await opensslChain(dir, { leafKey: 'rsa:1024' });
+  const s = await startSServer(files, ['-no_tls1_3', '-cipher', 'DHE-RSA-AES128-GCM-SHA256@SECLEVEL=0']);
+  t.after(s.close);
+  const r = await grade(s.port, { ca: parseCertificates(readFileSync(files.ca)) });
+  assert.equal(r.dhBits, 1024);
+  assert.match(finding(r, 'GRADE_DH_WEAK').fix, /2048/);
+});
+
+test('a server that lets the client pick the suite has no cipher order', async (t) => {
+  const dir = tempDir(t);
+  const files = await opensslChain(dir);
+  const s = await startSServer(files, ['-no_tls1_3', '-cipher', 'ECDHE-RSA-AES128-GCM-SHA256:AES128-SHA']);
+  t.after(s.close);
+  const r = await grade(s.port, { ca: parseCertificates(readFileSync(files.ca)) });
+  assert.equal(r.serverCipherOrder, false);
+  assert.match(finding(r, 'GRADE_NO_CIPHER_ORDER').fix, /ssl_prefer_server_ciphers on/);
+});
+
+test('a server with its own order (-serverpref) is not flagged', async (t) => {
+  const dir = tempDir(t);
+  const files = await opensslChain(dir);
+  const s = await startSServer(files, ['-no_tls1_3', '-serverpref', '-cipher', 'ECDHE-RSA-AES128-GCM-SHA256:AES128-SHA']);
+  t.after(s.close);
+  const r = await grade(s.port, { ca: parseCertificates(readFileSync(files.ca)) });
+  assert.equal(r.serverCipherOrder, true);
+  absent(r, 'GRADE_NO_CIPHER_ORDER');
 });

@@ -21,6 +21,8 @@ export type GradeCode =
   | 'GRADE_NO_AEAD'
   | 'GRADE_CIPHER_CBC'
   | 'GRADE_CIPHERS_INCOMPLETE'
+  | 'GRADE_DH_WEAK'
+  | 'GRADE_NO_CIPHER_ORDER'
   // certificates and chain
   | 'GRADE_SIGNATURE_SHA1'
   | 'GRADE_SIGNATURE_MD5'

@@ -43,6 +43,8 @@ export interface Hello {
   session: Buffer | null;
   ticket: boolean;
   reused: boolean;
+  /** The ephemeral key exchange (ECDH curve or DH group size), when there was one. */
+  ephemeral: { type: string; name: string | null; size: number } | null;
   /** Node/OpenSSL error code when the handshake failed, e.g. ERR_SSL_UNSUPPORTED_PROTOCOL. */
   error: string | null;
   errorMessage: string | null;
@@ -59,6 +61,7 @@ const failed = (error: string, message: string): Hello => ({
   session: null,
   ticket: false,
   reused: false,
+  ephemeral: null,
   error,
   errorMessage: message,
   socket: null,
@@ -91,6 +94,8 @@ export function hello(options: HelloOptions): Promise<Hello> {
         port: options.port,
         ...(options.servername ? { servername: options.servername } : {}),
         rejectUnauthorized: false,
+        // Node refuses DH groups under 1024 bits; a scanner wants to see them to name them.
+        minDHSize: 1,
         // A scanner judges the name itself; Node's check would only end the handshake early.
         checkServerIdentity: () => undefined,
         ...(options.minVersion ? { minVersion: options.minVersion } : {}),
@@ -131,6 +136,7 @@ export function hello(options: HelloOptions): Promise<Hello> {
           session: session ?? socket.getSession() ?? null,
           ticket: Boolean(ticket && ticket.length > 0),
           reused: socket.isSessionReused(),
+          ephemeral: ephemeralOf(socket),
           error: null,
           errorMessage: null,
           socket: options.keep ? socket : null,
@@ -147,4 +153,9 @@ export function hello(options: HelloOptions): Promise<Hello> {
       } else report();
     });
   });
+}
+
+function ephemeralOf(socket: TLSSocket): Hello['ephemeral'] {
+  const e = socket.getEphemeralKeyInfo() as { type?: string; name?: string; size?: number } | null;
+  return e?.type && e.size ? { type: e.type, name: e.name ?? null, size: e.size } : null;
 }

@@ -41,6 +41,10 @@ export interface GradeReport {
   suites: Suite[];
   /** False when the handshake or time bound cut the cipher search short. */
   suitesComplete: boolean;
+  /** True when the server follows its own suite order, false when the client's; null: not known. */
+  serverCipherOrder: boolean | null;
+  /** Diffie-Hellman group size behind the DHE suites, when any. */
+  dhBits: number | null;
   /** What the server chose when offered h2 and http/1.1; null: no ALPN. */
   alpn: string | null;
   ocspStapled: boolean | null;
@@ -139,6 +143,21 @@ export async function gradeServer(target: { host: string; port: number }, option
     legacyVersion ? say({ ...base, minVersion: 'TLSv1', maxVersion: legacyVersion, secureOptions: constants.SSL_OP_NO_TICKET }) : Promise.resolve(null),
   ]);
   handshakes += legacy.handshakes + tls13.handshakes;
+  // Two follow-ups on what was found: the DH group behind DHE suites, and whether the server or
+  // the client picks the suite (offer two in both orders).
+  const dhe = legacy.suites.filter((x) => x.keyExchange === 'DHE').map((x) => x.name);
+  const pair = legacy.suites.slice(0, 2).map((x) => x.name);
+  const [dh, forward, backward] = await Promise.all([
+    dhe.length && legacyVersion
+      ? say({ ...base, minVersion: legacyVersion, maxVersion: legacyVersion, ciphers: `${dhe.join(':')}@SECLEVEL=0` })
+      : Promise.resolve(null),
+    pair.length === 2 && legacyVersion
+      ? say({ ...base, minVersion: legacyVersion, maxVersion: legacyVersion, ciphers: `${pair.join(':')}@SECLEVEL=0` })
+      : Promise.resolve(null),
+    pair.length === 2 && legacyVersion
+      ? say({ ...base, minVersion: legacyVersion, maxVersion: legacyVersion, ciphers: `${[...pair].reverse().join(':')}@SECLEVEL=0` })
+      : Promise.resolve(null),
+  ]);
   const [ticketAgain, idAgain] = await Promise.all([
     ticketFirst?.session && (ticketFirst.ticket || ticketFirst.protocol === 'TLSv1.3')
       ? say({ ...base, minVersion: 'TLSv1', ...(legacyVersion ? { maxVersion: legacyVersion } : {}), session: ticketFirst.session })
@@ -257,6 +276,26 @@ export async function gradeServer(target: { host: string; port: number }, option
       what: `the server also accepts CBC suites without AEAD: ${list(cbc.map((s) => s.name))}`,
       fix: 'drop them unless very old clients need them (nginx: ssl_ciphers ECDHE+AESGCM:ECDHE+CHACHA20)',
     });
+  const dhBits = dh?.ok && dh.ephemeral?.type === 'DH' ? dh.ephemeral.size : null;
+  if (dhBits !== null && dhBits < 2048)
+    findings.push({
+      code: 'GRADE_DH_WEAK',
+      severity: 'warning',
+      certificate: null,
+      what: `the DHE suites use a ${dhBits}-bit Diffie-Hellman group (Logjam range; OpenSSL refuses under 2048 bits from security level 2)`,
+      fix: 'use a 2048-bit or larger group (nginx: ssl_dhparam with openssl dhparam 2048, or ffdhe2048), or drop the DHE suites and keep ECDHE',
+    });
+  const clientPicks = Boolean(forward?.ok && backward?.ok && forward.cipher !== backward.cipher);
+  if (clientPicks) {
+    const poor = legacySuites.some((x) => !x.forwardSecrecy || !x.aead || x.weak);
+    findings.push({
+      code: 'GRADE_NO_CIPHER_ORDER',
+      severity: poor ? 'warning' : 'info',
+      certificate: null,
+      what: `the server lets the client pick the suite (offered ${pair.join(', ')} in both orders, it took the client's first each time)${poor ? ': a client that prefers a weaker suite gets it' : ''}`,
+      fix: 'make the server choose (nginx: ssl_prefer_server_ciphers on; Apache: SSLHonorCipherOrder on; openssl s_server -serverpref)',
+    });
+  }
   if (!legacy.complete)
     findings.push({
       code: 'GRADE_CIPHERS_INCOMPLETE',
@@ -390,6 +429,8 @@ export async function gradeServer(target: { host: string; port: number }, option
     protocols: VERSIONS.map((v) => ({ version: v, offered: is(v), error: is(v) ? null : (offered.get(v)?.error ?? null) })),
     suites,
     suitesComplete: legacy.complete && tls13.complete,
+    serverCipherOrder: forward?.ok && backward?.ok ? !clientPicks : null,
+    dhBits,
     alpn: main.ok ? main.alpn : null,
     ocspStapled: main.ok ? main.ocspStapled : null,
     resumption: { tickets, sessionIds: ids },
