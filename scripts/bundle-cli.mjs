@@ -36,7 +36,9 @@ await esbuild.build({
           if (args.path === './commands/decode.js') return undefined;
           // Keep the specifier as the entry's directory sees it (dist/cli/).
           const fromCli = join(dirname(args.importer), args.path);
-          const rel = fromCli.startsWith(join(root, 'dist', 'cli')) ? `./${fromCli.slice(join(root, 'dist', 'cli').length + 1)}` : `../${fromCli.slice(join(root, 'dist').length + 1)}`;
+          const rel = fromCli.startsWith(join(root, 'dist', 'cli'))
+            ? `./${fromCli.slice(join(root, 'dist', 'cli').length + 1)}`
+            : `../${fromCli.slice(join(root, 'dist').length + 1)}`;
           return { path: rel, external: true };
         });
       },

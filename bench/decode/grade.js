@@ -43,7 +43,10 @@ try {
   });
   const target = `127.0.0.1:${port}`;
   const commands = {
-    'certgate inspect --grade': [process.execPath, [join(root, 'bin', 'certgate.js'), 'inspect', target, '--servername', 'localhost', '--ca', join(dir, 'root.pem'), '--no-system-roots', '--grade']],
+    'certgate inspect --grade': [
+      process.execPath,
+      [join(root, 'bin', 'certgate.js'), 'inspect', target, '--servername', 'localhost', '--ca', join(dir, 'root.pem'), '--no-system-roots', '--grade'],
+    ],
     'testssl --fast': ['testssl', ['--fast', '--warnings', 'batch', '--quiet', '--nodns', 'none', '--color', '0', '--add-ca', join(dir, 'root.pem'), target]],
   };
   const times = Object.fromEntries(Object.keys(commands).map((k) => [k, []]));
@@ -60,7 +63,8 @@ try {
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   console.log(`bench/decode/grade: ${runs} runs each, Node ${process.version}, server ${target}\n`);
   console.log(`${'command'.padEnd(28)}${'median ms'.padStart(11)}   runs ms`);
-  for (const [name, xs] of Object.entries(times)) console.log(`${name.padEnd(28)}${median(xs).toFixed(0).padStart(11)}   ${xs.map((x) => x.toFixed(0)).join(', ')}`);
+  for (const [name, xs] of Object.entries(times))
+    console.log(`${name.padEnd(28)}${median(xs).toFixed(0).padStart(11)}   ${xs.map((x) => x.toFixed(0)).join(', ')}`);
   const g = median(times['certgate inspect --grade']);
   const t = median(times['testssl --fast']);
   console.log(`\ncertgate --grade / testssl --fast: ${(g / t).toFixed(3)}x   (target: certgate under 1500 ms)`);
