@@ -7,6 +7,7 @@ import { fakeIo } from '../helpers/io.ts';
 import { leafSpec, makePki } from '../helpers/pki.ts';
 import { startTlsServer } from '../helpers/servers.ts';
 import { tempDir } from '../helpers/tmp.ts';
+import { opensslChain, startSServer } from './grade-servers.ts';
 
 const pki = await makePki();
 
@@ -71,4 +72,18 @@ test('--grade with --starttls is a usage error', async () => {
   const code = await run(['inspect', '127.0.0.1:5432', '--starttls', 'postgres', '--grade'], io);
   assert.equal(code, 2);
   assert.match(io.stderr, /error E_USAGE: --grade works on direct TLS ports/);
+});
+
+test('a server that speaks only TLS 1.0 is graded though Node cannot inspect it', async (t) => {
+  const dir = tempDir(t);
+  const files = await opensslChain(dir);
+  const s = await startSServer(files, ['-tls1', '-cipher', 'DEFAULT@SECLEVEL=0']);
+  t.after(s.close);
+  const io = fakeIo();
+  const code = await run(['inspect', `127.0.0.1:${s.port}`, '--servername', 'localhost', '--ca', files.ca, '--grade', '--json'], io);
+  const out = JSON.parse(io.stdout);
+  assert.equal(out.tls, null);
+  const f = out.grade.findings.find((x: { code: string }) => x.code === 'GRADE_ONLY_LEGACY_TLS');
+  assert.match(f?.fix ?? '', /enable TLS 1\.2 and 1\.3/);
+  assert.equal(code, 1);
 });

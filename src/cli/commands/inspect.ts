@@ -119,8 +119,11 @@ export async function runInspect(
   const grade = mode === 'inspect' && Boolean(values.grade);
   if (grade && starttls) throw new CertgateError('E_USAGE', '--grade works on direct TLS ports, not with --starttls', 'drop --starttls, or --grade');
   const result = await inspect(positionals[0] as string, options);
-  // The grade needs a TLS answer; without one, inspect's own findings say why.
-  const graded = grade && result.tls ? await gradeFor(result, options) : null;
+  // The grade needs a TLS server. One that refused Node's default handshake (only TLS 1.0, no
+  // common suite) is graded too: that is where the grade says why.
+  const tlsServer =
+    result.tls !== null || result.findings.some((f) => f.code === 'PROTOCOL_MISMATCH' || f.code === 'HANDSHAKE_FAILED' || f.code === 'SECURITY_LEVEL');
+  const graded = grade && tlsServer ? await gradeFor(result, options) : null;
   if (values.json) io.out(`${JSON.stringify(grade ? { ...result, grade: graded } : result, null, 2)}\n`);
   else io.out(render(result, io, mode) + (graded ? renderGrade(graded, io) : ''));
   return result.status === 'fail' || graded?.findings.some((f) => f.severity === 'error') ? 1 : 0;
