@@ -136,7 +136,7 @@ export async function gradeServer(target: { host: string; port: number }, option
   const bound = { maxHandshakes: 40, deadline };
   const [legacy, tls13, ticketFirst, idFirst] = await Promise.all([
     legacyVersion ? run(() => enumerateLegacy(base, legacyVersion, bound)) : Promise.resolve<Enumeration>({ suites: [], complete: true, handshakes: 0 }),
-    is('TLSv1.3') ? enumerateTls13({ ...base }) : Promise.resolve<Enumeration>({ suites: [], complete: true, handshakes: 0 }),
+    is('TLSv1.3') ? enumerateTls13({ ...base }, run) : Promise.resolve<Enumeration>({ suites: [], complete: true, handshakes: 0 }),
     // Tickets as scanners test them: the TLS 1.2 ticket extension when 1.2 or older is spoken (a
     // TLS 1.3 "ticket" can be a stateful session id in disguise, e.g. openssl -no_ticket).
     main.ok ? say({ ...base, minVersion: 'TLSv1', ...(legacyVersion ? { maxVersion: legacyVersion } : {}), waitSessionMs: 300 }) : Promise.resolve(null),

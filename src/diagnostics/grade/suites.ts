@@ -66,8 +66,8 @@ export async function enumerateLegacy(
 }
 
 /** TLS 1.3 suites, one at a time (there are five; OpenSSL offers each only when named). */
-export async function enumerateTls13(base: Base): Promise<Enumeration> {
-  const results = await Promise.all(TLS13_SUITES.map((name) => hello({ ...base, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3', ciphers: name })));
+export async function enumerateTls13(base: Base, limit: <T>(task: () => Promise<T>) => Promise<T> = (task) => task()): Promise<Enumeration> {
+  const results = await Promise.all(TLS13_SUITES.map((name) => limit(() => hello({ ...base, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3', ciphers: name }))));
   const suites = results.flatMap((h, i) => (h.ok ? [classify(h.cipher ?? (TLS13_SUITES[i] as string), 'TLSv1.3')] : []));
   return { suites, complete: true, handshakes: TLS13_SUITES.length };
 }
