@@ -4,6 +4,7 @@
  * verified and explained.
  */
 
+import type { GradeReport } from '../../diagnostics/grade/index.ts';
 import { type InspectOptions, type InspectResult, inspect } from '../../diagnostics/inspect.ts';
 import { STARTTLS_PROTOCOLS, type StartTlsProtocol } from '../../diagnostics/starttls.ts';
 import { CertgateError } from '../../errors.ts';
@@ -13,9 +14,10 @@ import { type Options, parse, positiveInt, readInput, readPassword } from '../ar
 import { palette } from '../color.ts';
 import type { Io } from '../io.ts';
 import { ARROW, certificateBlock, findingsBlock } from '../render.ts';
+import { renderGrade, runGrade } from './grade-section.ts';
 
 export const inspectUsage =
-  'certgate inspect HOST[:PORT] [--servername NAME] [--starttls postgres|mysql|smtp] [--ca FILE]... [--no-system-roots] [--client-cert FILE --client-key FILE] [--fetch-missing] [--seclevel N] [--timeout MS] [--json]';
+  'certgate inspect HOST[:PORT] [--servername NAME] [--starttls postgres|mysql|smtp] [--ca FILE]... [--no-system-roots] [--client-cert FILE --client-key FILE] [--fetch-missing] [--seclevel N] [--timeout MS] [--grade] [--json]';
 export const verifyUsage = 'certgate verify --ca BUNDLE URL|HOST[:PORT] [--servername NAME] [--starttls ...] [--timeout MS] [--json]';
 
 const OPTIONS: Options = {
@@ -30,6 +32,7 @@ const OPTIONS: Options = {
   'fetch-missing': { type: 'boolean' },
   timeout: { type: 'string' },
   seclevel: { type: 'string' },
+  grade: { type: 'boolean' },
 };
 
 async function loadCas(io: Io, files: string[]): Promise<Certificate[]> {
@@ -113,10 +116,29 @@ export async function runInspect(
     ...(starttls ? { starttls: starttls as StartTlsProtocol } : {}),
     ...(client.cert ? { clientCert: client.cert, clientKey: client.key } : {}),
   };
+  const grade = mode === 'inspect' && Boolean(values.grade);
+  if (grade && starttls) throw new CertgateError('E_USAGE', '--grade works on direct TLS ports, not with --starttls', 'drop --starttls, or --grade');
   const result = await inspect(positionals[0] as string, options);
-  if (values.json) io.out(`${JSON.stringify(result, null, 2)}\n`);
-  else io.out(render(result, io, mode));
-  return result.status === 'fail' ? 1 : 0;
+  // The grade needs a TLS server. One that refused Node's default handshake (only TLS 1.0, no
+  // common suite) is graded too: that is where the grade says why.
+  const tlsServer =
+    result.tls !== null || result.findings.some((f) => f.code === 'PROTOCOL_MISMATCH' || f.code === 'HANDSHAKE_FAILED' || f.code === 'SECURITY_LEVEL');
+  const graded = grade && tlsServer ? await gradeFor(result, options) : null;
+  if (values.json) io.out(`${JSON.stringify(grade ? { ...result, grade: graded } : result, null, 2)}\n`);
+  else io.out(render(result, io, mode) + (graded ? renderGrade(graded, io) : ''));
+  return result.status === 'fail' || graded?.findings.some((f) => f.severity === 'error') ? 1 : 0;
+}
+
+function gradeFor(r: InspectResult, o: InspectOptions): Promise<GradeReport> {
+  return runGrade(
+    { host: r.target.host, port: r.target.port },
+    {
+      ...(r.target.servername ? { servername: r.target.servername } : {}),
+      ...(o.ca ? { ca: o.ca } : {}),
+      systemRoots: o.systemRoots !== false,
+      ...(o.timeoutMs ? { timeoutMs: Math.min(o.timeoutMs, 5_000) } : {}),
+    },
+  );
 }
 
 function render(r: InspectResult, io: Io, mode: 'inspect' | 'verify'): string {
