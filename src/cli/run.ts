@@ -28,6 +28,7 @@ commands:
   resources ...           outbound endpoints and their TLS profiles: list, show, add, remove, pin, test, export, import
   doctor                  check ports, DNS, CAA, email, proxy, redirects, HSTS, trust, certificates, storage, clock
   cluster status          the nodes sharing a PostgreSQL store: heartbeat, version, mixed versions
+  admin token ...         admin API and dashboard tokens: create (shown once), list, revoke
   config check|show       validate the configuration (start nothing), or show the effective settings and their sources
   store copy|rekey|migrate  copy a store to another (no reissuing); move the private keys to a new store key; migrate a PostgreSQL schema
   version                 print the version
@@ -52,6 +53,7 @@ const configCmd = () => import('./commands/config.ts');
 const doctorCmd = () => import('./commands/doctor.ts');
 const storeCmd = () => import('./commands/store.ts');
 const clusterCmd = () => import('./commands/cluster.ts');
+const adminCmd = () => import('./commands/admin.ts');
 
 const COMMANDS: Record<string, () => Promise<Loaded>> = {
   decode: () => decode().then((m) => ({ command: m.decode, usage: m.usage })),
@@ -70,6 +72,7 @@ const COMMANDS: Record<string, () => Promise<Loaded>> = {
   resources: () => resources().then((m) => ({ command: m.resources, usage: m.usage })),
   store: () => storeCmd().then((m) => ({ command: m.store, usage: m.storeUsage, help: m.storeHelp })),
   cluster: () => clusterCmd().then((m) => ({ command: m.cluster, usage: m.clusterUsage, help: m.clusterHelp })),
+  admin: () => adminCmd().then((m) => ({ command: m.admin, usage: m.usage })),
 };
 
 export function renderError(err: unknown, debug: boolean): string {

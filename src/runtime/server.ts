@@ -6,6 +6,8 @@
  * `serve: false` (maintenance only) and each worker with `maintain: false`.
  */
 import { availableParallelism } from 'node:os';
+import type { AdminProviders } from '../admin/context.ts';
+import type { AdminServer } from '../admin/server.ts';
 import { type Alerts, type AlertsOptions, createAlerts } from '../alerts/index.ts';
 import { CertCache } from '../cache/cache.ts';
 import { Edge, type EdgeOptions, type EdgeSettings } from '../edge/edge.ts';
@@ -37,7 +39,7 @@ export interface RuntimeOptions {
   onRenewed?: (names: string[]) => void;
   /** The access log's sink (one entry per finished request), when settings.accessLog is on. */
   accessLog?: EdgeOptions['accessLog'];
-  /** The environment the DNS hook runs with. */
+  /** The environment the DNS hook runs with (and resources' secret references, for the admin API). */
   hookEnv?: Record<string, string | undefined>;
   /** The serving workers' metrics (serve --workers: asked of them at each scrape), merged into this process's. */
   metricsPeers?: () => Promise<MetricsJson[]>;
@@ -47,6 +49,11 @@ export interface RuntimeOptions {
   version?: string;
   /** PostgreSQL store: between resyncs and between heartbeats (ms; tests shorten them). */
   cluster?: { resyncMs?: number; heartbeatMs?: number };
+  /**
+   * The admin API and dashboard (settings.adminListen). Run by one process only: with workers,
+   * the primary. `optional`: a busy default address is warned about instead of failing the start.
+   */
+  admin?: AdminProviders & { enabled?: boolean; optional?: boolean };
 }
 
 export interface Runtime {
@@ -58,6 +65,8 @@ export interface Runtime {
   /** Whether the local CA was created by this start. */
   readonly localCaCreated: boolean;
   start(): Promise<{ https: number | null; http: number | null }>;
+  /** The admin listener's URL once started (`http://127.0.0.1:2020`, `unix:/path`), or null when off. */
+  readonly adminUrl: string | null;
   /** Applies what can change while running; returns the changed settings that need a restart. */
   reload(next: ServerSettings): Promise<string[]>;
   /** Serves these names' stored certificates from the next handshake on. */
@@ -214,6 +223,7 @@ export async function buildRuntime(settings: ServerSettings, options: RuntimeOpt
     }
     if (names.length && acme) void refresh(names).catch((err) => storeLog.warn(`refreshing ${names.length} certificates: ${(err as Error).message}`));
   };
+  let admin: AdminServer | null = null;
 
   return {
     settings,
@@ -227,6 +237,9 @@ export async function buildRuntime(settings: ServerSettings, options: RuntimeOpt
     observeEvent(e) {
       view?.onEvent(e);
       alerts?.onEvent(e);
+    },
+    get adminUrl() {
+      return admin?.url ?? null;
     },
     async start() {
       if (view) {
@@ -294,6 +307,29 @@ export async function buildRuntime(settings: ServerSettings, options: RuntimeOpt
           ...(options.cluster?.heartbeatMs ? { intervalMs: options.cluster.heartbeatMs } : {}),
         });
       }
+      if (options.admin?.enabled !== false && settings.adminListen !== 'off') {
+        // Loaded only when on: hono and the schemas are not paid for by `serve --admin-listen off`.
+        const { startAdminFor } = await import('./admin.ts');
+        admin = await startAdminFor(settings, {
+          engines,
+          localCa,
+          manager,
+          log: log.child({ area: 'admin' }),
+          env: options.hookEnv ?? {},
+          current: () => current as unknown as Record<string, unknown>,
+          // A certificate obtained through the admin API is served at once, by the workers too.
+          refresh: async (names) => {
+            await refresh(names);
+            options.onRenewed?.(names);
+          },
+          // This process's metrics at /metrics (with workers, merged with theirs at each scrape).
+          providers: { ...(metrics ? { metrics } : {}), ...(options.admin ?? {}) },
+          optional: options.admin?.optional === true,
+        }).catch(async (err) => {
+          await edge?.close();
+          throw err;
+        });
+      }
       maintainer?.start();
       return ports;
     },
@@ -308,6 +344,7 @@ export async function buildRuntime(settings: ServerSettings, options: RuntimeOpt
     },
     refresh,
     async close() {
+      await admin?.close();
       await edge?.close();
       await maintainer?.close();
       await trust?.close();

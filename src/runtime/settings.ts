@@ -71,6 +71,10 @@ export interface ServerSettings extends AcmeSettings {
   alertsWebhooks: string[] | null;
   /** HMAC-SHA256 key for the X-Certgate-Signature header; undefined: unsigned. */
   alertsSecret: string | undefined;
+  /** The admin API and dashboard: `host:port`, `unix:/path`, or `off`. */
+  adminListen: string;
+  /** TLS for the admin listener: `off`, `local-ca`, or a managed domain whose certificate it uses. Required off loopback. */
+  adminTls: string;
 }
 
 /** Settings that SIGHUP can change without a restart. */
@@ -85,3 +89,6 @@ export const RELOADABLE = [
   'behindProxy',
   'defaultSni',
 ] as const satisfies ReadonlyArray<keyof ServerSettings>;
+
+/** Settings whose values are secrets: never shown (config show, the admin API), never logged. */
+export const SECRET_SETTINGS: ReadonlySet<string> = new Set(['storeKey', 'storeKeyOld', 'alertsSecret', 'alertsWebhooks']);

@@ -49,6 +49,8 @@ const RAW: Record<string, Raw> = {
   storeKeyFile: { file: '/tmp/key-file', env: '/tmp/key-env', flag: '/tmp/key-flag' },
   storeKeyOld: { file: 'c'.repeat(64), env: 'd'.repeat(64), flag: '' },
   storeKeyOldFile: { file: '/tmp/old-file', env: '/tmp/old-env', flag: '/tmp/old-flag' },
+  adminListen: { file: '127.0.0.1:2021', env: '[::1]:2022', flag: 'unix:/run/certgate/admin.sock' },
+  adminTls: { file: 'local-ca', env: 'admin.example.com', flag: 'off' },
 };
 
 function rawFor(key: string, r: Row<unknown>, defaultValue: unknown): Raw {

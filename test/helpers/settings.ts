@@ -47,6 +47,8 @@ export function settings(data: string, over: Partial<ServerSettings> = {}): Serv
     metricsMaxNames: 10_000,
     alertsWebhooks: null,
     alertsSecret: undefined,
+    adminListen: 'off',
+    adminTls: 'off',
     ...over,
   };
 }

@@ -18,7 +18,7 @@ import type { Io } from '../io.ts';
 import { VERSION } from '../run.ts';
 import { dataPathsFor, loadSettings, withSource } from '../settings/load.ts';
 import { DATA_TABLE, SERVE_TABLE } from '../settings/rows.ts';
-import { flagOptions, renderHelp, type SettingsOf } from '../settings/table.ts';
+import { describeSource, flagOptions, renderHelp, type SettingsOf, type Source } from '../settings/table.ts';
 import { isWorker, superviseWorkers, WORKER_SETTINGS_ENV, workerChannel, workerId } from '../workers.ts';
 
 export const serveUsage = 'certgate serve [options]';
@@ -62,6 +62,7 @@ function banner(io: Io, runtime: Runtime, ports: { https: number | null; http: n
       `${ports.https !== null ? `  https://localhost${ports.https === 443 ? '' : `:${ports.https}`}/${behind ? ' (TLS from the load balancer)' : ''}\n` : ''}` +
       `${ports.http !== null ? `  http on port ${ports.http}: ACME HTTP-01${http}\n` : ''}` +
       `  local CA ${runtime.localCaCreated ? 'created' : 'loaded'}: ${runtime.localCa.certPath}\n` +
+      `${runtime.adminUrl ? `  admin API and dashboard: ${runtime.adminUrl} (a token: certgate admin token create)\n` : ''}` +
       `  trust it: certgate local-ca export > certgate-local-ca.pem  (then NODE_EXTRA_CA_CERTS=certgate-local-ca.pem, curl --cacert certgate-local-ca.pem, or your OS/browser store)\n`,
   );
 }
@@ -92,17 +93,45 @@ export async function serve(argv: string[], io: Io): Promise<number> {
   const { values } = parse(argv, { ...flagOptions(SERVE_TABLE), json: { type: 'boolean' } }, serveUsage);
   const worker = isWorker();
   let resolved: ServeSettings;
+  let sources: Record<string, Source> | null = null;
   if (worker) {
     resolved = JSON.parse(io.env[WORKER_SETTINGS_ENV] ?? '{}') as ServeSettings;
   } else {
-    resolved = (await loadSettings(SERVE_TABLE, values, io, 'serve')).settings;
+    const loaded = await loadSettings(SERVE_TABLE, values, io, 'serve');
+    resolved = loaded.settings;
+    sources = loaded.source;
   }
   const settings = serverSettings(resolved);
   const workers = workerCount(resolved.workers);
   const log = serveLogger(io, worker ? { worker: workerId() } : undefined);
   const stopped = stoppedBy(io);
+  // The admin API runs in one process (this one, or the primary): it shows the settings with
+  // their sources and reloads through the same path as SIGHUP.
+  let reloadHook: (() => Promise<{ restart: string[] }>) | null = null;
+  const admin = {
+    enabled: !worker,
+    // The default address may be held by another certgate on this host: a warning, not a failure.
+    optional: sources?.adminListen?.from === 'default',
+    settings: async () => ({
+      settings: Object.fromEntries(
+        Object.keys(SERVE_TABLE).map((k) => [
+          k,
+          {
+            value: (SERVE_TABLE as Record<string, { secret?: boolean }>)[k]?.secret ? '(redacted)' : (resolved as Record<string, unknown>)[k],
+            source: sources?.[k] ? describeSource(sources[k] as Source) : 'worker',
+          },
+        ]),
+      ),
+    }),
+    // The same checks as `certgate doctor`, on the running settings (its ports are this server's).
+    doctor: () => import('../../doctor/index.ts').then((m) => m.runDoctor(settings)),
+    reload: () => {
+      if (!reloadHook) throw new CertgateError('E_ADMIN_UNAVAILABLE', 'the server is still starting', 'try again in a moment');
+      return reloadHook();
+    },
+  };
   const build = (opts: Parameters<typeof buildRuntime>[1]) =>
-    buildRuntime(settings, { log, hookEnv: io.env, version: VERSION, ...opts }).catch((err) => {
+    buildRuntime(settings, { log, hookEnv: io.env, version: VERSION, admin, ...opts }).catch((err) => {
       throw withSource(err, SERVE_TABLE);
     });
 
@@ -130,11 +159,18 @@ export async function serve(argv: string[], io: Io): Promise<number> {
       return typeof code === 'number' && code !== 0 ? code : 1; // the worker said why on stderr
     }
     banner(io, runtime, { https: settings.behindProxy && !settings.behindProxyTls ? null : settings.httpsPort, http: settings.httpPort }, workers);
+    const hangup = async (): Promise<{ restart: string[] }> => {
+      const next = await loadSettings(SERVE_TABLE, values, io, 'serve');
+      resolved = next.settings;
+      sources = next.source;
+      supervisor?.broadcast({ type: 'hangup', settings: next.settings });
+      log.info('SIGHUP: configuration passed to the workers');
+      return { restart: [] };
+    };
+    reloadHook = hangup;
     io.hangup?.(async () => {
       try {
-        const next = (await loadSettings(SERVE_TABLE, values, io, 'serve')).settings;
-        supervisor?.broadcast({ type: 'hangup', settings: next });
-        log.info('SIGHUP: configuration passed to the workers');
+        await hangup();
       } catch (err) {
         const e = err as CertgateError;
         log.error(`SIGHUP: configuration not reloaded, the running one stays: ${e.code ?? 'E_INTERNAL'} ${e.message}`);
@@ -156,14 +192,25 @@ export async function serve(argv: string[], io: Io): Promise<number> {
     accessLog: (entry) => io.out(`${JSON.stringify(entry)}\n`),
   });
   const ports = await runtime.start();
+  const apply = async (fromPrimary?: ServeSettings): Promise<{ restart: string[] }> => {
+    let next = fromPrimary;
+    if (!next) {
+      const loaded = await loadSettings(SERVE_TABLE, values, io, 'serve');
+      next = loaded.settings;
+      resolved = loaded.settings;
+      sources = loaded.source;
+    }
+    const restart = await runtime.reload(serverSettings(next));
+    if (restart.length) log.warn(`SIGHUP: ${restart.join(', ')} changed; these take effect at the next restart`);
+    log.info('SIGHUP: configuration and certificates reloaded');
+    return { restart };
+  };
+  reloadHook = apply;
   const reload = async (fromPrimary?: ServeSettings) => {
     // Everything the edge can change while running comes from the file again; what needs a
     // restart (ports, data, ACME) is named. A broken file leaves the running settings.
     try {
-      const next = fromPrimary ?? (await loadSettings(SERVE_TABLE, values, io, 'serve')).settings;
-      const restart = await runtime.reload(serverSettings(next));
-      if (restart.length) log.warn(`SIGHUP: ${restart.join(', ')} changed; these take effect at the next restart`);
-      log.info('SIGHUP: configuration and certificates reloaded');
+      await apply(fromPrimary);
     } catch (err) {
       const e = err as CertgateError;
       log.error(`SIGHUP: configuration not reloaded, the running one stays: ${e.code ?? 'E_INTERNAL'} ${e.message}`);

@@ -7,10 +7,27 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { KEY_TYPES, type KeyType } from '../../acme/issuer.ts';
+import { DEFAULT_ADMIN_LISTEN, parseAdminListen } from '../../admin/listen.ts';
 import type { AcmeSettings, ServerSettings } from '../../runtime/settings.ts';
 import { decodeStoreKey, STORE_KEY_FORMAT } from '../../store/crypt.ts';
+import type { Kind } from './kinds.ts';
 import { bool, cidr, duration, hostName, int, listenHost, listOf, oneOf, path, port, routes, text, urlOf, workers } from './kinds.ts';
 import { type Context, type Row, row } from './table.ts';
+
+/** HOST:PORT, unix:/path or off, checked by the admin listener's own parser. */
+const adminListen: Kind<string> = {
+  expect: 'HOST:PORT, unix:/path/to.sock, or off',
+  arg: 'ADDR',
+  schema: text.schema.refine((v) => {
+    try {
+      parseAdminListen(v);
+      return true;
+    } catch {
+      return false;
+    }
+  }),
+  fromText: (t) => t.trim(),
+};
 
 const CHALLENGES = ['http-01', 'tls-alpn-01', 'dns-01'] as const;
 const MINUTE = 60_000;
@@ -402,6 +419,27 @@ const SERVER_ONLY: Rows<Omit<ServerSettings, keyof AcmeSettings>> = {
     secret: true,
     defaultText: 'unsigned',
     help: 'HMAC-SHA256 key of the X-Certgate-Signature header; no flag (a flag shows in ps); never logged or shown',
+  }),
+  adminListen: row<string>({
+    flag: 'admin-listen',
+    env: 'CERTGATE_ADMIN_LISTEN',
+    file: 'admin.listen',
+    kind: adminListen,
+    default: DEFAULT_ADMIN_LISTEN,
+    help: 'the admin API and dashboard: HOST:PORT, unix:/path/to.sock, or off; off loopback it needs admin.tls',
+  }),
+  adminTls: row<string>({
+    flag: 'admin-tls',
+    env: 'CERTGATE_ADMIN_TLS',
+    file: 'admin.tls',
+    kind: {
+      ...text,
+      arg: 'off|local-ca|DOMAIN',
+      expect: 'off, local-ca, or a managed domain whose certificate the admin listener uses',
+      schema: text.schema.refine((v) => v === 'off' || v === 'local-ca' || hostName.schema.safeParse(v).success),
+    },
+    default: 'off',
+    help: "TLS for the admin listener: off (loopback and sockets only), local-ca, or a managed domain's certificate",
   }),
 };
 
