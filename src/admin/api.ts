@@ -634,6 +634,43 @@ export function apiRoutes(app: OpenAPIHono<AdminEnv>, ctx: AdminContext, streams
   app.openapi(
     createRoute({
       method: 'get',
+      path: '/api/cluster',
+      summary: 'the nodes sharing the PostgreSQL store: heartbeat, version, and whether versions are mixed',
+      security,
+      responses: {
+        200: json(
+          z.object({
+            nodes: z.array(
+              z.object({
+                id: z.string(),
+                version: z.string(),
+                host: z.string(),
+                pid: z.number(),
+                startedAt: z.string(),
+                heartbeatAt: z.string(),
+                ageSeconds: z.number(),
+                stale: z.boolean(),
+              }),
+            ),
+            versions: z.array(z.string()),
+            mixedVersions: z.boolean(),
+          }),
+          'The nodes',
+        ),
+        503: json(ErrorBody, 'Not a cluster'),
+        ...errors,
+      },
+    }),
+    async (c) => {
+      if (!ctx.cluster)
+        throw new CertgateError('E_ADMIN_UNAVAILABLE', 'this server is not on a PostgreSQL store: it is a cluster of one', 'set store (--store postgres://...) to share a store');
+      const status = await ctx.cluster();
+      return c.json({ ...status, nodes: status.nodes.map(({ id, version, host, pid, startedAt, heartbeatAt, ageSeconds, stale }) => ({ id, version, host, pid, startedAt, heartbeatAt, ageSeconds, stale })) }, 200);
+    },
+  );
+  app.openapi(
+    createRoute({
+      method: 'get',
       path: '/api/doctor',
       summary: "certgate doctor's checks, each with its verdict and fix",
       security,

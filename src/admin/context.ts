@@ -32,6 +32,14 @@ export interface AdminProviders {
   reload?: () => Promise<{ restart: string[] }>;
   doctor?: () => Promise<DoctorReportLike>;
   metrics?: MetricsLike;
+  /** The nodes sharing a PostgreSQL store (cluster status); absent on the filesystem store. */
+  cluster?: () => Promise<ClusterLike>;
+}
+
+export interface ClusterLike {
+  nodes: Array<{ id: string; version: string; host: string; pid: number; startedAt: string; heartbeatAt: string; ageSeconds: number; stale: boolean }>;
+  versions: string[];
+  mixedVersions: boolean;
 }
 
 export interface AdminContext extends AdminProviders {

@@ -15,6 +15,7 @@ import { CertgateError } from '../errors.ts';
 import type { LocalCa } from '../localca/local-ca.ts';
 import type { Logger } from '../log.ts';
 import type { CertManager } from '../manager/manager.ts';
+import { clusterStatus } from '../store/pg/nodes.ts';
 import type { AcmeEngines } from './acme.ts';
 import type { ServerSettings } from './settings.ts';
 
@@ -71,6 +72,7 @@ export async function startAdminFor(s: ServerSettings, deps: AdminDeps): Promise
         log: deps.log,
         current: deps.current,
         refresh: deps.refresh,
+        ...(engines.pg ? { cluster: () => clusterStatus((engines.pg as NonNullable<AcmeEngines['pg']>).pool) } : {}),
         ...deps.providers,
       },
       { listen: s.adminListen, tls },

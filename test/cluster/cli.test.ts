@@ -14,6 +14,8 @@ import { run } from '../../src/cli/run.ts';
 import { pgTarget } from '../../src/store/pg/connection.ts';
 import { SCHEMA_VERSION } from '../../src/store/pg/migrate.ts';
 import { startHeartbeat } from '../../src/store/pg/nodes.ts';
+import { startServe, waitFor } from '../edge/helpers.ts';
+import { freePort } from '../helpers/daemons.ts';
 import { cleanEnv } from '../helpers/env.ts';
 import { fakeIo } from '../helpers/io.ts';
 import { tempDir } from '../helpers/tmp.ts';
@@ -135,4 +137,36 @@ test('the ACME commands use the store too, and a one-shot command ends when done
   const pool = new pg.Pool(pgTarget(url).config);
   assert.ok((await pool.query("SELECT count(*)::int AS n FROM certgate_kv WHERE key LIKE 'docs/%'")).rows[0].n >= 1, 'the registry is in PostgreSQL');
   await pool.end();
+});
+
+test('the admin API lists the cluster: GET /api/cluster names the running node, its version and heartbeat; tokens live in the shared store', {
+  timeout: 60_000,
+}, async (t) => {
+  const url = await fx.database();
+  const [https, admin] = [await freePort(), await freePort()];
+  const data = join(tempDir(t), 'data');
+  const s = startServe(
+    ['--store', url, '--data', data, '--https-port', String(https), '--http-port', 'off', '--host', '127.0.0.1', '--admin-listen', `127.0.0.1:${admin}`],
+    {
+      HOME: data,
+    },
+  );
+  t.after(() => {
+    if (s.child.exitCode === null) s.child.kill('SIGKILL');
+  });
+  await waitFor(() => /admin API and dashboard: http:\/\/127\.0\.0\.1:\d+/.test(s.err()) || s.child.exitCode !== null, 'the banner', 30_000);
+  // The token is made on another machine's data directory: what counts is the store.
+  const made = await cli(['admin', 'token', 'create', '--json', '--store', url, '--data', join(tempDir(t), 'elsewhere')]);
+  assert.equal(made.code, 0, made.err);
+  const auth = { authorization: `Bearer ${JSON.parse(made.out).token}` };
+  const r = await fetch(`http://127.0.0.1:${admin}/api/cluster`, { headers: auth });
+  assert.equal(r.status, 200);
+  const body = (await r.json()) as { nodes: Array<{ pid: number; version: string; stale: boolean }>; mixedVersions: boolean };
+  const me = body.nodes.find((n) => n.pid === s.child.pid);
+  assert.ok(me, JSON.stringify(body));
+  assert.equal(me?.version, '0.1.0');
+  assert.equal(me?.stale, false);
+  assert.equal(body.mixedVersions, false);
+  s.child.kill('SIGTERM');
+  assert.equal(await s.exited, 0);
 });
