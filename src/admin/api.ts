@@ -663,9 +663,28 @@ export function apiRoutes(app: OpenAPIHono<AdminEnv>, ctx: AdminContext, streams
     }),
     async (c) => {
       if (!ctx.cluster)
-        throw new CertgateError('E_ADMIN_UNAVAILABLE', 'this server is not on a PostgreSQL store: it is a cluster of one', 'set store (--store postgres://...) to share a store');
+        throw new CertgateError(
+          'E_ADMIN_UNAVAILABLE',
+          'this server is not on a PostgreSQL store: it is a cluster of one',
+          'set store (--store postgres://...) to share a store',
+        );
       const status = await ctx.cluster();
-      return c.json({ ...status, nodes: status.nodes.map(({ id, version, host, pid, startedAt, heartbeatAt, ageSeconds, stale }) => ({ id, version, host, pid, startedAt, heartbeatAt, ageSeconds, stale })) }, 200);
+      return c.json(
+        {
+          ...status,
+          nodes: status.nodes.map(({ id, version, host, pid, startedAt, heartbeatAt, ageSeconds, stale }) => ({
+            id,
+            version,
+            host,
+            pid,
+            startedAt,
+            heartbeatAt,
+            ageSeconds,
+            stale,
+          })),
+        },
+        200,
+      );
     },
   );
   app.openapi(
