@@ -4,12 +4,12 @@
  * creates the local CA and the ACME account key once, runs maintenance, and supervises the
  * workers; each worker runs an edge on the shared ports (the kernel spreads connections:
  * SCHED_NONE, no hand-off through the primary). Messages: workers say `ready`; the primary
- * says `stop`, `hangup` or `renewed`.
+ * says `stop`, `hangup`, `renewed` or `tickets` (the shared TLS session ticket keys changed: read them again).
  */
 import cluster, { type Worker } from 'node:cluster';
 
 /** `hangup` carries the settings the primary resolved again: workers never read the file themselves. */
-export type ToWorker = { type: 'stop' } | { type: 'hangup'; settings: unknown } | { type: 'renewed'; names: string[] };
+export type ToWorker = { type: 'stop' } | { type: 'hangup'; settings: unknown } | { type: 'renewed'; names: string[] } | { type: 'tickets' };
 export type ToPrimary = { type: 'ready' };
 
 /** The primary hands each worker the settings it resolved (JSON), so that workers never resolve again. */

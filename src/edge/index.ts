@@ -10,3 +10,4 @@ export { clientKey, HandshakeCertificates, type HandshakeOptions, type StandIn }
 export { Edge, type EdgeOptions, type EdgeSettings, type HstsOptions, requestHost } from './edge.ts';
 export { type Forwarded, TrustedProxies } from './forwarded.ts';
 export { errorPage, type ForwardInfo, forwardHeaders } from './proxy.ts';
+export { TICKET_KEYS_KEY, type TicketKey, TicketKeys, type TicketKeysOptions } from './tickets.ts';

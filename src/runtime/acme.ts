@@ -15,10 +15,13 @@ import { CertManager } from '../manager/manager.ts';
 import { DomainRegistry } from '../manager/registry.ts';
 import { type DataPaths, pathsUnder } from '../paths.ts';
 import { FsLocker, FsStore } from '../store/fs.ts';
+import type { Locker } from '../store/storage.ts';
 import type { AcmeSettings } from './settings.ts';
 
 export interface AcmeEngines {
   store: FsStore;
+  /** The data directory's locker (issuance, ticket-key rotation). */
+  locker: Locker;
   answers: ChallengeAnswers;
   registry: DomainRegistry;
   paths: DataPaths;
@@ -114,6 +117,7 @@ export function createAcmeEngines(s: AcmeSettings, deps: AcmeDeps): AcmeEngines 
   };
   return {
     store,
+    locker,
     answers,
     registry,
     paths,

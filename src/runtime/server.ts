@@ -8,6 +8,7 @@
 import { availableParallelism } from 'node:os';
 import { CertCache } from '../cache/cache.ts';
 import { Edge, type EdgeOptions, type EdgeSettings } from '../edge/edge.ts';
+import { TicketKeys } from '../edge/tickets.ts';
 import type { EventListener } from '../events.ts';
 import { LocalCa } from '../localca/local-ca.ts';
 import { type Logger, silentLogger } from '../log.ts';
@@ -31,6 +32,10 @@ export interface RuntimeOptions {
   accessLog?: EdgeOptions['accessLog'];
   /** The environment the DNS hook runs with. */
   hookEnv?: Record<string, string | undefined>;
+  /** The TLS session ticket keys were rotated (the primary tells its workers to refreshTickets()). */
+  onTicketsRotated?: () => void;
+  /** Ticket-key timing, for tests (defaults: a key per 12 h; readers reload every 10 min). */
+  tickets?: { rotateMs?: number; leadMs?: number; refreshMs?: number; clock?: () => number };
 }
 
 export interface Runtime {
@@ -46,6 +51,11 @@ export interface Runtime {
   reload(next: ServerSettings): Promise<string[]>;
   /** Serves these names' stored certificates from the next handshake on. */
   refresh(names: string[]): Promise<void>;
+  /**
+   * Reads the shared TLS session ticket keys again and uses the current one (called on a timer,
+   * on the primary's word, and by a store's change feed).
+   */
+  refreshTickets(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -91,6 +101,37 @@ export async function buildRuntime(settings: ServerSettings, options: RuntimeOpt
   const manager = acme ? engines.manager() : null;
   const cache = new CertCache();
   const edgeLog = log.child({ area: 'edge' });
+  const tickets = new TicketKeys({
+    storage: engines.store.storage,
+    locker: engines.locker,
+    ...(options.tickets?.rotateMs ? { rotateMs: options.tickets.rotateMs } : {}),
+    ...(options.tickets?.leadMs ? { leadMs: options.tickets.leadMs } : {}),
+    ...(options.tickets?.clock ? { clock: options.tickets.clock } : {}),
+  });
+  const ticketTimers: NodeJS.Timeout[] = [];
+  let rotateTimer: NodeJS.Timeout | null = null;
+  let closed = false;
+  // The process that maintains also rotates (one per node; the lock makes it one at a time
+  // across nodes sharing the store); the first rotation runs before anything serves.
+  const rotateTickets = async () => {
+    try {
+      if (await tickets.rotate()) {
+        const next = tickets.nextChangeAt();
+        edgeLog.info(
+          { ticketKey: tickets.current()?.id ?? null, next: next ? new Date(next).toISOString() : null },
+          `TLS session ticket keys written (next key takes over at ${next ? new Date(next).toISOString() : 'n/a'})`,
+        );
+        await edge?.refreshTickets();
+        options.onTicketsRotated?.();
+      }
+    } catch (err) {
+      edgeLog.error(`TLS session ticket keys could not be rotated: ${(err as Error).message}`);
+    }
+    if (closed) return;
+    const delay = Math.min(Math.max(1000, tickets.rotateDueAt() - tickets.now() + 1000), 3600_000);
+    rotateTimer = setTimeout(() => void rotateTickets(), delay);
+    rotateTimer.unref();
+  };
   let edge: Edge | null = null;
   // With workers the global budget is split so that the total holds; a client's is not: the
   // kernel may hand all of one client's connections to one worker.
@@ -110,6 +151,7 @@ export async function buildRuntime(settings: ServerSettings, options: RuntimeOpt
       onDemandTimeoutMs: settings.onDemandWait,
       log: ({ level, msg, ...rest }) => edgeLog[level](rest, msg),
       accessLog: settings.accessLog ? (options.accessLog ?? null) : null,
+      ticketKeys: tickets,
     });
   }
   const refresh = async (names: string[]) => {
@@ -146,6 +188,7 @@ export async function buildRuntime(settings: ServerSettings, options: RuntimeOpt
     localCaCreated: created,
     async start() {
       if (workers > 1 || !serve) await issuer?.prepareAccountKey();
+      if (maintain) await rotateTickets();
       // Development mode serves the local CA only: stored ACME certificates stay in the store.
       if (edge && acme) {
         let n = 0;
@@ -177,6 +220,13 @@ export async function buildRuntime(settings: ServerSettings, options: RuntimeOpt
       }
       const ports = edge ? await edge.start() : { https: null, http: null };
       if (edge) edgeLog.info({ https: ports.https, http: ports.http }, `listening: https ${ports.https ?? 'off'}, http ${ports.http ?? 'off'}`);
+      if (edge) {
+        // Keys written by another process (another node) are seen within this period, and well
+        // before they take over (they are written an hour or more ahead).
+        const t = setInterval(() => void edge?.refreshTickets(), options.tickets?.refreshMs ?? 600_000);
+        t.unref();
+        ticketTimers.push(t);
+      }
       maintainer?.start();
       return ports;
     },
@@ -190,7 +240,13 @@ export async function buildRuntime(settings: ServerSettings, options: RuntimeOpt
       return restart;
     },
     refresh,
+    refreshTickets: async () => {
+      await edge?.refreshTickets();
+    },
     async close() {
+      closed = true;
+      if (rotateTimer) clearTimeout(rotateTimer);
+      for (const t of ticketTimers) clearInterval(t);
       await edge?.close();
       await maintainer?.close();
     },

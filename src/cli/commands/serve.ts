@@ -106,7 +106,12 @@ export async function serve(argv: string[], io: Io): Promise<number> {
   if (workers > 1 && !worker) {
     await checkPorts(settings);
     let supervisor: ReturnType<typeof superviseWorkers> | null = null;
-    const runtime = await build({ serve: false, maintain: true, onRenewed: (names) => supervisor?.broadcast({ type: 'renewed', names }) });
+    const runtime = await build({
+      serve: false,
+      maintain: true,
+      onRenewed: (names) => supervisor?.broadcast({ type: 'renewed', names }),
+      onTicketsRotated: () => supervisor?.broadcast({ type: 'tickets' }),
+    });
     // The account key exists before the workers start (they would race to create it), and
     // maintenance runs here, in one process only.
     await runtime.start();
@@ -137,7 +142,8 @@ export async function serve(argv: string[], io: Io): Promise<number> {
   const runtime = await build({
     maintain: !worker,
     ...(worker ? { workers: { count: workers } } : {}),
-    accessLog: (entry) => io.out(`${JSON.stringify(entry)}\n`),
+    // A worker's entries say which worker served (its number, as in its log lines).
+    accessLog: worker ? (entry) => io.out(`${JSON.stringify({ ...entry, worker: workerId() })}\n`) : (entry) => io.out(`${JSON.stringify(entry)}\n`),
   });
   const ports = await runtime.start();
   const reload = async (fromPrimary?: ServeSettings) => {
@@ -163,6 +169,7 @@ export async function serve(argv: string[], io: Io): Promise<number> {
       if (m.type === 'stop') stopRequested();
       else if (m.type === 'hangup') void reload(m.settings as ServeSettings);
       else if (m.type === 'renewed') void runtime.refresh(m.names).catch((err) => log.error(`renewed certificates: ${(err as Error).message}`));
+      else if (m.type === 'tickets') void runtime.refreshTickets();
     });
     channel.ready();
   } else {
