@@ -21,6 +21,10 @@ const arg = (k: string, d: number) => (process.argv.includes(k) ? Number(process
 const SECONDS = arg('--seconds', 10);
 const TOP = arg('--top', 25);
 const BARE = process.argv.includes('--bare');
+/** The server's cores: 0 by default; --no-pin lets it (and V8's sampling thread) use both. */
+const PIN = process.argv.includes('--no-pin') ? '0-1' : '0';
+/** Sampling interval in µs (V8's default is 1000). */
+const INTERVAL = arg('--interval', 100);
 const root = join(import.meta.dirname, '..', '..');
 const work = mkdtempSync(join(tmpdir(), 'certgate-bench-profile-'));
 let child: ChildProcess | null = null;
@@ -91,7 +95,8 @@ try {
   const { stdout } = await run('taskset', ['-c', '1', 'wrk', '-t1', '-c20', `-d${SECONDS}s`, '-H', 'Connection: close', `https://127.0.0.1:${port}/`], {
     timeout: (SECONDS + 30) * 1000,
   });
-  console.log(`wrk: ${/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1]} handshakes/s (Connection: close)`);
+  const handshakes = Number(/(\d+) requests in/.exec(stdout)?.[1] ?? 0);
+  console.log(`wrk: ${/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1]} handshakes/s (Connection: close), ${handshakes} in all`);
   const exited = new Promise((r) => child?.once('exit', r));
   // taskset execs node: the pid is node's.
   child.kill('SIGINT');
@@ -124,7 +129,9 @@ try {
     self.set(key, (self.get(key) ?? 0) + hits);
   }
   const idle = [...self].filter(([k]) => k.startsWith('(idle)')).reduce((a, [, v]) => a + v, 0);
-  console.log(`${total} samples, ${((100 * idle) / total).toFixed(1)}% idle; self time of the busy rest:`);
+  console.log(
+    `${total} samples of ${INTERVAL} µs, ${((100 * idle) / total).toFixed(1)}% idle; busy ${(((total - idle) * INTERVAL) / Math.max(1, handshakes)).toFixed(0)} µs sampled per handshake; self time of the busy rest:`,
+  );
   for (const [k, v] of [...self]
     .filter(([k]) => !k.startsWith('(idle)'))
     .sort((a, b) => b[1] - a[1])
