@@ -128,11 +128,17 @@ export class TicketKeys {
   /**
    * Makes sure the store holds a current key and the next one, written `leadMs` or more before
    * it takes over, and drops keys no longer current; under the lock, so that one process writes
-   * at a time (several nodes may try). Returns whether it wrote.
+   * at a time (several nodes may try). When another process holds the lock, this one reads what
+   * is stored and leaves the writing to it (a start never waits for a lock left by a crashed
+   * process). Returns whether it wrote.
    */
   async rotate(): Promise<boolean> {
     if (!this.#locker) throw new CertgateError('E_OPTION', 'ticket keys: rotate() needs a locker', 'pass { locker } to the process that rotates');
-    const release = await this.#locker.lock(LOCK);
+    const release = await this.#locker.tryLock(LOCK);
+    if (!release) {
+      await this.load();
+      return false;
+    }
     try {
       const keys = parse(await this.#storage.load(TICKET_KEYS_KEY));
       const now = this.#clock();

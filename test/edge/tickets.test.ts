@@ -178,3 +178,17 @@ test('a ticket from one serve process resumes on another serve process sharing t
   b.child.kill('SIGTERM');
   assert.deepEqual(await Promise.all([a.exited, b.exited]), [0, 0]);
 });
+
+test('rotate while another process holds the lock: reads what is stored, writes nothing', async (t) => {
+  const dir = tempDir(t);
+  const storage = new FsStorage({ root: dir });
+  const locker = new FsLocker({ root: dir });
+  const writer = new TicketKeys({ storage, locker });
+  await writer.rotate();
+  const held = await locker.tryLock('ticket-keys');
+  assert.ok(held);
+  t.after(() => held());
+  const other = new TicketKeys({ storage, locker });
+  assert.equal(await other.rotate(), false);
+  assert.deepEqual(other.current()?.key, writer.current()?.key, 'it uses the stored key');
+});
