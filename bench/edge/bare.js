@@ -9,3 +9,5 @@ const server = createServer({ cert: readFileSync(cert), key: readFileSync(key) }
 });
 server.keepAliveTimeout = 60_000;
 server.listen(Number(port), '127.0.0.1', () => process.stdout.write('ready\n'));
+// A clean exit on SIGINT, so that `node --cpu-prof` writes its profile (bench/edge/profile.ts --bare).
+process.on('SIGINT', () => process.exit(0));

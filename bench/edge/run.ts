@@ -11,6 +11,15 @@
  * - Resumed handshakes: `openssl s_time -reuse -tls1_2` (one client, sequential), per second.
  * - Keep-alive proxied requests: wrk --latency, 50 connections, Host bench.example.com routed to
  *   the same local upstream by all three proxies (bare Node answers itself), p50/p99.
+ * - Fixed rate (tail latency at equal load): h2load --h1 --rps, 50 keep-alive connections, the
+ *   same offered rate for every server (--rate-share of Caddy's saturated keep-alive rate in
+ *   this run, default 0.7), SNI and Host bench.example.com; p50/p99/p99.9 of h2load's
+ *   per-request log. (h2load sends a client's next request when its previous answer is in, so
+ *   a stalled server is offered less meanwhile: a p99.9 is a floor, not coordinated-omission free.)
+ * certgate holds 1,001 stored names while measured and serves bench.example.com through its SNI
+ * callback with a context switch, as any name of a multi-name production config (setup.ts).
+ * The negotiated protocol, group and signature are printed per server: the comparison holds only
+ * when they are the same.
  * Every server gets one second of load first (JIT, lazy modules, first certificates). Every
  * load is bounded by --seconds.
  */
@@ -20,9 +29,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createCertificate } from '../../src/pki/generate.ts';
-import { FsStore } from '../../src/store/fs.ts';
-import { certMeta } from '../../src/store/meta.ts';
 import { freePort } from '../../test/helpers/daemons.ts';
+import { certgateConfig, certgateData, OTHER_NAMES } from './setup.ts';
 
 const run = promisify(execFile);
 const secondsArg = process.argv.indexOf('--seconds');
@@ -31,6 +39,8 @@ const roundsArg = process.argv.indexOf('--rounds');
 const ROUNDS = roundsArg > 0 ? Number(process.argv[roundsArg + 1]) : 3;
 /** --all-cores: nothing pinned; every server uses every core (certgate --workers auto, Caddy's default GOMAXPROCS, nginx worker_processes auto), wrk runs 2 threads beside them. */
 const ALL_CORES = process.argv.includes('--all-cores');
+const shareArg = process.argv.indexOf('--rate-share');
+const RATE_SHARE = shareArg > 0 ? Number(process.argv[shareArg + 1]) : 0.7;
 const root = join(import.meta.dirname, '..', '..');
 const work = mkdtempSync(join(tmpdir(), 'certgate-bench-edge-'));
 const children: ChildProcess[] = [];
@@ -90,6 +100,58 @@ async function resumed(port: number): Promise<number> {
   ).catch((e: { stdout?: string }) => ({ stdout: e.stdout ?? '' }));
   const m = /(\d+) connections in ([\d.]+)s/.exec(stdout.split('reuse session-id')[1] ?? stdout);
   return m ? Number(m[1]) / Number(m[2]) : 0;
+}
+
+/** What a handshake negotiates with this server (as wrk's and h2load's OpenSSL would): protocol, group, signature. */
+async function negotiated(port: number): Promise<string> {
+  const { stdout, stderr } = await run(
+    'openssl',
+    ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', 'bench.example.com', '-brief', '-CAfile', join(work, 'ca.pem')],
+    { timeout: 10_000 },
+  ).catch((e: { stdout?: string; stderr?: string }) => ({ stdout: e.stdout ?? '', stderr: e.stderr ?? '' }));
+  const text = stdout + stderr;
+  const pick = (re: RegExp) => re.exec(text)?.[1]?.trim() ?? '?';
+  return `${pick(/Protocol version: (.+)/)}, ${pick(/Ciphersuite: (.+)/)}, group ${pick(/(?:Server|Peer) Temp Key: ([^,\n]+)/)}, ${pick(/Signature type: (.+)/)}/${pick(/Hash used: (.+)/)}`;
+}
+
+/** A fixed offered rate (requests/s in all) over 50 keep-alive HTTP/1.1 connections; latency percentiles from h2load's per-request log. */
+async function fixedRate(port: number, rate: number): Promise<{ rate: number; done: number; p50: number; p99: number; p999: number; errors: number }> {
+  const log = join(work, `h2load-${port}.log`);
+  const clients = 50;
+  const { stdout } = await run(
+    'taskset',
+    [
+      '-c',
+      ALL_CORES ? '0-1' : '1',
+      'h2load',
+      '--h1',
+      '-t',
+      ALL_CORES ? '2' : '1',
+      '-c',
+      String(clients),
+      `--rps=${(rate / clients).toFixed(2)}`,
+      '-D',
+      String(SECONDS * 2),
+      '--warm-up-time=1',
+      `--connect-to=127.0.0.1:${port}`,
+      `--log-file=${log}`,
+      `https://bench.example.com:${port}/`,
+    ],
+    { timeout: (SECONDS * 2 + 30) * 1000, maxBuffer: 1 << 24 },
+  ).catch((e: { stdout?: string }) => ({ stdout: e.stdout ?? '' }));
+  const times: number[] = [];
+  let errors = 0;
+  for (const line of (existsSync(log) ? readFileSync(log, 'utf8') : '').split('\n')) {
+    const [, status, us] = line.split('\t');
+    if (!us) continue;
+    if (status !== '200') errors++;
+    times.push(Number(us) / 1000);
+  }
+  rmSync(log, { force: true });
+  times.sort((a, b) => a - b);
+  const q = (p: number) => times[Math.min(times.length - 1, Math.floor(p * times.length))] ?? Number.NaN;
+  const failed = Number(/(\d+) failed/.exec(stdout)?.[1] ?? 0);
+  return { rate, done: times.length / (SECONDS * 2), p50: q(0.5), p99: q(0.99), p999: q(0.999), errors: errors + failed };
 }
 
 function start(cmd: string, args: string[], env: Record<string, string> = {}): ChildProcess {
@@ -227,18 +289,12 @@ try {
     servers.push({ name: 'bare node https', child: start(process.execPath, [join(root, 'bench', 'edge', 'bare.js'), certFile, keyFile, String(port)]), port });
   }
   {
-    const data = join(work, 'certgate');
-    await new FsStore({ root: data }).putBundle('bench.example.com', {
-      certPem: leaf.certPem + ca.certPem,
-      keyPem: leaf.keyPem,
-      meta: certMeta(leaf.certPem, { name: 'bench.example.com', names: ['bench.example.com', '127.0.0.1'], directory: 'bench', keyType: 'ec-p256' }),
-    });
+    // bench.example.com and 1,000 other stored names; the no-SNI default is another one, so every
+    // measured handshake switches to bench.example.com's context. The app behind bench.example.com
+    // only: other hosts get certgate's own page.
+    const { data, defaultSni } = await certgateData(work, ca, leaf);
     const [port, http] = [await freePort(), await freePort()];
-    // The app behind bench.example.com only: other hosts get certgate's own page.
-    writeFileSync(
-      join(work, 'certgate.yaml'),
-      `routes:\n  bench.example.com: http://127.0.0.1:${upPort}\nhsts: false\ndefaultSni: bench.example.com\nlisten: { https: ${port}, http: ${http}, host: 127.0.0.1 }\n${ALL_CORES ? 'workers: auto\n' : ''}`,
-    );
+    certgateConfig(join(work, 'certgate.yaml'), { upPort, https: port, http, defaultSni, workers: ALL_CORES });
     const cg = start(process.execPath, [join(root, 'bin', 'certgate.js'), 'serve', '--config', join(work, 'certgate.yaml')], { CERTGATE_DATA: data });
     servers.push({ name: 'certgate serve', child: cg, port });
   }
@@ -263,22 +319,47 @@ try {
     const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((k) => `  ${k}_temp_path ${work}/${k};`).join('\n');
     writeFileSync(
       join(work, 'nginx.conf'),
-      `worker_processes ${ALL_CORES ? 'auto' : '1'};\nerror_log ${work}/nginx-error.log;\npid ${work}/nginx.pid;\nevents { worker_connections 1024; }\nhttp {\n  access_log off;\n${temp}\n  ssl_certificate ${certFile};\n  ssl_certificate_key ${keyFile};\n  upstream app { server 127.0.0.1:${upPort}; keepalive 64; }\n  server {\n    listen 127.0.0.1:${port} ssl http2 default_server;\n    return 200 "ok\\n";\n  }\n  server {\n    listen 127.0.0.1:${port} ssl http2;\n    server_name bench.example.com;\n    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }\n  }\n}\n`,
+      `worker_processes ${ALL_CORES ? 'auto' : '1'};\nerror_log ${work}/nginx-error.log;\npid ${work}/nginx.pid;\nevents { worker_connections 1024; }\nhttp {\n  access_log off;\n${temp}\n  ssl_protocols TLSv1.2 TLSv1.3;\n  ssl_certificate ${certFile};\n  ssl_certificate_key ${keyFile};\n  upstream app { server 127.0.0.1:${upPort}; keepalive 64; }\n  server {\n    listen 127.0.0.1:${port} ssl http2 default_server;\n    return 200 "ok\\n";\n  }\n  server {\n    listen 127.0.0.1:${port} ssl http2;\n    server_name bench.example.com;\n    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }\n  }\n}\n`,
     );
     const nginx = start('/usr/sbin/nginx', ['-c', join(work, 'nginx.conf'), '-g', 'daemon off;', '-p', work]);
     servers.push({ name: 'nginx', child: nginx, port });
   }
+  console.log(`(certgate holds ${OTHER_NAMES + 1} stored names; its default certificate is another name's: every handshake below takes the SNI switch)`);
   const all = await measureAll(servers);
+  console.log('');
+  for (const srv of servers) if (all[srv.name]) console.log(`${srv.name.padEnd(16)} negotiates ${await negotiated(srv.port)}`);
+  const fixed: Record<string, Awaited<ReturnType<typeof fixedRate>>> = {};
+  const caddyKa = all.caddy?.ka;
+  if (caddyKa) {
+    const rate = Math.round(caddyKa * RATE_SHARE);
+    console.log(
+      `\nfixed rate: ${rate} req/s offered to every server (${RATE_SHARE} x caddy's saturated keep-alive rate), ${SECONDS * 2} s, h2load --h1, 50 connections`,
+    );
+    for (const srv of servers) {
+      if (!all[srv.name]) continue;
+      const f = await fixedRate(srv.port, rate);
+      fixed[srv.name] = f;
+      console.log(
+        `${srv.name.padEnd(16)} ${f.done.toFixed(0).padStart(6)} req/s done  p50 ${f.p50.toFixed(2).padStart(7)} ms  p99 ${f.p99.toFixed(2).padStart(7)} ms  p99.9 ${f.p999.toFixed(2).padStart(7)} ms  ${String(f.errors).padStart(4)} err`,
+      );
+    }
+  }
   const r = { node: all['bare node https'], certgate: all['certgate serve'], caddy: all.caddy, nginx: all.nginx };
   const ratio = (a: number | undefined, b: number | undefined) => (a && b ? (a / b).toFixed(2) : 'n/a');
   console.log('');
-  console.log(`full handshakes per CPU-second, certgate / bare node: ${ratio(r.certgate?.perCpu, r.node?.perCpu)} (target >= 0.95)`);
+  console.log(`full handshakes per CPU-second, certgate / bare node: ${ratio(r.certgate?.perCpu, r.node?.perCpu)} (target >= 1.0)`);
   console.log(`full handshakes per CPU-second, certgate / caddy:     ${ratio(r.certgate?.perCpu, r.caddy?.perCpu)}`);
   console.log(`resumed handshakes per second, certgate / caddy:      ${ratio(r.certgate?.resumed, r.caddy?.resumed)} (target >= 1)`);
   console.log(
     `keep-alive proxied req/s, certgate / caddy:          ${ratio(r.certgate?.ka, r.caddy?.ka)} (target >= 1); p99 certgate ${r.certgate?.p99} vs caddy ${r.caddy?.p99} (${r.certgate && r.caddy && ms(r.certgate.p99) <= ms(r.caddy.p99) ? 'no worse' : 'worse'})`,
   );
-  console.log(`keep-alive proxied req/s, certgate / nginx:          ${ratio(r.certgate?.ka, r.nginx?.ka)}`);
+  console.log(`keep-alive proxied req/s, certgate / nginx:          ${ratio(r.certgate?.ka, r.nginx?.ka)}${ALL_CORES ? ' (target >= 0.75)' : ''}`);
+  const fc = fixed['certgate serve'];
+  const fk = fixed.caddy;
+  if (fc && fk)
+    console.log(
+      `fixed-rate p99, certgate / caddy:                    ${(fc.p99 / fk.p99).toFixed(2)} (target <= 1; p99 ${fc.p99.toFixed(2)} vs ${fk.p99.toFixed(2)} ms; p99.9 ${fc.p999.toFixed(2)} vs ${fk.p999.toFixed(2)} ms)`,
+    );
 } finally {
   for (const c of children) c.kill('SIGKILL');
   rmSync(work, { recursive: true, force: true });

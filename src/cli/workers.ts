@@ -4,7 +4,7 @@
  * creates the local CA and the ACME account key once, runs maintenance, and supervises the
  * workers; each worker runs an edge on the shared ports (the kernel spreads connections:
  * SCHED_NONE, no hand-off through the primary). Messages: workers say `ready`; the primary
- * says `stop`, `hangup` or `renewed`.
+ * says `stop`, `hangup`, `renewed` or `tickets` (the shared TLS session ticket keys changed: read them again).
  */
 import cluster, { type Worker } from 'node:cluster';
 
@@ -14,7 +14,9 @@ export type ToWorker =
   | { type: 'hangup'; settings: unknown }
   | { type: 'renewed'; names: string[] }
   /** A scrape: the worker answers with its metrics (prom-client JSON). */
-  | { type: 'metrics'; id: number };
+  | { type: 'metrics'; id: number }
+  /** The ticket keys were rotated: read them again. */
+  | { type: 'tickets' };
 /** `event`: a certificate event recorded in the worker (on-demand issuance), for the primary's view and alerts. */
 export type ToPrimary = { type: 'ready' } | { type: 'metrics'; id: number; metrics: unknown } | { type: 'event'; event: unknown };
 

@@ -128,16 +128,17 @@ export class HandshakeCertificates {
     return function (this: TLSSocket, servername, cb) {
       const name = servername.toLowerCase();
       // The common case answers synchronously from memory: no promise per handshake.
-      const hit = self.#o.answers.alpn.size ? null : self.#o.cache.resolve(name);
+      let hit = self.#o.answers.alpn.size ? null : self.#o.cache.resolve(name);
+      if (hit && self.#localDue(hit)) hit = null;
       const d = self.#default;
-      if (hit && d && hit === d.name && self.#o.cache.holds(hit, d.bundle, d.alt) && !self.#localDue(hit)) {
+      if (hit && d && hit === d.name && self.#o.cache.holds(hit, d.bundle, d.alt)) {
         // The server's own context already holds this pair: no context switch (Node copies the
         // certificate, chain and key into the connection on a switch, a measurable share of a handshake).
         cb(null);
         return;
       }
       const socket = this as TLSSocket | undefined;
-      if (hit && !self.#localDue(hit)) {
+      if (hit) {
         let ctx: NameContexts | undefined;
         try {
           ctx = self.#o.cache.context(hit) as NameContexts;

@@ -27,6 +27,7 @@ import { TrustedProxies } from './forwarded.ts';
 import type { EdgeObserver } from './observer.ts';
 import { closeAfter, errorPage, isHttp2, proxyRequest, proxyUpgrade, upgradeTokens, upstreamAgent } from './proxy.ts';
 import { readTarget } from './request-target.ts';
+import type { TicketKeys } from './tickets.ts';
 
 export interface HstsOptions {
   maxAge: number;
@@ -77,6 +78,11 @@ export interface EdgeOptions {
   accessLog?: ((entry: AccessEntry) => void) | null;
   /** Told of handshake outcomes, finished proxied requests and on-demand decisions (metrics); nothing is added when absent. */
   observer?: EdgeObserver | null;
+  /**
+   * TLS session ticket keys shared through the store (absent: Node's own random key, so a
+   * ticket resumes on this process only). Loaded at start and by refreshTickets().
+   */
+  ticketKeys?: TicketKeys | null;
 }
 
 const HOSTNAME = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?)(?::\d{1,5})?$/;
@@ -95,6 +101,11 @@ export function requestHost(raw: string | undefined): string | null {
  * for every handshake: OpenSSL keeps the first context's ciphers, versions and groups when the
  * SNI callback switches the certificate.
  */
+/** ALPN protocol names as OpenSSL takes them: each one length-prefixed. */
+function alpnWire(names: readonly string[]): Buffer {
+  return Buffer.concat(names.map((n) => Buffer.concat([Buffer.from([Buffer.byteLength(n)]), Buffer.from(n)])));
+}
+
 const TLS_OPTIONS = {
   ALPNProtocols: ['h2', 'http/1.1', 'acme-tls/1'],
   minVersion: 'TLSv1.2',
@@ -111,6 +122,10 @@ const TLS_OPTIONS = {
   ].join(':'),
   ecdhCurve: 'X25519:P-256:P-384',
   honorCipherOrder: true,
+  // OpenSSL resumes a session only within the same session-id context. Node's default is a hash
+  // of the process's command line, which differs between two nodes (or two `serve` processes
+  // with other flags) sharing the ticket keys: one constant instead.
+  sessionIdContext: 'certgate-edge',
 };
 
 const ALLOW = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
@@ -198,6 +213,9 @@ export class Edge {
   #defaultNotAfter = 0;
   #defaultTimer: NodeJS.Timeout | null = null;
   #closing = false;
+  /** The shared ticket key in use (its id), and the timer that switches to the next one. */
+  #ticketId: string | null = null;
+  #ticketTimer: NodeJS.Timeout | null = null;
   readonly #agent: ReturnType<typeof upstreamAgent>;
   readonly ports: { https: number | null; http: number | null } = { https: null, http: null };
 
@@ -582,6 +600,49 @@ export class Edge {
     await this.#certs.setDefault(d.name, d.bundles);
     this.#https.setSecureContext({ ...this.#tlsOptions(), cert: d.cert, key: d.key });
     this.#defaultNotAfter = d.notAfter;
+    // (Node carries the ticket key over to the new context; said again so that it never depends on that.)
+    if (this.#ticketId !== null) {
+      const cur = this.#o.ticketKeys?.current();
+      if (cur) this.#https.setTicketKeys(cur.key);
+    }
+  }
+
+  /**
+   * Reads the shared ticket keys again and uses the current one (the runtime calls this on a
+   * timer and when told that they changed). A failure keeps the key in use.
+   */
+  async refreshTickets(): Promise<void> {
+    const keys = this.#o.ticketKeys;
+    if (!keys || !this.#https) return;
+    try {
+      await keys.load();
+    } catch (err) {
+      this.#log('error', `TLS session ticket keys could not be read, the one in use stays: ${(err as Error).message}`);
+      return;
+    }
+    this.#applyTicketKey();
+  }
+
+  /** Puts the current shared key in place and sets a timer for the moment the next one takes over. */
+  #applyTicketKey(): void {
+    const keys = this.#o.ticketKeys;
+    if (!keys || !this.#https || this.#closing) return;
+    const now = keys.now();
+    const cur = keys.current(now);
+    if (cur && cur.id !== this.#ticketId) {
+      this.#https.setTicketKeys(cur.key);
+      this.#ticketId = cur.id;
+      this.#log('info', `TLS session ticket key ${cur.id} in use`, { ticketKey: cur.id });
+    } else if (!cur && this.#ticketId === null) {
+      this.#log('warn', 'no shared TLS session ticket key in the store yet: tickets resume on this process only');
+    }
+    if (this.#ticketTimer) clearTimeout(this.#ticketTimer);
+    this.#ticketTimer = null;
+    const next = keys.nextChangeAt(now);
+    if (next !== null) {
+      this.#ticketTimer = setTimeout(() => this.#applyTicketKey(), Math.min(Math.max(0, next - now) + 10, 2_147_483_647));
+      this.#ticketTimer.unref();
+    }
   }
 
   #tlsOptions(): Record<string, unknown> {
@@ -623,6 +684,12 @@ export class Edge {
         handshakeTimeout: this.#slowClientLimits().headersTimeout,
         settings: { maxConcurrentStreams: 250 },
       } as Parameters<typeof createSecureServer>[0]);
+      // http2's server replaces the ALPN list with h2 and http/1.1: without acme-tls/1 the CA's
+      // TLS-ALPN-01 connection ends in no_application_protocol. The list goes back on the server
+      // (each connection takes it from there, in OpenSSL's wire format); such a connection only
+      // needs its handshake, so it is closed once done.
+      (https as unknown as { ALPNProtocols: Buffer }).ALPNProtocols = alpnWire(TLS_OPTIONS.ALPNProtocols);
+      https.on('unknownProtocol', (s: Socket) => s.destroy());
       https.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => this.#request(req, res, true));
       https.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgradeGuarded(req, socket, head, true));
       https.on('session', (s: Http2Session) => {
@@ -647,6 +714,8 @@ export class Edge {
       // HTTP/1.1 over TLS goes through the http2 server (allowHTTP1), which checks these like http.Server does.
       Object.assign(https, { ...this.#slowClientLimits(), keepAliveTimeout: o.keepAliveTimeoutMs ?? 5000 });
       this.#https = https;
+      // Before the first connection: a ticket issued under a process-local key would not resume elsewhere.
+      await this.refreshTickets();
       this.ports.https = await listen(https, o.httpsPort, 'HTTPS');
       // A local default certificate lives 7 days: renew it in its last third.
       this.#defaultTimer = setInterval(() => {
@@ -666,6 +735,11 @@ export class Edge {
       try {
         this.ports.http = await listen(http, o.httpPort, 'HTTP');
       } catch (err) {
+        // The HTTPS port is already listening: a start that fails leaves nothing bound.
+        const https = this.#https;
+        if (https) await new Promise<void>((r) => https.close(() => r()));
+        this.#https = null;
+        this.ports.https = null;
         throw err;
       }
     }
@@ -677,6 +751,7 @@ export class Edge {
     if (this.#closing) return;
     this.#closing = true;
     if (this.#defaultTimer) clearInterval(this.#defaultTimer);
+    if (this.#ticketTimer) clearTimeout(this.#ticketTimer);
     const closed = Promise.all([this.#https, this.#http].filter(Boolean).map((s) => new Promise<void>((r) => (s as NetServer).close(() => r()))));
     for (const s of this.#sessions) s.close();
     this.#http?.closeIdleConnections();

@@ -11,3 +11,4 @@ export { Edge, type EdgeOptions, type EdgeSettings, type HstsOptions, requestHos
 export { type Forwarded, TrustedProxies } from './forwarded.ts';
 export type { EdgeObserver, HandshakeOutcome, OnDemandDecision } from './observer.ts';
 export { errorPage, type ForwardInfo, forwardHeaders } from './proxy.ts';
+export { TICKET_KEYS_KEY, type TicketKey, TicketKeys, type TicketKeysOptions } from './tickets.ts';

@@ -11,6 +11,7 @@ import type { AdminServer } from '../admin/server.ts';
 import { type Alerts, type AlertsOptions, createAlerts } from '../alerts/index.ts';
 import { CertCache } from '../cache/cache.ts';
 import { Edge, type EdgeOptions, type EdgeSettings } from '../edge/edge.ts';
+import { TicketKeys } from '../edge/tickets.ts';
 import type { EventListener } from '../events.ts';
 import { LocalCa } from '../localca/local-ca.ts';
 import { type Logger, silentLogger } from '../log.ts';
@@ -54,6 +55,10 @@ export interface RuntimeOptions {
    * the primary. `optional`: a busy default address is warned about instead of failing the start.
    */
   admin?: AdminProviders & { enabled?: boolean; optional?: boolean };
+  /** The TLS session ticket keys were rotated (the primary tells its workers to refreshTickets()). */
+  onTicketsRotated?: () => void;
+  /** Ticket-key timing, for tests (defaults: a key per 12 h; readers reload every 10 min). */
+  tickets?: { rotateMs?: number; leadMs?: number; refreshMs?: number; clock?: () => number };
 }
 
 export interface Runtime {
@@ -79,6 +84,11 @@ export interface Runtime {
   readonly view: CertificateView | null;
   /** An event recorded by another process (a serving worker): the view and the alerts take it in. */
   observeEvent(event: CertEvent): void;
+  /**
+   * Reads the shared TLS session ticket keys again and uses the current one (called on a timer,
+   * on the primary's word, and by a store's change feed).
+   */
+  refreshTickets(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -161,6 +171,37 @@ export async function buildRuntime(settings: ServerSettings, options: RuntimeOpt
   });
   const cache = new CertCache();
   const edgeLog = log.child({ area: 'edge' });
+  const tickets = new TicketKeys({
+    storage: engines.store.storage,
+    locker: engines.locker,
+    ...(options.tickets?.rotateMs ? { rotateMs: options.tickets.rotateMs } : {}),
+    ...(options.tickets?.leadMs ? { leadMs: options.tickets.leadMs } : {}),
+    ...(options.tickets?.clock ? { clock: options.tickets.clock } : {}),
+  });
+  const ticketTimers: NodeJS.Timeout[] = [];
+  let rotateTimer: NodeJS.Timeout | null = null;
+  let closed = false;
+  // The process that maintains also rotates (one per node; the lock makes it one at a time
+  // across nodes sharing the store); the first rotation runs before anything serves.
+  const rotateTickets = async () => {
+    try {
+      if (await tickets.rotate()) {
+        const next = tickets.nextChangeAt();
+        edgeLog.info(
+          { ticketKey: tickets.current()?.id ?? null, next: next ? new Date(next).toISOString() : null },
+          `TLS session ticket keys written (next key takes over at ${next ? new Date(next).toISOString() : 'n/a'})`,
+        );
+        await edge?.refreshTickets();
+        options.onTicketsRotated?.();
+      }
+    } catch (err) {
+      edgeLog.error(`TLS session ticket keys could not be rotated: ${(err as Error).message}`);
+    }
+    if (closed) return;
+    const delay = Math.min(Math.max(1000, tickets.rotateDueAt() - tickets.now() + 1000), 3600_000);
+    rotateTimer = setTimeout(() => void rotateTickets(), delay);
+    rotateTimer.unref();
+  };
   let edge: Edge | null = null;
   // With workers the global budget is split so that the total holds; a client's is not: the
   // kernel may hand all of one client's connections to one worker.
@@ -183,6 +224,7 @@ export async function buildRuntime(settings: ServerSettings, options: RuntimeOpt
       log: ({ level, msg, ...rest }) => edgeLog[level](rest, msg),
       accessLog: settings.accessLog ? (options.accessLog ?? null) : null,
       observer: metrics?.edge ?? null,
+      ticketKeys: tickets,
     });
   }
   const refresh = async (names: string[]) => {
@@ -220,6 +262,8 @@ export async function buildRuntime(settings: ServerSettings, options: RuntimeOpt
       const [top, a, b] = key.split('/');
       if (top === 'certificates' && a && a !== 'index.log') names.push(nameFromSegment(a));
       else if (top === 'challenges' && a === 'tls-alpn-01' && b) void engines.answers.syncAlpn(b).catch(() => {});
+      // Another node rotated the session ticket keys: a ticket from any node resumes here too.
+      else if (top === 'tickets') void edge?.refreshTickets().catch(() => {});
     }
     if (names.length && acme) void refresh(names).catch((err) => storeLog.warn(`refreshing ${names.length} certificates: ${(err as Error).message}`));
   };
@@ -257,6 +301,7 @@ export async function buildRuntime(settings: ServerSettings, options: RuntimeOpt
         });
         if (swept.length) certLog.info({ removed: swept }, `removed ${swept.length} leftover${swept.length === 1 ? '' : 's'} of interrupted writes`);
       }
+      if (maintain) await rotateTickets();
       // Development mode serves the local CA only: stored ACME certificates stay in the store.
       if (edge && acme) {
         let n = 0;
@@ -330,6 +375,13 @@ export async function buildRuntime(settings: ServerSettings, options: RuntimeOpt
           throw err;
         });
       }
+      if (edge) {
+        // Keys written by another process (another node) are seen within this period, and well
+        // before they take over (they are written an hour or more ahead).
+        const t = setInterval(() => void edge?.refreshTickets(), options.tickets?.refreshMs ?? 600_000);
+        t.unref();
+        ticketTimers.push(t);
+      }
       maintainer?.start();
       return ports;
     },
@@ -343,8 +395,14 @@ export async function buildRuntime(settings: ServerSettings, options: RuntimeOpt
       return restart;
     },
     refresh,
+    refreshTickets: async () => {
+      await edge?.refreshTickets();
+    },
     async close() {
       await admin?.close();
+      closed = true;
+      if (rotateTimer) clearTimeout(rotateTimer);
+      for (const t of ticketTimers) clearInterval(t);
       await edge?.close();
       await maintainer?.close();
       await trust?.close();

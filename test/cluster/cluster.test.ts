@@ -68,10 +68,6 @@ test("cluster: the on-demand budget is the cluster's: 3 per minute across three 
 
 test('cluster: TLS-ALPN-01 answered by a node that did not order (the answer reaches it through the store)', {
   timeout: 120_000,
-  // Found while writing this: the serve edge fails TLS-ALPN-01 even on one node (Node's
-  // http2.createSecureServer replaces ALPNProtocols with h2/http1.1, so acme-tls/1 gets
-  // "no application protocol"). The store half is tested in test/store/pg-store.test.ts.
-  skip: 'serve edge: http2 secure server drops acme-tls/1 from ALPN (pre-existing, single node too)',
 }, async (t) => {
   const c = await startCluster(tempDir(t), { nodes: 2, alpn: true });
   t.after(() => c.close());

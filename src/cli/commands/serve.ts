@@ -144,6 +144,7 @@ export async function serve(argv: string[], io: Io): Promise<number> {
       onRenewed: (names) => supervisor?.broadcast({ type: 'renewed', names }),
       // A scrape of the primary asks every worker for its handshake, request and on-demand counters.
       metricsPeers: async () => ((await supervisor?.metrics()) ?? []) as MetricsJson[],
+      onTicketsRotated: () => supervisor?.broadcast({ type: 'tickets' }),
     });
     // The account key exists before the workers start (they would race to create it), and
     // maintenance runs here, in one process only.
@@ -189,7 +190,8 @@ export async function serve(argv: string[], io: Io): Promise<number> {
     // A worker's events (on-demand issuance) reach the primary's certificate view and alerts.
     ...(worker ? { onEvent: (event: CertEvent) => channel?.send({ type: 'event', event }) } : {}),
     ...(worker ? { workers: { count: workers } } : {}),
-    accessLog: (entry) => io.out(`${JSON.stringify(entry)}\n`),
+    // A worker's entries say which worker served (its number, as in its log lines).
+    accessLog: worker ? (entry) => io.out(`${JSON.stringify({ ...entry, worker: workerId() })}\n`) : (entry) => io.out(`${JSON.stringify(entry)}\n`),
   });
   const ports = await runtime.start();
   const apply = async (fromPrimary?: ServeSettings): Promise<{ restart: string[] }> => {
@@ -230,6 +232,7 @@ export async function serve(argv: string[], io: Io): Promise<number> {
           (metrics) => channel?.send({ type: 'metrics', id: m.id, metrics }),
           () => channel?.send({ type: 'metrics', id: m.id, metrics: [] }),
         );
+      else if (m.type === 'tickets') void runtime.refreshTickets();
     });
     channel.ready();
   } else {
