@@ -38,7 +38,19 @@ export interface TicketKeysOptions {
   leadMs?: number;
   clock?: () => number;
   random?: (n: number) => Buffer;
+  /**
+   * How the file is sealed at rest (the store key's AES-256-GCM, as private keys are); absent:
+   * written as JSON, mode 0600.
+   */
+  codec?: TicketCodec;
 }
+
+export interface TicketCodec {
+  seal(text: string): string;
+  open(text: string): string;
+}
+
+const PLAIN: TicketCodec = { seal: (t) => t, open: (t) => t };
 
 interface StoredKey {
   /** Hex of the key's first 4 bytes (part of its public name): what logs show. */
@@ -60,11 +72,13 @@ export interface TicketKey {
   activeFrom: number;
 }
 
-function parse(bytes: Buffer | null): TicketKey[] {
+function parse(bytes: Buffer | null, codec: TicketCodec): TicketKey[] {
   if (!bytes) return [];
+  // A store key that does not open it is the store key's error (E_STORE_KEY_*), said as such.
+  const text = codec.open(bytes.toString('utf8'));
   let doc: StoredKeys;
   try {
-    doc = JSON.parse(bytes.toString('utf8')) as StoredKeys;
+    doc = JSON.parse(text) as StoredKeys;
   } catch (err) {
     throw new CertgateError('E_STORE', `${TICKET_KEYS_KEY} is damaged (not JSON)`, `remove it: new ticket keys are written at the next start`, {
       cause: err,
@@ -86,6 +100,7 @@ export class TicketKeys {
   readonly #leadMs: number;
   readonly #clock: () => number;
   readonly #random: (n: number) => Buffer;
+  readonly #codec: TicketCodec;
   #keys: TicketKey[] = [];
 
   constructor(options: TicketKeysOptions) {
@@ -94,6 +109,7 @@ export class TicketKeys {
         throw new CertgateError('E_OPTION', `ticket keys: ${k} must be a positive number of ms, got ${v}`, `omit ${k} for the default`);
     this.#storage = options.storage;
     this.#locker = options.locker;
+    this.#codec = options.codec ?? PLAIN;
     this.#rotateMs = options.rotateMs ?? 12 * 3600_000;
     this.#leadMs = options.leadMs ?? 3600_000;
     if (this.#leadMs >= this.#rotateMs)
@@ -104,7 +120,7 @@ export class TicketKeys {
 
   /** Reads the keys from the store (what every serving process does at start, when told, and on a timer). */
   async load(): Promise<void> {
-    this.#keys = parse(await this.#storage.load(TICKET_KEYS_KEY));
+    this.#keys = parse(await this.#storage.load(TICKET_KEYS_KEY), this.#codec);
   }
 
   /** The time by this object's clock (injected in tests). */
@@ -140,7 +156,7 @@ export class TicketKeys {
       return false;
     }
     try {
-      const keys = parse(await this.#storage.load(TICKET_KEYS_KEY));
+      const keys = parse(await this.#storage.load(TICKET_KEYS_KEY), this.#codec);
       const now = this.#clock();
       const make = (activeFrom: number): TicketKey => {
         const key = this.#random(KEY_BYTES);
@@ -169,7 +185,7 @@ export class TicketKeys {
         version: 1,
         keys: kept.map((k) => ({ id: k.id, key: k.key.toString('base64'), activeFrom: new Date(k.activeFrom).toISOString() })),
       };
-      await this.#storage.store(TICKET_KEYS_KEY, `${JSON.stringify(doc, null, 2)}\n`, { private: true });
+      await this.#storage.store(TICKET_KEYS_KEY, this.#codec.seal(`${JSON.stringify(doc, null, 2)}\n`), { private: true });
       this.#keys = kept;
       return true;
     } finally {

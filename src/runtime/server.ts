@@ -11,7 +11,7 @@ import type { AdminServer } from '../admin/server.ts';
 import { type Alerts, type AlertsOptions, createAlerts } from '../alerts/index.ts';
 import { CertCache } from '../cache/cache.ts';
 import { Edge, type EdgeOptions, type EdgeSettings } from '../edge/edge.ts';
-import { TicketKeys } from '../edge/tickets.ts';
+import { TICKET_KEYS_KEY, TicketKeys } from '../edge/tickets.ts';
 import type { EventListener } from '../events.ts';
 import { LocalCa } from '../localca/local-ca.ts';
 import { type Logger, silentLogger } from '../log.ts';
@@ -171,8 +171,14 @@ export async function buildRuntime(settings: ServerSettings, options: RuntimeOpt
   });
   const cache = new CertCache();
   const edgeLog = log.child({ area: 'edge' });
+  const keyring = engines.store.keyring;
   const tickets = new TicketKeys({
     storage: engines.store.storage,
+    // Sealed with the store key like private keys (a key is a secret wherever it is stored).
+    codec: {
+      seal: (text) => keyring.seal('tickets', 'tickets', text),
+      open: (text) => keyring.open('tickets', 'tickets', text, TICKET_KEYS_KEY),
+    },
     locker: engines.locker,
     ...(options.tickets?.rotateMs ? { rotateMs: options.tickets.rotateMs } : {}),
     ...(options.tickets?.leadMs ? { leadMs: options.tickets.leadMs } : {}),

@@ -32,7 +32,8 @@ import { CertgateError } from '../errors.ts';
  * session ticket keys) gets its kind here and is listed by Repository.secrets(), so a rekey and
  * the start-up check see it.
  */
-export type SecretKind = 'certificate' | 'account';
+/** `tickets`: the TLS session ticket keys file (edge/tickets.ts), sealed whole. */
+export type SecretKind = 'certificate' | 'account' | 'tickets';
 
 export interface StoreKey {
   /** 16 hex digits: the first 8 bytes of SHA-256(key). */

@@ -30,6 +30,8 @@ export interface RekeyReport {
   keyId: string | null;
   certificates: { total: number; rewritten: number; unchanged: number };
   accounts: { total: number; rewritten: number; unchanged: number };
+  /** The TLS session ticket keys file (one, or none yet). */
+  tickets: { total: number; rewritten: number; unchanged: number };
   /** Secrets not under the target afterwards (written meanwhile by a node with another key): run again. */
   remaining: number;
 }
@@ -53,18 +55,21 @@ export async function rekeyStore(options: RekeyOptions): Promise<RekeyReport> {
       keyId: want,
       certificates: { total: 0, rewritten: 0, unchanged: 0 },
       accounts: { total: 0, rewritten: 0, unchanged: 0 },
+      tickets: { total: 0, rewritten: 0, unchanged: 0 },
       remaining: 0,
     };
     const one = async (s: SecretRef) => {
       options.signal?.throwIfAborted();
-      const tally = s.kind === 'certificate' ? report.certificates : report.accounts;
+      const tally = s.kind === 'certificate' ? report.certificates : s.kind === 'account' ? report.accounts : report.tickets;
       tally.total++;
       if (s.keyId === want) {
         tally.unchanged++;
         options.onSecret?.(s, false);
         return;
       }
-      const lock = s.kind === 'certificate' ? await locker.lock(issueLock(s.name), options.signal ? { signal: options.signal } : {}) : null;
+      // The ticket keys' writer takes the same lock to rotate them (edge/tickets.ts).
+      const name = s.kind === 'certificate' ? issueLock(s.name) : s.kind === 'tickets' ? 'ticket-keys' : null;
+      const lock = name ? await locker.lock(name, options.signal ? { signal: options.signal } : {}) : null;
       try {
         const done = await repository.reseal(s, from, target);
         if (done) tally.rewritten++;

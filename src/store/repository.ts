@@ -37,6 +37,9 @@ export function isPrivateKey(key: string): boolean {
 }
 
 /** One secret the repository keeps, as a rekey walks them. */
+/** The TLS session ticket keys (edge/tickets.ts writes them): a secret, sealed whole with a store key. */
+export const TICKETS_KEY = 'tickets/keys.json';
+
 export interface SecretRef {
   kind: SecretKind;
   /** The certificate name, or the ACME directory URL of an account. */
@@ -246,6 +249,8 @@ export class Repository implements Store {
       if (!record || typeof record.keyPem !== 'string') continue;
       out.push({ kind: 'account', name: record.directory, key, keyId: sealedKeyId(record.keyPem, key) });
     }
+    const tickets = await this.storage.load(TICKETS_KEY);
+    if (tickets !== null) out.push({ kind: 'tickets', name: 'tickets', key: TICKETS_KEY, keyId: sealedKeyId(tickets.toString('utf8'), TICKETS_KEY) });
     return out;
   }
 
@@ -276,7 +281,7 @@ export class Repository implements Store {
   async #rawSecret(s: SecretRef): Promise<string | null> {
     const value = await this.storage.load(s.key);
     if (value === null) return null;
-    if (s.kind === 'certificate') return value.toString('utf8');
+    if (s.kind === 'certificate' || s.kind === 'tickets') return value.toString('utf8');
     return parseJson<AccountRecord>(value, s.key)?.keyPem ?? null;
   }
 
@@ -307,6 +312,13 @@ export class Repository implements Store {
       return true;
     }
     const value = await this.storage.load(s.key);
+    if (s.kind === 'tickets') {
+      if (value === null) return false;
+      const stored = value.toString('utf8');
+      if (sealedKeyId(stored, s.key) === want) return false;
+      await this.storage.store(s.key, to.seal('tickets', s.name, from.open('tickets', s.name, stored, s.key)), { private: true });
+      return true;
+    }
     const record = parseJson<AccountRecord>(value, s.key);
     if (!record) return false;
     if (sealedKeyId(record.keyPem, s.key) === want) return false;

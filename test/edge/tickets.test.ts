@@ -4,12 +4,17 @@
  * the data directory. A rotation costs one full handshake to a ticket issued under the old key.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { TICKET_KEYS_KEY, TicketKeys } from '../../src/edge/tickets.ts';
+import type { CertgateError } from '../../src/errors.ts';
+import { ARMOR_BEGIN, Keyring, parseStoreKey } from '../../src/store/crypt.ts';
 import { FsLocker, FsStorage } from '../../src/store/fs.ts';
+import { rekeyStore } from '../../src/store/rekey.ts';
+import { Repository } from '../../src/store/repository.ts';
 import { freePort } from '../helpers/daemons.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { startEdge, startServe, waitFor } from './helpers.ts';
@@ -191,4 +196,33 @@ test('rotate while another process holds the lock: reads what is stored, writes 
   const other = new TicketKeys({ storage, locker });
   assert.equal(await other.rotate(), false);
   assert.deepEqual(other.current()?.key, writer.current()?.key, 'it uses the stored key');
+});
+
+test('with a store key the ticket keys are sealed at rest; the same key reads them, another is refused, and store rekey moves them', async (t) => {
+  const dir = tempDir(t);
+  const storage = new FsStorage({ root: dir });
+  const locker = new FsLocker({ root: dir });
+  const codecOf = (ring: Keyring) => ({
+    seal: (text: string) => ring.seal('tickets', 'tickets', text),
+    open: (text: string) => ring.open('tickets', 'tickets', text, TICKET_KEYS_KEY),
+  });
+  const k1 = parseStoreKey(randomBytes(32).toString('hex'));
+  const ring1 = new Keyring({ current: k1 });
+  const writer = new TicketKeys({ storage, locker, codec: codecOf(ring1) });
+  assert.equal(await writer.rotate(), true);
+  const raw = readFileSync(storage.pathOf(TICKET_KEYS_KEY), 'utf8');
+  assert.ok(raw.startsWith(ARMOR_BEGIN), 'an envelope, not JSON');
+  assert.ok(!raw.includes(writer.current()?.key.toString('base64') ?? '-'), 'the key is not readable in the file');
+  const reader = new TicketKeys({ storage, codec: codecOf(ring1) });
+  await reader.load();
+  assert.deepEqual(reader.current()?.key, writer.current()?.key);
+  const stranger = new TicketKeys({ storage, codec: codecOf(new Keyring({ current: parseStoreKey(randomBytes(32).toString('hex')) })) });
+  await assert.rejects(stranger.load(), (e: CertgateError) => e.code === 'E_STORE_KEY_WRONG');
+
+  const k2 = parseStoreKey(randomBytes(32).toString('hex'));
+  const report = await rekeyStore({ repository: new Repository(storage), locker, from: [k1], to: k2 });
+  assert.deepEqual(report.tickets, { total: 1, rewritten: 1, unchanged: 0 });
+  const after = new TicketKeys({ storage, codec: codecOf(new Keyring({ current: k2 })) });
+  await after.load();
+  assert.deepEqual(after.current()?.key, writer.current()?.key, 'the same ticket key, under the new store key');
 });

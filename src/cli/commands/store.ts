@@ -115,6 +115,7 @@ async function rekey(argv: string[], io: Io): Promise<number> {
       io.out(`rekeyed ${opened.describe}: every private key is now ${to ? `encrypted with key id ${to.id}` : 'stored plain'}\n`);
       line('certificates', report.certificates);
       line('accounts', report.accounts);
+      if (report.tickets.total) line('ticket keys', report.tickets);
       if (report.remaining)
         io.out(`  ${report.remaining} secrets were written under another key meanwhile: give every node the new key, then run certgate store rekey again\n`);
     }
