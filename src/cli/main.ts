@@ -2,7 +2,6 @@
  * @module cli/main
  * The only place that touches the process: wires run() to stdio and sets the exit code.
  */
-import { createInterface } from 'node:readline/promises';
 import { readStreamLimited } from '../input.ts';
 import { run } from './run.ts';
 
@@ -41,6 +40,8 @@ process.exitCode = await run(process.argv.slice(2), {
   ...(process.stdin.isTTY
     ? {
         prompt: async (question: string) => {
+          // Loaded when asked: readline costs every command's start-up a few ms (bench/decode).
+          const { createInterface } = await import('node:readline/promises');
           const rl = createInterface({ input: process.stdin, output: process.stderr });
           try {
             return await rl.question(question);
