@@ -53,6 +53,8 @@ async function holdFs(): Promise<number> {
       ...['--directory', pebble.directoryUrl, '--ca-root', caFile, '--email', 'ops@certgate.dev', '--agree-tos', '--challenges', 'http-01'],
       ...['--ask', `http://127.0.0.1:${(ask.address() as { port: number }).port}/`],
       ...['--on-demand-per-minute', '10000', '--on-demand-per-client', '10000', '--on-demand-wait', '120s'],
+      // Pebble has no order limit: certgate's own (Let's Encrypt's 300 per 3 h) would stop the run.
+      ...['--acme-order-budget', '100000'],
     ],
     { CERTGATE_DATA: join(work, 'fs-node') },
   );
@@ -75,7 +77,7 @@ async function holdFs(): Promise<number> {
 }
 
 async function holdCluster(): Promise<{ ms: number; orders: number }> {
-  const c = await startCluster(join(work), { nodes: 3 });
+  const c = await startCluster(join(work), { nodes: 3, orderBudget: 100_000 });
   try {
     const root = await c.root();
     const names = Array.from({ length: NAMES }, (_, i) => `cl-b-${i}.example.com`);

@@ -126,6 +126,7 @@ export function createAcmeEngines(s: AcmeSettings, deps: AcmeDeps): AcmeEngines 
       locker,
       issuers: [getIssuer()],
       keyType: s.keyType,
+      ordersPerAccount: { capacity: s.acmeOrderBudget, periodMs: 3 * 3600_000 },
       // The account's order budget is the cluster's when nodes share a PostgreSQL store.
       ...(pg ? { sharedBudget: new PgCounters(pg.pool) } : {}),
       onLockWait: (name, h) =>

@@ -30,6 +30,8 @@ export interface AcmeSettings {
   domain: string | undefined;
   ask: string | undefined;
   maintenanceInterval: number;
+  /** New orders per account per 3 hours that certgate allows itself (the CA's limit; 300 for Let's Encrypt). */
+  acmeOrderBudget: number;
   allowIp: boolean;
   /** Where HTTP-01 is answered (and serve's HTTP listener); null: none. */
   httpPort: number | null;

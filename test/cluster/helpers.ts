@@ -32,7 +32,7 @@ export interface Cluster {
 
 export async function startCluster(
   dir: string,
-  o: { nodes: number; leaseMs?: number; pebbleEnv?: Record<string, string>; perMinute?: number; alpn?: boolean },
+  o: { nodes: number; leaseMs?: number; pebbleEnv?: Record<string, string>; perMinute?: number; alpn?: boolean; orderBudget?: number },
 ): Promise<Cluster> {
   const pg = await pgFixture();
   const pebble = await startPebble(o.pebbleEnv ? { env: o.pebbleEnv } : {});
@@ -78,6 +78,7 @@ export async function startCluster(
         '10000',
         '--on-demand-wait',
         '120s',
+        ...(o.orderBudget ? ['--acme-order-budget', String(o.orderBudget)] : []),
       ],
       { CERTGATE_DATA: join(dir, `node${index}`) },
     );

@@ -20,6 +20,7 @@ export function settings(data: string, over: Partial<ServerSettings> = {}): Serv
     domain: undefined,
     ask: undefined,
     maintenanceInterval: 86_400_000,
+    acmeOrderBudget: 300,
     allowIp: false,
     httpPort: 0,
     httpsPort: 0,

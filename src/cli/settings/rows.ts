@@ -176,6 +176,14 @@ export const ACME_ROWS: Rows<AcmeSettings> = {
     defaultText: '24h',
     help: 'between maintenance cycles',
   }),
+  acmeOrderBudget: row<number>({
+    flag: 'acme-order-budget',
+    env: 'CERTGATE_ACME_ORDER_BUDGET',
+    file: 'acme.orderBudget',
+    kind: int(1, 1_000_000),
+    default: 300,
+    help: "new orders per account in 3 hours, counted by certgate before the CA does (Let's Encrypt's limit); raise it only for a CA that allows more (a private CA, Pebble)",
+  }),
   allowIp: row<boolean>({
     flag: 'allow-ip',
     env: 'CERTGATE_ALLOW_IP',
