@@ -6,11 +6,13 @@
  * attempts, the CA's last problem as it sent it and in plain words, and the next try.
  * The list reads the index and the state files only: no bundle is opened for a list.
  */
+
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { EVENT_CHANNEL } from '../events.ts';
 import { dueAt } from '../maintenance/maintainer.ts';
 import { decodeCertificate } from '../pki/certificate.ts';
 import { parsePem } from '../pki/pem.ts';
+import { indexEntryOf } from '../store/meta.ts';
 import type { Repository } from '../store/repository.ts';
 import { type CertEvent, type DomainState, EMPTY_STATE, type IndexEntry } from '../store/store.ts';
 
@@ -219,16 +221,7 @@ export async function certificateDetail(store: Repository, name: string, now = D
   const [bundle, state, events] = await Promise.all([store.getBundle(name), store.getState(name), store.readEvents(name)]);
   if (!bundle && !state.attempts && !state.lastError && events.length === 0) return null;
   const m = bundle?.meta ?? null;
-  const entry: IndexEntry | null = m
-    ? {
-        name,
-        notBefore: m.notBefore,
-        notAfter: m.notAfter,
-        serialNumber: m.serialNumber,
-        ariStart: m.ari?.window?.start ?? null,
-        ariEnd: m.ari?.window?.end ?? null,
-      }
-    : null;
+  const entry: IndexEntry | null = m ? indexEntryOf(m, name) : null;
   const row = rowOf(name, entry, state, now);
   const chain = bundle
     ? parsePem(bundle.certPem)

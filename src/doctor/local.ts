@@ -3,6 +3,7 @@
  * Checks of this host and its configuration: the ports, the mode, the ACME email, the
  * behind-a-proxy trap, the ca-certs files, the stored certificates and the storage itself.
  */
+
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -13,7 +14,7 @@ import { CertgateError } from '../errors.ts';
 import { listenOn } from '../listen.ts';
 import { LocalCa } from '../localca/local-ca.ts';
 import { dueAt } from '../maintenance/maintainer.ts';
-import { pairProblem } from '../store/meta.ts';
+import { indexEntryOf, pairProblem } from '../store/meta.ts';
 import { loadCaDir } from '../trust/load.ts';
 import { fetchOnce } from './probe.ts';
 import { check, type DoctorCheck, type DoctorContext } from './types.ts';
@@ -306,14 +307,7 @@ export async function certificateChecks(ctx: DoctorContext): Promise<DoctorCheck
       continue;
     }
     const m = bundle.meta;
-    const due = dueAt({
-      name,
-      notBefore: m.notBefore,
-      notAfter: m.notAfter,
-      serialNumber: m.serialNumber,
-      ariStart: m.ari?.window?.start ?? null,
-      ariEnd: m.ari?.window?.end ?? null,
-    });
+    const due = dueAt(indexEntryOf(m, name));
     const why = due.window === 'ari' ? "the CA's ARI window" : 'the last third of its lifetime';
     const dueIso = new Date(due.at).toISOString();
     if (now >= Date.parse(m.notAfter))

@@ -4,7 +4,9 @@
  * (its index and each name's state), then refreshed name by name when an event says a name
  * changed. A scrape or an alert check reads this view and never scans storage.
  */
+
 import { dueAt } from '../maintenance/maintainer.ts';
+import { indexEntryOf } from '../store/meta.ts';
 import type { CertEvent, DomainState, Store } from '../store/store.ts';
 
 /** What a name is, in cert-manager's words where they fit: valid, renewing, failing, needs_action. */
@@ -147,19 +149,7 @@ export class CertificateView {
       name,
       notBefore: meta ? Date.parse(meta.notBefore) : null,
       notAfter: meta ? Date.parse(meta.notAfter) : null,
-      renewalAt: meta
-        ? dueAt(
-            {
-              name,
-              notBefore: meta.notBefore,
-              notAfter: meta.notAfter,
-              serialNumber: meta.serialNumber,
-              ariStart: meta.ari?.window?.start ?? null,
-              ariEnd: meta.ari?.window?.end ?? null,
-            },
-            this.#o.renewBeforeMs,
-          ).at
-        : null,
+      renewalAt: meta ? dueAt(indexEntryOf(meta, name), this.#o.renewBeforeMs).at : null,
       attempts: state.attempts,
       failing: state.lastError !== null,
       flagged: state.flagged,

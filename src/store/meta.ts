@@ -7,7 +7,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { CertgateError } from '../errors.ts';
 import { decodeCertificate } from '../pki/certificate.ts';
 import { parsePem } from '../pki/pem.ts';
-import type { CertMeta } from './store.ts';
+import type { CertMeta, IndexEntry } from './store.ts';
 
 export interface MetaFields {
   name: string;
@@ -60,4 +60,16 @@ export function pairProblem(bundle: { certPem: string; keyPem: string }): string
     return 'privkey.pem is not a readable private key';
   }
   return null;
+}
+
+/** What a scan (and the renewal-window rules) read of a stored certificate: its index line. */
+export function indexEntryOf(meta: CertMeta, name: string = meta.name): IndexEntry {
+  return {
+    name,
+    notBefore: meta.notBefore,
+    notAfter: meta.notAfter,
+    serialNumber: meta.serialNumber,
+    ariStart: meta.ari?.window?.start ?? null,
+    ariEnd: meta.ari?.window?.end ?? null,
+  };
 }

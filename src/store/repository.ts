@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import { CertgateError } from '../errors.ts';
 import { type Keyring, NO_KEYS, type SecretKind, sealedKeyId } from './crypt.ts';
+import { indexEntryOf } from './meta.ts';
 import { canonicalName, nameFromSegment, pathSegment } from './names.ts';
 import type { Storage, WriteCondition } from './storage.ts';
 import {
@@ -53,17 +54,6 @@ export interface SecretRef {
 export interface RepositoryOptions {
   /** Seals private keys on write and opens them on read; default: no key (plain). */
   keyring?: Keyring;
-}
-
-function indexEntry(meta: CertMeta): IndexEntry {
-  return {
-    name: meta.name,
-    notBefore: meta.notBefore,
-    notAfter: meta.notAfter,
-    serialNumber: meta.serialNumber,
-    ariStart: meta.ari?.window?.start ?? null,
-    ariEnd: meta.ari?.window?.end ?? null,
-  };
 }
 
 function parseJson<T>(bytes: Buffer | null, key: string): T | null {
@@ -129,7 +119,7 @@ export class Repository implements Store {
       },
       condition,
     );
-    await this.storage.append(INDEX, `${JSON.stringify(indexEntry(bundle.meta))}\n`);
+    await this.storage.append(INDEX, `${JSON.stringify(indexEntryOf(bundle.meta))}\n`);
   }
 
   async getBundle(name: string): Promise<CertificateBundle | null> {
@@ -180,7 +170,7 @@ export class Repository implements Store {
     for (const key of await this.storage.list('certificates', false)) {
       if (key === INDEX) continue;
       const meta = parseJson<CertMeta>(await this.storage.load(`${key}/meta.json`), `${key}/meta.json`);
-      if (meta) out.push(indexEntry(meta));
+      if (meta) out.push(indexEntryOf(meta));
     }
     if (out.length) await this.#compact(out);
     return out;

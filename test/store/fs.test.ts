@@ -58,6 +58,22 @@ test('policy: public names only; IPs only when the CA supports them', () => {
   assert.equal(checkIssuable('192.0.2.1', { allowIp: true }), '192.0.2.1');
 });
 
+/** A stored certificate's meta with fixed fields: what the index and scan read. */
+const meta = (n: string) => ({
+  name: n,
+  names: [n],
+  issuer: 't',
+  serialNumber: 'AA',
+  notBefore: '2026-01-01T00:00:00.000Z',
+  notAfter: '2026-04-01T00:00:00.000Z',
+  issuedAt: '2026-01-01T00:00:00.000Z',
+  directory: 't',
+  accountUrl: null,
+  keyType: 'ec-p256',
+  profile: null,
+  ari: null,
+});
+
 async function pair(serial: string) {
   const c = await createCertificate({ subject: `CN=crash-${serial}.example.com`, dns: [`crash-${serial}.example.com`] });
   return { certPem: c.certPem, keyPem: c.keyPem, serial };
@@ -93,20 +109,6 @@ test('the index: scan reads it, survives a torn last line, and is rebuilt when m
   const root = tempDir(t);
   const store = new FsStore({ root });
   const p = await pair('I');
-  const meta = (n: string) => ({
-    name: n,
-    names: [n],
-    issuer: 't',
-    serialNumber: 'AA',
-    notBefore: '2026-01-01T00:00:00.000Z',
-    notAfter: '2026-04-01T00:00:00.000Z',
-    issuedAt: '2026-01-01T00:00:00.000Z',
-    directory: 't',
-    accountUrl: null,
-    keyType: 'ec-p256',
-    profile: null,
-    ari: null,
-  });
   await store.putBundle('a.example.com', { ...p, meta: meta('a.example.com') });
   await store.putBundle('b.example.com', { ...p, meta: meta('b.example.com') });
   await store.deleteBundle('a.example.com');
@@ -154,23 +156,7 @@ test('sweep removes what a killed writer left (a version never swapped in, temp 
   const store = new FsStore({ root });
   const name = 'sweep.example.com';
   const p = await pair('S');
-  await store.putBundle(name, {
-    ...p,
-    meta: {
-      name,
-      names: [name],
-      issuer: 't',
-      serialNumber: 'AA',
-      notBefore: '2026-01-01T00:00:00.000Z',
-      notAfter: '2026-04-01T00:00:00.000Z',
-      issuedAt: '2026-01-01T00:00:00.000Z',
-      directory: 't',
-      accountUrl: null,
-      keyType: 'ec-p256',
-      profile: null,
-      ari: null,
-    },
-  });
+  await store.putBundle(name, { ...p, meta: meta(name) });
   const certs = join(root, 'certificates');
   const stray = join(certs, '.versions', name, 'zzz-00000000');
   fs.mkdirSync(stray, { recursive: true });

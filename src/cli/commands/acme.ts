@@ -3,6 +3,7 @@
  * `certgate issue`, `renew`, `certs`, `domains`, `logs`: certificates from ACME, the seeds'
  * `ssl` command and certificates worker log, done properly.
  */
+
 import { type StandaloneResponder, startStandaloneResponder } from '../../acme/challenges.ts';
 import { CertgateError } from '../../errors.ts';
 import { dueAt } from '../../maintenance/maintainer.ts';
@@ -11,7 +12,7 @@ import { decodeCertificate } from '../../pki/certificate.ts';
 import { parsePem } from '../../pki/pem.ts';
 import { type AcmeEngines, createAcmeEngines } from '../../runtime/acme.ts';
 import type { AcmeSettings } from '../../runtime/settings.ts';
-import { pairProblem } from '../../store/meta.ts';
+import { indexEntryOf, pairProblem } from '../../store/meta.ts';
 import type { CertEvent, CertMeta } from '../../store/store.ts';
 import { parse, positiveInt } from '../args.ts';
 import { palette } from '../color.ts';
@@ -57,14 +58,7 @@ const ACME_FAILURES = new Set(['E_ACME_CHALLENGE', 'E_ACME_PROBLEM', 'E_ACME_RAT
 
 /** What the renewal-window rules read of a stored certificate. */
 function windowOf(name: string, meta: CertMeta) {
-  return dueAt({
-    name,
-    notBefore: meta.notBefore,
-    notAfter: meta.notAfter,
-    serialNumber: meta.serialNumber,
-    ariStart: meta.ari?.window?.start ?? null,
-    ariEnd: meta.ari?.window?.end ?? null,
-  });
+  return dueAt(indexEntryOf(meta, name));
 }
 
 async function responder({ settings, engines }: Setup): Promise<StandaloneResponder> {
