@@ -13,7 +13,7 @@ import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { CertgateError } from '../errors.ts';
 import { atomicSymlink, atomicWrite, writeError } from '../fsutil.ts';
-import { checkKey, type KeyInfo, type Locker, type LockHolder, type LockOptions, type Release, type Storage } from './storage.ts';
+import { checkKey, type KeyInfo, type Locker, type LockHolder, type LockOptions, type Release, type Storage, waitForLock } from './storage.ts';
 
 const VERSIONS = '.versions';
 
@@ -317,24 +317,12 @@ export class FsLocker implements Locker {
   }
 
   async lock(key: string, options: LockOptions | AbortSignal = {}): Promise<Release> {
-    const o: LockOptions = options instanceof AbortSignal ? { signal: options } : options;
-    const deadline = Date.now() + this.#timeout;
-    let told = false;
-    for (;;) {
-      o.signal?.throwIfAborted();
-      const got = await this.tryLock(key);
-      if (got) return got;
-      if (!told) {
-        told = true;
-        o.onWait?.((await this.#holder(this.#path(key)))?.holder ?? null);
-      }
-      if (Date.now() > deadline)
-        throw new CertgateError(
-          'E_LOCK_TIMEOUT',
-          `waited ${this.#timeout} ms for the lock ${key}`,
-          `another certgate is working on it; if none runs, remove ${this.#path(key)}`,
-        );
-      await new Promise((r) => setTimeout(r, this.#poll));
-    }
+    return waitForLock(key, options, {
+      tryLock: () => this.tryLock(key),
+      holder: async () => (await this.#holder(this.#path(key)))?.holder ?? null,
+      timeoutMs: this.#timeout,
+      pollMs: this.#poll,
+      fix: `another certgate is working on it; if none runs, remove ${this.#path(key)}`,
+    });
   }
 }

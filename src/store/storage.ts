@@ -96,3 +96,39 @@ export function checkKey(key: string): string {
     throw new CertgateError('E_STORE', `storage key "${key.slice(0, 80)}" is not a safe path`, 'this is a bug in certgate: report it');
   return key;
 }
+
+/**
+ * Lock's wait, the same for every backend: try, say once who holds it, give up after
+ * `timeoutMs` with `fix`, and sleep `pollMs` between tries (an abort ends the sleep at once).
+ */
+export async function waitForLock(
+  key: string,
+  options: LockOptions | AbortSignal,
+  how: { tryLock(): Promise<Release | null>; holder(): Promise<LockHolder | null>; timeoutMs: number; pollMs: number; fix: string },
+): Promise<Release> {
+  const o: LockOptions = options instanceof AbortSignal ? { signal: options } : options;
+  const deadline = Date.now() + how.timeoutMs;
+  let told = false;
+  for (;;) {
+    o.signal?.throwIfAborted();
+    const got = await how.tryLock();
+    if (got) return got;
+    if (!told) {
+      told = true;
+      o.onWait?.(await how.holder());
+    }
+    if (Date.now() > deadline) throw new CertgateError('E_LOCK_TIMEOUT', `waited ${how.timeoutMs} ms for the lock ${key}`, how.fix);
+    await new Promise<void>((resolve, reject) => {
+      const signal = o.signal;
+      const abort = () => {
+        clearTimeout(t);
+        reject(signal?.reason);
+      };
+      const t = setTimeout(() => {
+        signal?.removeEventListener('abort', abort);
+        resolve();
+      }, how.pollMs);
+      signal?.addEventListener('abort', abort, { once: true });
+    });
+  }
+}

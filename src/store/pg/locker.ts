@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Pool } from 'pg';
 import { CertgateError } from '../../errors.ts';
-import type { Locker, LockHolder, LockOptions, Release } from '../storage.ts';
+import { type Locker, type LockHolder, type LockOptions, type Release, waitForLock } from '../storage.ts';
 import { classifyPgError, type PgTarget } from './connection.ts';
 
 export interface PgLockerOptions {
@@ -121,36 +121,12 @@ export class PgLocker implements Locker {
   }
 
   async lock(key: string, options: LockOptions | AbortSignal = {}): Promise<Release> {
-    const o: LockOptions = options instanceof AbortSignal ? { signal: options } : options;
-    const deadline = Date.now() + this.#timeout;
-    let told = false;
-    for (;;) {
-      o.signal?.throwIfAborted();
-      const got = await this.tryLock(key);
-      if (got) return got;
-      if (!told) {
-        told = true;
-        o.onWait?.(await this.holderOf(key));
-      }
-      if (Date.now() > deadline)
-        throw new CertgateError(
-          'E_LOCK_TIMEOUT',
-          `waited ${this.#timeout} ms for the lock ${key}`,
-          'another certgate node is working on it; its lease lapses by itself if it died',
-        );
-      await new Promise<void>((resolve, reject) => {
-        const t = setTimeout(done, this.#poll);
-        function done() {
-          o.signal?.removeEventListener('abort', abort);
-          resolve();
-        }
-        const signal = o.signal;
-        function abort() {
-          clearTimeout(t);
-          reject(signal?.reason);
-        }
-        signal?.addEventListener('abort', abort, { once: true });
-      });
-    }
+    return waitForLock(key, options, {
+      tryLock: () => this.tryLock(key),
+      holder: () => this.holderOf(key),
+      timeoutMs: this.#timeout,
+      pollMs: this.#poll,
+      fix: 'another certgate node is working on it; its lease lapses by itself if it died',
+    });
   }
 }
