@@ -9,11 +9,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { run } from '../../src/cli/run.ts';
+import { createAcmeEngines } from '../../src/runtime/acme.ts';
 import { Keyring, parseStoreKey } from '../../src/store/crypt.ts';
 import { FsStore } from '../../src/store/fs.ts';
 import { openStorage } from '../../src/store/open.ts';
 import { Repository } from '../../src/store/repository.ts';
 import { fakeIo } from '../helpers/io.ts';
+import { settings } from '../helpers/settings.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { bundleFor, hexKey } from '../store/crypt-helpers.ts';
 import { pgFixture } from '../store/pg-helpers.ts';
@@ -79,4 +81,21 @@ test('copy to PostgreSQL keeps encrypted keys sealed (the same envelope; no key 
   } finally {
     await opened.close();
   }
+});
+
+test('with a store key, the engines on a PostgreSQL store seal every private key they write, and open them again', async (t) => {
+  const url = await fx.database();
+  const key = hexKey();
+  const engines = createAcmeEngines(settings(join(tempDir(t), 'data'), { store: url, storeKey: key }), { warn: () => {} });
+  t.after(() => engines.close());
+  await engines.ready();
+  const name = NAMES[0] as string;
+  const bundle = await bundleFor(name);
+  await engines.store.putBundle(name, bundle);
+  const raw = (await engines.store.storage.load(`certificates/${name}/privkey.pem`))?.toString('utf8') ?? '';
+  assert.match(raw, /^-----BEGIN CERTGATE ENCRYPTED KEY-----/);
+  assert.ok(!raw.includes(bundle.keyPem.split('\n')[1] as string), 'no line of the key in the row');
+  assert.equal((await engines.store.getBundle(name))?.keyPem, bundle.keyPem);
+  const without = new Repository(engines.store.storage);
+  await assert.rejects(without.getBundle(name), (e: { code?: string }) => e.code === 'E_STORE_KEY_MISSING');
 });
