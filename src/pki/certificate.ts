@@ -237,6 +237,26 @@ function generalSubtrees(seq: Tlv): string[] {
   return out;
 }
 
+/** The extension fields before any extension is read (a certificate's or a CSR's). */
+export function emptyExtensions(): ExtensionFields {
+  return {
+    subjectAltNames: { dns: [], ip: [], email: [], uri: [] },
+    basicConstraints: null,
+    keyUsage: null,
+    extendedKeyUsage: null,
+    subjectKeyId: null,
+    authorityKeyId: null,
+    authorityInfoAccess: { ocsp: [], caIssuers: [] },
+    crlDistributionPoints: [],
+    extensions: [],
+    nameConstraints: null,
+    policies: [],
+    policyConstraints: null,
+    sctCount: 0,
+    mustStaple: false,
+  };
+}
+
 export function decodeExtensions(list: Tlv, info: ExtensionFields): void {
   for (const ext of children(list)) {
     const parts = children(expectTag(ext, TAG.SEQUENCE, 'extension'));
@@ -450,23 +470,10 @@ function decodeParsed(buf: Buffer, x509: X509Certificate, now: Date): Certificat
     notAfter: notAfter.toISOString(),
     daysLeft: Math.floor((notAfter.getTime() - now.getTime()) / DAY),
     lifetimeDays: Math.round((notAfter.getTime() - notBefore.getTime()) / DAY),
-    subjectAltNames: { dns: [], ip: [], email: [], uri: [] },
     publicKey: readPublicKey(spki, x509),
     signatureAlgorithm: SIGNATURE_ALGORITHMS[sigOid] ?? sigOid,
     signatureAlgorithmOid: sigOid,
-    basicConstraints: null,
-    keyUsage: null,
-    extendedKeyUsage: null,
-    subjectKeyId: null,
-    authorityKeyId: null,
-    authorityInfoAccess: { ocsp: [], caIssuers: [] },
-    crlDistributionPoints: [],
-    extensions: [],
-    nameConstraints: null,
-    policies: [],
-    policyConstraints: null,
-    sctCount: 0,
-    mustStaple: false,
+    ...emptyExtensions(),
     fingerprints: {
       sha256: colonHex(createHash('sha256').update(buf).digest()),
       sha1: colonHex(createHash('sha1').update(buf).digest()),

@@ -6,7 +6,7 @@
  */
 import { createHash, createPublicKey, verify } from 'node:crypto';
 import { CertgateError } from '../errors.ts';
-import { type CertificateInfo, decodeExtensions, type ExtensionFields, type PublicKeyInfo, renderName } from './certificate.ts';
+import { type CertificateInfo, decodeExtensions, type ExtensionFields, emptyExtensions, type PublicKeyInfo, renderName } from './certificate.ts';
 import { children, encoded, expectTag, readOid, readOne, readSmallInteger, TAG, type Tlv, value } from './der.ts';
 import { CURVES, PUBLIC_KEY_ALGORITHMS, SIGNATURE_ALGORITHMS } from './oids.ts';
 
@@ -104,22 +104,7 @@ export function decodeCsr(der: Uint8Array): CertificateRequest {
     const [version, subjectTlv, spki, attributes] = children(expectTag(cri, TAG.SEQUENCE, 'certification request info'));
     const sigOid = readOid(children(expectTag(sigAlg, TAG.SEQUENCE, 'signature algorithm'))[0] as Tlv);
     const subject = renderName(expectTag(subjectTlv, TAG.SEQUENCE, 'subject'));
-    const fields: ExtensionFields = {
-      subjectAltNames: { dns: [], ip: [], email: [], uri: [] },
-      basicConstraints: null,
-      keyUsage: null,
-      extendedKeyUsage: null,
-      subjectKeyId: null,
-      authorityKeyId: null,
-      authorityInfoAccess: { ocsp: [], caIssuers: [] },
-      crlDistributionPoints: [],
-      extensions: [],
-      nameConstraints: null,
-      policies: [],
-      policyConstraints: null,
-      sctCount: 0,
-      mustStaple: false,
-    };
+    const fields: ExtensionFields = emptyExtensions();
     let challengePassword = false;
     const otherAttributes: string[] = [];
     for (const attr of attributes ? children(attributes) : []) {
