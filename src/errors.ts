@@ -106,7 +106,12 @@ export type ErrorCode =
   | 'E_FENCED'
   | 'E_DATA_DIR';
 
+// Registered, so the CLI's one-file bundle and the modules it loads from dist/ (each with its own
+// copy of this class) still recognise each other's errors with `instanceof`.
+const brand = Symbol.for('certgate.CertgateError');
+
 export class CertgateError extends Error {
+  readonly [brand] = true;
   readonly code: ErrorCode;
   /** What to do next, one line. */
   readonly fix: string | undefined;
@@ -124,6 +129,14 @@ export class CertgateError extends Error {
     this.option = options?.option;
   }
 }
+
+// On CertgateError only: a subclass (AcmeError) keeps plain instanceof.
+Object.defineProperty(CertgateError, Symbol.hasInstance, {
+  value: function (this: unknown, x: unknown): boolean {
+    if (this !== CertgateError) return Function.prototype[Symbol.hasInstance].call(this, x);
+    return typeof x === 'object' && x !== null && (x as { [brand]?: unknown })[brand] === true;
+  },
+});
 
 export function isCertgateError(err: unknown): err is CertgateError {
   return err instanceof CertgateError;

@@ -8,7 +8,7 @@
  * generated with certgate's own generator. Each command runs `runs` times after two warm-ups,
  * the commands interleaved round by round; medians and p90 are printed with ratios. Bounded: at
  * most (runs + 2) x commands processes. `bin/certgate.js` runs the one-file bundle that
- * `npm run build` makes (scripts/bundle-cli.mjs); after a bare `tsc` it runs dist/cli/main.js.
+ * `npm run build` makes (scripts/bundle-cli.mjs, CommonJS); after a bare `tsc` it runs dist/cli/main.js.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

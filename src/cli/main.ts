@@ -3,6 +3,7 @@
  * The only place that touches the process: wires run() to stdio and sets the exit code.
  */
 import { readStreamLimited } from '../input.ts';
+import type { Io } from './io.ts';
 import { run } from './run.ts';
 
 // `certgate decode big.pem | head` closes the pipe early; that is not an error.
@@ -25,30 +26,41 @@ if (process.argv[2] === 'serve')
       stop.abort();
     });
 
-process.exitCode = await run(process.argv.slice(2), {
+const ask = async (question: string): Promise<string> => {
+  // Loaded when asked: readline costs every command's start-up a few ms (bench/decode).
+  const { createInterface } = await import('node:readline/promises');
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return await rl.question(question);
+  } finally {
+    rl.close();
+  }
+};
+
+// Getters, not values: Node builds process.stdin/stderr (and loads node:stream or node:net for
+// them) on first touch, a few ms of every command's start-up (bench/decode). A command that
+// never asks about a stream does not pay for it.
+const io: Io = {
   signal: stop.signal,
   hangup: (fn) => {
     process.on('SIGHUP', () => void fn());
   },
-  out: (text) => process.stdout.write(text),
-  err: (text) => process.stderr.write(text),
+  out: (text) => void process.stdout.write(text),
+  err: (text) => void process.stderr.write(text),
   readStdin,
   env: process.env,
   cwd: process.cwd(),
-  isTTY: Boolean(process.stdout.isTTY),
-  errIsTTY: Boolean(process.stderr.isTTY),
-  ...(process.stdin.isTTY
-    ? {
-        prompt: async (question: string) => {
-          // Loaded when asked: readline costs every command's start-up a few ms (bench/decode).
-          const { createInterface } = await import('node:readline/promises');
-          const rl = createInterface({ input: process.stdin, output: process.stderr });
-          try {
-            return await rl.question(question);
-          } finally {
-            rl.close();
-          }
-        },
-      }
-    : {}),
+  get isTTY() {
+    return Boolean(process.stdout.isTTY);
+  },
+  get errIsTTY() {
+    return Boolean(process.stderr.isTTY);
+  },
+  get prompt() {
+    return process.stdin.isTTY ? ask : undefined;
+  },
+};
+
+void run(process.argv.slice(2), io).then((code) => {
+  process.exitCode = code;
 });

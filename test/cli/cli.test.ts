@@ -250,6 +250,16 @@ test('the built CLI runs as a process with the same exit codes', async (t) => {
   );
 });
 
+test('the built CLI names an error from a command loaded outside its bundle by code and fix, exit 2', async () => {
+  const exec = promisify(execFile);
+  const bin = join(import.meta.dirname, '..', '..', 'bin', 'certgate.js');
+  await assert.rejects(exec(process.execPath, [bin, 'inspect']), (e: { code: number; stderr: string }) => {
+    assert.equal(e.code, 2);
+    assert.match(e.stderr, /^error E_USAGE: no target given\n {2}fix: usage: certgate inspect/);
+    return true;
+  });
+});
+
 test('signals: a command other than serve ends on the first SIGTERM (Node default); serve drains, and a second signal stops it at once', {
   timeout: 30_000,
 }, async (t) => {
