@@ -15,4 +15,10 @@ const fresh = (() => {
   }
 })();
 if (fresh) require(join(dist, 'main.bundle.cjs'));
-else import('../dist/cli/main.js');
+else
+  import('../dist/cli/main.js').catch((err) => {
+    // A checkout that was never built (or a dist/ removed since): one line with the fix, exit 2.
+    if (err?.code !== 'ERR_MODULE_NOT_FOUND' || !String(err.url ?? err.message).includes('/dist/cli/main.js')) throw err;
+    process.stderr.write('error E_NOT_BUILT: certgate is not built (no dist/cli/main.js)\n  fix: run `npm run build` in its directory (npm install runs it)\n');
+    process.exitCode = 2;
+  });

@@ -104,7 +104,9 @@ export type ErrorCode =
   | 'E_STORE_SCHEMA'
   | 'E_STORE_DOWN'
   | 'E_FENCED'
-  | 'E_DATA_DIR';
+  | 'E_DATA_DIR'
+  // bin/certgate.js only: it prints this itself, before any module of dist/ can load
+  | 'E_NOT_BUILT';
 
 // Registered, so the CLI's one-file bundle and the modules it loads from dist/ (each with its own
 // copy of this class) still recognise each other's errors with `instanceof`.

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -256,6 +256,22 @@ test('the built CLI names an error from a command loaded outside its bundle by c
   await assert.rejects(exec(process.execPath, [bin, 'inspect']), (e: { code: number; stderr: string }) => {
     assert.equal(e.code, 2);
     assert.match(e.stderr, /^error E_USAGE: no target given\n {2}fix: usage: certgate inspect/);
+    return true;
+  });
+});
+
+test('a checkout that was never built: the bin says E_NOT_BUILT with the fix, exit 2, no stack trace', async (t) => {
+  const dir = tempDir(t);
+  mkdirSync(join(dir, 'bin'));
+  for (const f of ['certgate.js', 'package.json']) copyFileSync(join(import.meta.dirname, '..', '..', 'bin', f), join(dir, 'bin', f));
+  writeFileSync(join(dir, 'package.json'), '{"type":"module"}\n');
+  const exec = promisify(execFile);
+  await assert.rejects(exec(process.execPath, [join(dir, 'bin', 'certgate.js'), '--version']), (e: { code: number; stderr: string }) => {
+    assert.equal(e.code, 2);
+    assert.equal(
+      e.stderr,
+      'error E_NOT_BUILT: certgate is not built (no dist/cli/main.js)\n  fix: run `npm run build` in its directory (npm install runs it)\n',
+    );
     return true;
   });
 });
