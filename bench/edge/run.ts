@@ -5,9 +5,13 @@
  *
  *   node --import tsx bench/edge/run.ts [--seconds 4]
  *
- * - Full handshakes: wrk, "Connection: close" (a new TLS connection per request, no resumption),
- *   a fixed 3-byte answer from every server (certgate: its own page for a host without an
- *   upstream; Caddy `respond`; nginx `return`); per second and per server CPU-second (/proc).
+ * - Full handshakes: wrk, "Connection: close" (a new TLS connection per request, no resumption,
+ *   SNI 127.0.0.1 as wrk sends the URL's host), a fixed answer from every server (3 bytes from
+ *   Caddy `respond`, nginx `return` and bare Node; certgate's own ~450-byte page for a host
+ *   without an upstream); per second and per server CPU-second (/proc).
+ * - Two floors beside the peers: "bare node, SNI" holds the same 1,001 names as certgate behind
+ *   Node's SNI callback (what the switch alone costs), "bare node proxy" is Node's https server
+ *   with undici and nothing else (the best a Node proxy can do: the proxied figures' ceiling).
  * - Resumed handshakes: `openssl s_time -reuse -tls1_2` (one client, sequential), per second.
  * - Keep-alive proxied requests: wrk --latency, 50 connections, Host bench.example.com routed to
  *   the same local upstream by all three proxies (bare Node answers itself), p50/p99.
@@ -25,7 +29,7 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createCertificate } from '../../src/pki/generate.ts';
@@ -297,11 +301,34 @@ try {
     const port = await freePort();
     servers.push({ name: 'bare node https', child: start(process.execPath, [join(root, 'bench', 'edge', 'bare.js'), certFile, keyFile, String(port)]), port });
   }
+  // bench.example.com and 1,000 other stored names; the no-SNI default is another one, so every
+  // measured handshake switches to bench.example.com's context.
+  const { data, defaultSni, pems } = await certgateData(work, ca, leaf);
   {
-    // bench.example.com and 1,000 other stored names; the no-SNI default is another one, so every
-    // measured handshake switches to bench.example.com's context. The app behind bench.example.com
-    // only: other hosts get certgate's own page.
-    const { data, defaultSni } = await certgateData(work, ca, leaf);
+    // The floor of any Node server holding those names: Node's SNI callback and context switch,
+    // prebuilt contexts in a Map, nothing else.
+    const port = await freePort();
+    writeFileSync(join(work, 'names.json'), JSON.stringify(pems));
+    servers.push({
+      name: 'bare node, SNI',
+      child: start(process.execPath, [join(root, 'bench', 'edge', 'bare-sni.js'), join(work, 'names.json'), String(port)]),
+      port,
+    });
+  }
+  {
+    // The floor of any Node reverse proxy (Node's https server and undici, certgate's pair): what
+    // the proxied figures can reach at best on this platform. Its handshake figures include a
+    // proxied request each.
+    const port = await freePort();
+    const workers = ALL_CORES ? String(availableParallelism()) : '1';
+    servers.push({
+      name: 'bare node proxy',
+      child: start(process.execPath, [join(root, 'bench', 'edge', 'bare-proxy.js'), certFile, keyFile, String(port), String(upPort), workers]),
+      port,
+    });
+  }
+  {
+    // The app behind bench.example.com only: other hosts get certgate's own page.
     const [port, http] = [await freePort(), await freePort()];
     certgateConfig(join(work, 'certgate.yaml'), { upPort, https: port, http, defaultSni, workers: ALL_CORES });
     const cg = start(process.execPath, [join(root, 'bin', 'certgate.js'), 'serve', '--config', join(work, 'certgate.yaml')], { CERTGATE_DATA: data });
@@ -353,16 +380,27 @@ try {
       );
     }
   }
-  const r = { node: all['bare node https'], certgate: all['certgate serve'], caddy: all.caddy, nginx: all.nginx };
+  const r = {
+    node: all['bare node https'],
+    nodeSni: all['bare node, SNI'],
+    nodeProxy: all['bare node proxy'],
+    certgate: all['certgate serve'],
+    caddy: all.caddy,
+    nginx: all.nginx,
+  };
   const ratio = (a: number | undefined, b: number | undefined) => (a && b ? (a / b).toFixed(2) : 'n/a');
   console.log('');
   console.log(`full handshakes per CPU-second, certgate / bare node: ${ratio(r.certgate?.perCpu, r.node?.perCpu)} (target >= 1.0)`);
+  console.log(`full handshakes per CPU-second, bare SNI / bare node: ${ratio(r.nodeSni?.perCpu, r.node?.perCpu)} (what Node's SNI switch alone costs)`);
+  console.log(`full handshakes per CPU-second, certgate / bare SNI:  ${ratio(r.certgate?.perCpu, r.nodeSni?.perCpu)}`);
   console.log(`full handshakes per CPU-second, certgate / caddy:     ${ratio(r.certgate?.perCpu, r.caddy?.perCpu)}`);
   console.log(`resumed handshakes per second, certgate / caddy:      ${ratio(r.certgate?.resumed, r.caddy?.resumed)} (target >= 1)`);
   console.log(
     `keep-alive proxied req/s, certgate / caddy:          ${ratio(r.certgate?.ka, r.caddy?.ka)} (target >= 1); p99 certgate ${r.certgate?.p99} vs caddy ${r.caddy?.p99} (${r.certgate && r.caddy && ms(r.certgate.p99) <= ms(r.caddy.p99) ? 'no worse' : 'worse'})`,
   );
   console.log(`keep-alive proxied req/s, certgate / nginx:          ${ratio(r.certgate?.ka, r.nginx?.ka)}${ALL_CORES ? ' (target >= 0.75)' : ''}`);
+  console.log(`keep-alive proxied req/s, bare node proxy / nginx:   ${ratio(r.nodeProxy?.ka, r.nginx?.ka)} (the floor of a Node proxy)`);
+  console.log(`keep-alive proxied req/s, certgate / bare node proxy: ${ratio(r.certgate?.ka, r.nodeProxy?.ka)}`);
   const fc = fixed['certgate serve'];
   const fk = fixed.caddy;
   if (fc && fk)

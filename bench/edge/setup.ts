@@ -19,7 +19,7 @@ export async function certgateData(
   ca: IssuedCertificate,
   leaf: IssuedCertificate,
   others = OTHER_NAMES,
-): Promise<{ data: string; defaultSni: string }> {
+): Promise<{ data: string; defaultSni: string; pems: { name: string; cert: string; key: string }[] }> {
   const data = join(dir, 'certgate');
   const store = new FsStore({ root: data });
   const meta = (pem: string, name: string, names: string[]) => certMeta(pem, { name, names, directory: 'https://127.0.0.1:9/bench', keyType: 'ec-p256' });
@@ -30,13 +30,18 @@ export async function certgateData(
   });
   // One key for the other names (key generation is the slow part of making 1,000 certificates);
   // each name still has its own certificate, so its own secure context when it is served.
+  const pems: { name: string; cert: string; key: string }[] = [];
   const first = await createCertificate({ subject: 'CN=n0.bench-other.example', issuer: ca, dns: ['n0.bench-other.example'] });
   for (let i = 0; i < others; i++) {
     const name = `n${i}.bench-other.example`;
     const c = i === 0 ? first : await createCertificate({ subject: `CN=${name}`, issuer: ca, dns: [name], keyPair: first.keys });
     await store.putBundle(name, { certPem: c.certPem + ca.certPem, keyPem: c.keyPem, meta: meta(c.certPem, name, [name]) });
+    pems.push({ name, cert: c.certPem + ca.certPem, key: c.keyPem });
   }
-  return { data, defaultSni: 'n0.bench-other.example' };
+  // The same names for a bare multi-name server (bare-sni.js): the default first, then the bench's
+  // certificate under each name a client may send (wrk sends the URL's IP as its SNI).
+  for (const name of ['bench.example.com', '127.0.0.1']) pems.push({ name, cert: leaf.certPem + ca.certPem, key: leaf.keyPem });
+  return { data, defaultSni: 'n0.bench-other.example', pems };
 }
 
 export function certgateConfig(file: string, o: { upPort: number; https: number; http: number; defaultSni: string; workers: boolean }): void {
