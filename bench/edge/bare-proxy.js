@@ -26,6 +26,9 @@ function serve() {
       {
         onRequestStart() {},
         onResponseStart(_c, status, h) {
+          // The app's connection headers are about its own connection, not the client's.
+          delete h.connection;
+          delete h['keep-alive'];
           res.writeHead(status, h);
         },
         onResponseData(_c, chunk) {
