@@ -408,6 +408,9 @@ try {
       `fixed-rate p99, certgate / caddy:                    ${(fc.p99 / fk.p99).toFixed(2)} (target <= 1; p99 ${fc.p99.toFixed(2)} vs ${fk.p99.toFixed(2)} ms; p99.9 ${fc.p999.toFixed(2)} vs ${fk.p999.toFixed(2)} ms)`,
     );
 } finally {
-  for (const c of children) c.kill('SIGKILL');
+  // SIGTERM first: nginx's master stops its workers on it, while a SIGKILLed master leaves them running.
+  for (const c of children) c.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 500));
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   rmSync(work, { recursive: true, force: true });
 }
